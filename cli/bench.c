@@ -1,0 +1,638 @@
+/* faultless bench: options, finding the allocators, running the rounds, and
+ * the statistics. Output formats live in bench_out.c. */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* glibc-tuned: the largest mmap threshold glibc accepts (32 MiB on 64-bit) and a
+ * trim threshold high enough that freed memory stays mapped. */
+#define GLIBC_TUNED_TUNABLES                                                                       \
+  "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: faultless bench [options]\n"
+          "The seed's experiment: allocate --chunks buffers of --size bytes, paint each\n"
+          "with memset, free them all, repeat --iterations times; every measurement in\n"
+          "a fresh process, allocators interleaved and their order rotated per round.\n"
+          "\n"
+          "  --allocators LIST  comma-separated (default: every one found of glibc,\n"
+          "                     glibc-tuned, jemalloc, mimalloc, tcmalloc, faultless);\n"
+          "                     also faultless-preload (LD_PRELOAD libfaultless.so).\n"
+          "                     An entry may override options: NAME:setup-ms=MS:prefault=BYTES,\n"
+          "                     or preload any library: LABEL:lib=/path/libx.so\n"
+          "  --chunks N         buffers per iteration (100)\n"
+          "  --size BYTES       bytes per buffer, K/M/G suffix (1M)\n"
+          "  --iterations N     allocate/paint/free rounds per process (2)\n"
+          "  --align A          use aligned_alloc with alignment A (0: malloc)\n"
+          "  --threads N        threads each running the experiment (1)\n"
+          "  --setup-ms MS      simulated start-up work before the first allocation (0)\n"
+          "  --setup-busy PCT   share of the start-up spent on the CPU, not waiting (10)\n"
+          "  --prefault BYTES   faultless: warm this much at start (fl_prefault) (0)\n"
+          "  --repeat N         measured rounds, fresh processes each (5)\n"
+          "  --warmup N         extra first rounds reported apart, not in the table (1)\n"
+          "  --gap-ms MS        pause before each process, so that a guest with free page\n"
+          "                     reporting gives freed memory back to its host (0)\n"
+          "  --format F         table (default), seed (the seed's log), csv, json\n"
+          "  --out DIR          write results.json, results.csv and charts to DIR\n"
+          "  --worker PATH      the seed worker (default: found next to this program)\n"
+          "  --timeout S        per-process limit in seconds (120)\n"
+          "FAULTLESS_* variables in the environment reach the faultless runs.\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "faultless bench: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
+/* --- Finding the allocators --- */
+
+static const char *const lib_dirs[] = {"/usr/lib/x86_64-linux-gnu",
+                                       "/usr/lib/aarch64-linux-gnu",
+                                       "/lib/x86_64-linux-gnu",
+                                       "/usr/lib64",
+                                       "/usr/lib",
+                                       "/usr/local/lib",
+                                       NULL};
+
+typedef struct {
+  const char *name;
+  kind_t kind;
+  const char *libs[3]; /* file names to look for */
+  const char *package; /* Debian package that provides it */
+} known_t;
+
+static const known_t known[] = {
+    {"glibc", KIND_GLIBC, {NULL}, "libc6"},
+    {"glibc-tuned", KIND_GLIBC_TUNED, {NULL}, "libc6"},
+    {"jemalloc", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
+    {"mimalloc", KIND_PRELOAD, {"libmimalloc.so.2", "libmimalloc.so", NULL}, "libmimalloc2.0"},
+    {"tcmalloc",
+     KIND_PRELOAD,
+     {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4", NULL},
+     "libgoogle-perftools4"},
+    {"faultless", KIND_FAULTLESS, {NULL}, NULL},
+    {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
+};
+#define NKNOWN (int)(sizeof known / sizeof known[0])
+#define NDEFAULT 6 /* the first six are the default list */
+
+static char *find_library(const known_t *k) {
+  for (int l = 0; k->libs[l]; l++)
+    for (int d = 0; lib_dirs[d]; d++) {
+      strbuf_t sb = {0};
+      sb_printf(&sb, "%s/%s", lib_dirs[d], k->libs[l]);
+      if (access(sb.data, R_OK) == 0) return sb.data;
+      free(sb.data);
+    }
+  return NULL;
+}
+
+static char *package_of(const char *path) {
+  if (access("/usr/bin/dpkg-query", X_OK) != 0) return NULL;
+  strbuf_t cmd = {0};
+  sb_printf(&cmd, "p=$(dpkg-query -S ");
+  sb_shell_quote(&cmd, path);
+  sb_printf(&cmd, " 2>/dev/null | head -n1 | cut -d: -f1) && [ -n \"$p\" ] && "
+                  "echo \"$p $(dpkg-query -W -f '${Version}' \"$p\" 2>/dev/null)\"");
+  char *result = command_line_output(cmd.data);
+  free(cmd.data);
+  return result;
+}
+
+/* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
+ * allocator is known but not installed (note added to b->skipped). */
+static int add_variant(bench_t *b, const char *spec) {
+  char *copy = xstrdup(spec);
+  char *name = strtok(copy, ":");
+  if (!name) return free(copy), bad_usage("empty allocator name in '%s'", spec);
+  variant_t v = {.label = xstrdup(spec), .setup_ms = b->setup_ms, .prefault = b->prefault};
+  const known_t *k = NULL;
+  for (int i = 0; i < NKNOWN; i++)
+    if (!strcmp(known[i].name, name)) k = &known[i];
+  for (char *kv = strtok(NULL, ":"); kv; kv = strtok(NULL, ":")) {
+    char *eq = strchr(kv, '=');
+    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
+    *eq = 0;
+    const char *value = eq + 1;
+    if (!strcmp(kv, "setup-ms")) {
+      if (!parse_long(value, 0, 3600000, &v.setup_ms))
+        return free(copy), bad_usage("bad setup-ms in '%s'", spec);
+    } else if (!strcmp(kv, "prefault")) {
+      if (!parse_bytes(value, &v.prefault))
+        return free(copy), bad_usage("bad prefault in '%s'", spec);
+    } else if (!strcmp(kv, "lib")) {
+      v.library = xstrdup(value);
+    } else {
+      return free(copy),
+             bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib)", spec);
+    }
+  }
+  if (!k && !v.library)
+    return free(copy), bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
+                                 "tcmalloc, faultless, faultless-preload, or NAME:lib=PATH)",
+                                 name);
+  v.base = k ? k->name : "custom";
+  v.kind = k ? k->kind : KIND_PRELOAD;
+  v.package = k ? k->package : NULL;
+  strbuf_t note = {0};
+  if (v.library) {
+    if (access(v.library, R_OK) != 0)
+      sb_printf(&note, "%s: %s not found; skipped", spec, v.library);
+  } else if (v.kind == KIND_PRELOAD) {
+    v.library = find_library(k);
+    if (!v.library)
+      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, k->package);
+  } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
+    if (b->library_so)
+      v.library = xstrdup(b->library_so);
+    else
+      sb_printf(&note, "%s: libfaultless.so not found next to this program (make lib); skipped",
+                name);
+  }
+  if (v.prefault && v.kind != KIND_FAULTLESS && v.kind != KIND_FAULTLESS_PRELOAD && v.library &&
+      strcmp(spec, name) != 0)
+    fprintf(stderr, "faultless bench: note: prefault applies to faultless only (%s)\n", spec);
+  free(copy);
+  if (note.data) {
+    b->skipped[b->nskipped++] = note.data;
+    return -1;
+  }
+  if (v.library) {
+    char real[4096];
+    v.library_real = xstrdup(realpath(v.library, real) ? real : v.library);
+  }
+  if (b->nvariants >= (int)(sizeof b->variants / sizeof b->variants[0]))
+    return bad_usage("too many allocators%s", "");
+  b->variants[b->nvariants++] = v;
+  return 0;
+}
+
+/* --- Options --- */
+
+static int parse_options(bench_t *b, int argc, char **argv) {
+  const char *allocators = NULL;
+  *b = (bench_t){.chunks = 100,
+                 .iterations = 2,
+                 .threads = 1,
+                 .setup_busy = 10,
+                 .repeat = 5,
+                 .warmup = 1,
+                 .timeout_s = 120,
+                 .size = 1 << 20,
+                 .format = "table"};
+  b->argc = argc;
+  b->argv = argv;
+  for (int i = 1; i < argc; i++) {
+    bool missing;
+    const char *v;
+    const char *arg = argv[i];
+#define OPT(name) ((v = option_value(argc, argv, &i, name, &missing)) || missing)
+#define NEED()                                                                                     \
+  do {                                                                                             \
+    if (missing) return bad_usage("option %s needs a value", arg);                                 \
+  } while (0)
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+      usage(stdout);
+      exit(0);
+    } else if (OPT("--allocators")) {
+      NEED();
+      allocators = v;
+    } else if (OPT("--chunks")) {
+      NEED();
+      if (!parse_long(v, 1, 1L << 24, &b->chunks))
+        return bad_usage("bad --chunks '%s' (1 or more)", v);
+    } else if (OPT("--size")) {
+      NEED();
+      if (!parse_bytes(v, &b->size) || b->size == 0)
+        return bad_usage("bad --size '%s' (bytes > 0, K/M/G suffix)", v);
+    } else if (OPT("--iterations")) {
+      NEED();
+      if (!parse_long(v, 1, 1000, &b->iterations))
+        return bad_usage("bad --iterations '%s' (1..1000)", v);
+    } else if (OPT("--align")) {
+      NEED();
+      if (!parse_bytes(v, &b->align) || (b->align & (b->align - 1)))
+        return bad_usage("bad --align '%s' (0 or a power of two)", v);
+    } else if (OPT("--threads")) {
+      NEED();
+      if (!parse_long(v, 1, 1024, &b->threads)) return bad_usage("bad --threads '%s' (1..1024)", v);
+    } else if (OPT("--setup-ms")) {
+      NEED();
+      if (!parse_long(v, 0, 3600000, &b->setup_ms)) return bad_usage("bad --setup-ms '%s'", v);
+    } else if (OPT("--setup-busy")) {
+      NEED();
+      if (!parse_long(v, 0, 100, &b->setup_busy))
+        return bad_usage("bad --setup-busy '%s' (0..100)", v);
+    } else if (OPT("--prefault")) {
+      NEED();
+      if (!parse_bytes(v, &b->prefault))
+        return bad_usage("bad --prefault '%s' (bytes, K/M/G suffix)", v);
+    } else if (OPT("--repeat")) {
+      NEED();
+      if (!parse_long(v, 1, 10000, &b->repeat))
+        return bad_usage("bad --repeat '%s' (1 or more)", v);
+    } else if (OPT("--warmup")) {
+      NEED();
+      if (!parse_long(v, 0, 100, &b->warmup)) return bad_usage("bad --warmup '%s' (0..100)", v);
+    } else if (OPT("--gap-ms")) {
+      NEED();
+      if (!parse_long(v, 0, 600000, &b->gap_ms)) return bad_usage("bad --gap-ms '%s'", v);
+    } else if (OPT("--timeout")) {
+      NEED();
+      if (!parse_long(v, 1, 86400, &b->timeout_s)) return bad_usage("bad --timeout '%s'", v);
+    } else if (OPT("--format")) {
+      NEED();
+      if (strcmp(v, "table") && strcmp(v, "seed") && strcmp(v, "csv") && strcmp(v, "json"))
+        return bad_usage("bad --format '%s' (table, seed, csv, json)", v);
+      b->format = v;
+    } else if (OPT("--out")) {
+      NEED();
+      b->out_dir = v;
+    } else if (OPT("--worker")) {
+      NEED();
+      b->worker = xstrdup(v);
+    } else {
+      return bad_usage("unknown argument '%s'", arg);
+    }
+#undef OPT
+#undef NEED
+  }
+
+  strbuf_t cmd = {0};
+  sb_printf(&cmd, "faultless");
+  for (int i = 0; i < argc; i++) {
+    sb_append(&cmd, " ", 1);
+    sb_shell_quote(&cmd, argv[i]);
+  }
+  b->command = cmd.data;
+
+  char *dir = self_dir();
+  static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};
+  static const char *const libs[] = {"libfaultless.so", "../lib/libfaultless.so", NULL};
+  if (!b->worker) b->worker = find_relative(dir, workers, true);
+  b->library_so = find_relative(dir, libs, false);
+  free(dir);
+  if (!b->worker || access(b->worker, X_OK) != 0) {
+    fprintf(stderr,
+            "faultless bench: the seed worker was not found (looked for bench/seed and "
+            "../libexec/faultless/seed next to this program; build it with `make tools`)\n");
+    return 1;
+  }
+
+  if (allocators) {
+    char *list = xstrdup(allocators);
+    for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
+      if (add_variant(b, item) > 0) return EXIT_USAGE;
+    free(list);
+  } else {
+    for (int i = 0; i < NDEFAULT; i++)
+      add_variant(b, known[i].name);
+  }
+  for (int i = 0; i < b->nskipped; i++)
+    fprintf(stderr, "faultless bench: note: %s\n", b->skipped[i]);
+  if (b->nvariants == 0) {
+    fprintf(stderr, "faultless bench: no allocator left to measure\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* --- Running one measurement --- */
+
+/* Our environment for the worker: LD_PRELOAD and GLIBC_TUNABLES as the variant
+ * needs them. The strings we made are listed in owned[] (NULL-terminated). */
+static char **worker_env(const variant_t *v, char *owned[3]) {
+  int nowned = 0;
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **envp = xmalloc((n + 4) * sizeof *envp);
+  size_t k = 0;
+  const char *tunables = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!strncmp(environ[i], "LD_PRELOAD=", 11)) continue;
+    if (!strncmp(environ[i], "GLIBC_TUNABLES=", 15)) {
+      tunables = environ[i] + 15;
+      if (v->kind == KIND_GLIBC_TUNED) continue;
+    }
+    if (v->kind == KIND_FAULTLESS_PRELOAD && v->prefault &&
+        !strncmp(environ[i], "FAULTLESS_PREFAULT=", 19))
+      continue;
+    envp[k++] = environ[i];
+  }
+  strbuf_t sb = {0};
+  if (v->kind == KIND_GLIBC_TUNED) {
+    sb_printf(&sb, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
+              GLIBC_TUNED_TUNABLES);
+    envp[k++] = owned[nowned++] = sb.data;
+  } else if (v->library) {
+    sb_printf(&sb, "LD_PRELOAD=%s", v->library);
+    envp[k++] = owned[nowned++] = sb.data;
+  }
+  if (v->kind == KIND_FAULTLESS_PRELOAD && v->prefault) {
+    strbuf_t pf = {0};
+    sb_printf(&pf, "FAULTLESS_PREFAULT=%zu", v->prefault);
+    envp[k++] = owned[nowned++] = pf.data;
+  }
+  owned[nowned] = NULL;
+  envp[k] = NULL;
+  return envp;
+}
+
+static bool parse_worker_output(run_t *r, char *text, size_t expected) {
+  r->n = 0;
+  r->thread = xmalloc(expected * sizeof *r->thread);
+  r->iteration = xmalloc(expected * sizeof *r->iteration);
+  r->index = xmalloc(expected * sizeof *r->index);
+  r->minflt = xmalloc(expected * sizeof *r->minflt);
+  r->minflt_proc = xmalloc(expected * sizeof *r->minflt_proc);
+  r->new_pages = xmalloc(expected * sizeof *r->new_pages);
+  r->duration_ns = xmalloc(expected * sizeof *r->duration_ns);
+  for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    unsigned long long setup_ns;
+    long total;
+    unsigned t, it, i, mf, mfp, np;
+    unsigned long long dur;
+    if (sscanf(line, "# setup_ns=%llu total_minflt=%ld", &setup_ns, &total) == 2) {
+      r->setup_ns = setup_ns;
+      r->total_minflt = total;
+    } else if (!strncmp(line, "# fl_stats ", 11)) {
+      r->fl_stats = xstrdup(line + 11);
+    } else if (line[0] != '#' &&
+               sscanf(line, "%u,%u,%u,%llu,%u,%u,%u", &t, &it, &i, &dur, &mf, &mfp, &np) == 7) {
+      if (r->n >= expected) return false;
+      r->thread[r->n] = t;
+      r->iteration[r->n] = it;
+      r->index[r->n] = i;
+      r->duration_ns[r->n] = dur;
+      r->minflt[r->n] = mf;
+      r->minflt_proc[r->n] = mfp;
+      r->new_pages[r->n] = np;
+      r->n++;
+    }
+  }
+  return r->n == expected;
+}
+
+static void measure(bench_t *b, run_t *r) {
+  const variant_t *v = &b->variants[r->variant];
+  char num[8][32];
+  char *argv[40];
+  int a = 0;
+  argv[a++] = b->worker;
+  argv[a++] = "--api";
+  argv[a++] = v->kind == KIND_FAULTLESS ? "fl" : "malloc";
+  argv[a++] = "--name";
+  argv[a++] = v->label;
+  snprintf(num[0], 32, "%ld", b->chunks);
+  snprintf(num[1], 32, "%zu", b->size);
+  snprintf(num[2], 32, "%ld", b->iterations);
+  snprintf(num[3], 32, "%zu", b->align);
+  snprintf(num[4], 32, "%ld", b->threads);
+  snprintf(num[5], 32, "%ld", v->setup_ms);
+  snprintf(num[6], 32, "%ld", b->setup_busy);
+  snprintf(num[7], 32, "%zu", v->prefault);
+  const char *names[] = {"--chunks",  "--size",     "--iterations", "--align",
+                         "--threads", "--setup-ms", "--setup-busy", "--prefault"};
+  for (int i = 0; i < 8; i++) {
+    if (i == 7 && !(v->kind == KIND_FAULTLESS && v->prefault)) continue;
+    argv[a++] = (char *)names[i];
+    argv[a++] = num[i];
+  }
+  argv[a] = NULL;
+  char *owned[3];
+  char **envp = worker_env(v, owned);
+  child_t child;
+  uint64_t t0 = now_ns();
+  long timeout_ms = b->timeout_s * 1000 + v->setup_ms;
+  run_child(argv, envp, NULL, true, timeout_ms, &child);
+  r->wall_ms = (double)(now_ns() - t0) / 1e6;
+  r->status = child.status;
+  size_t expected = (size_t)b->threads * b->iterations * b->chunks;
+  bool exited = child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0;
+  r->ok = exited && child.output.data && parse_worker_output(r, child.output.data, expected);
+  if (!r->ok) {
+    if (child.timed_out)
+      fprintf(stderr, "faultless bench: %s timed out after %ld s\n", v->label, timeout_ms / 1000);
+    else if (child.status >= 0 && WIFSIGNALED(child.status))
+      fprintf(stderr, "faultless bench: %s died of signal %d\n", v->label, WTERMSIG(child.status));
+    else
+      fprintf(stderr, "faultless bench: %s failed (exit %d, %zu of %zu samples)\n", v->label,
+              child.status >= 0 && WIFEXITED(child.status) ? WEXITSTATUS(child.status) : -1, r->n,
+              expected);
+  }
+  free(child.output.data);
+  for (int i = 0; owned[i]; i++)
+    free(owned[i]);
+  free(envp);
+}
+
+/* --- Statistics --- */
+
+double batch_ms(const run_t *r, int iteration, long threads) {
+  double ns = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if ((int)r->iteration[i] == iteration) ns += (double)r->duration_ns[i];
+  return ns / 1e6 / (double)threads;
+}
+
+static const run_t *find_run(const bench_t *b, int variant, int round) {
+  for (int i = 0; i < b->nruns; i++)
+    if (b->runs[i].variant == variant && b->runs[i].round == round && b->runs[i].ok)
+      return &b->runs[i];
+  return NULL;
+}
+
+static int find_variant(const bench_t *b, kind_t kind, const char *base, int want_setup) {
+  for (int v = 0; v < b->nvariants; v++) {
+    const variant_t *x = &b->variants[v];
+    if (x->kind != kind || (base && strcmp(x->base, base))) continue;
+    bool setup = x->setup_ms > 0 && (kind != KIND_FAULTLESS || x->prefault > 0);
+    if (want_setup < 0 || (want_setup == 1) == setup) return v;
+  }
+  return -1;
+}
+
+static void summarize(bench_t *b) {
+  int glibc = find_variant(b, KIND_GLIBC, "glibc", -1);
+  b->summary = xmalloc((size_t)b->nvariants * b->iterations * sizeof *b->summary);
+  b->nsummary = 0;
+  double mib = (double)b->size / MiB;
+  for (int v = 0; v < b->nvariants; v++)
+    for (int it = 1; it <= b->iterations; it++) {
+      summary_t s = {.variant = v, .iteration = it};
+      size_t cap = 0;
+      for (int i = 0; i < b->nruns; i++)
+        if (b->runs[i].variant == v && !b->runs[i].warmup && b->runs[i].ok) cap += b->runs[i].n;
+      double *us = xmalloc((cap + 1) * sizeof *us);
+      double *batches = xmalloc(((size_t)b->repeat + 1) * sizeof *batches);
+      size_t nbatch = 0;
+      double flt = 0, fltp = 0, pages = 0;
+      for (int i = 0; i < b->nruns; i++) {
+        const run_t *r = &b->runs[i];
+        if (r->variant != v || r->warmup || !r->ok) continue;
+        for (size_t k = 0; k < r->n; k++)
+          if ((int)r->iteration[k] == it) {
+            us[s.samples++] = (double)r->duration_ns[k] / 1e3 / mib;
+            flt += r->minflt[k];
+            fltp += r->minflt_proc[k];
+            pages += r->new_pages[k];
+          }
+        batches[nbatch++] = batch_ms(r, it, b->threads);
+      }
+      s.median_us_per_mib = median(us, s.samples);
+      s.p99_us_per_mib = percentile(us, s.samples, 99);
+      s.gbps = (double)b->size / (s.median_us_per_mib * mib * 1e3);
+      double n = s.samples ? (double)s.samples : NAN;
+      s.minflt_per_buffer = flt / n;
+      s.minflt_process_per_buffer = fltp / n;
+      s.new_pages_per_buffer = pages / n;
+      s.batch_ms_median = median(batches, nbatch);
+      s.batch_ms_min = nbatch ? batches[0] : NAN;
+      s.batch_ms_max = nbatch ? batches[nbatch - 1] : NAN;
+      s.ratio_to_glibc = NAN;
+      free(us);
+      free(batches);
+      b->summary[b->nsummary++] = s;
+    }
+  for (int i = 0; glibc >= 0 && i < b->nsummary; i++) {
+    summary_t *s = &b->summary[i];
+    const summary_t *g = &b->summary[glibc * b->iterations + s->iteration - 1];
+    s->ratio_to_glibc = s->median_us_per_mib / g->median_us_per_mib;
+  }
+}
+
+/* ratio per measured round of batch(a, ita) / batch(c, itc). */
+static void ratio(bench_t *b, ratio_t *out, int a, int ita, int c, int itc) {
+  double *values = xmalloc(((size_t)b->repeat + 1) * sizeof *values);
+  int n = 0;
+  for (int round = (int)b->warmup; round < b->warmup + b->repeat; round++) {
+    const run_t *ra = find_run(b, a, round), *rc = find_run(b, c, round);
+    if (ra && rc) values[n++] = batch_ms(ra, ita, b->threads) / batch_ms(rc, itc, b->threads);
+  }
+  out->rounds = n;
+  out->median = median(values, (size_t)n);
+  out->min = n ? values[0] : NAN;
+  out->max = n ? values[n - 1] : NAN;
+  out->met = n > 0 && (out->at_most ? out->median <= out->target : out->median >= out->target);
+  free(values);
+}
+
+/* Issue 2's three targets, for whichever of them this run's allocators allow. */
+static void issue2_ratios(bench_t *b) {
+  b->nratios = 0;
+  int glibc = find_variant(b, KIND_GLIBC, "glibc", -1);
+  int mimalloc = find_variant(b, KIND_PRELOAD, "mimalloc", -1);
+  int warmed = find_variant(b, KIND_FAULTLESS, NULL, 1);
+  int plain = find_variant(b, KIND_FAULTLESS, NULL, 0);
+  if (warmed >= 0 && b->iterations >= 2) {
+    ratio_t *r = &b->ratios[b->nratios++];
+    snprintf(r->name, sizeof r->name, "R1 %s", b->variants[warmed].label);
+    snprintf(r->description, sizeof r->description,
+             "first batch / second batch, after start-up work with prefault");
+    r->target = 1.15;
+    r->at_most = true;
+    ratio(b, r, warmed, 1, warmed, 2);
+    const summary_t *s = &b->summary[warmed * b->iterations];
+    r->has_faults = true;
+    r->faults_thread = s->minflt_per_buffer;
+    r->faults_process = s->minflt_process_per_buffer;
+    r->met = r->met && s->minflt_per_buffer < 1.0;
+  }
+  if (plain >= 0 && glibc >= 0 && b->variants[glibc].setup_ms == 0) {
+    ratio_t *r = &b->ratios[b->nratios++];
+    snprintf(r->name, sizeof r->name, "R2 glibc / %s", b->variants[plain].label);
+    snprintf(r->description, sizeof r->description,
+             "first batch, no start-up work: glibc's time / faultless's (speed-up)");
+    r->target = 1.6;
+    r->at_most = false;
+    ratio(b, r, glibc, 1, plain, 1);
+  }
+  for (int v = 0; mimalloc >= 0 && b->iterations >= 2 && v < b->nvariants; v++) {
+    if (b->variants[v].kind != KIND_FAULTLESS) continue;
+    ratio_t *r = &b->ratios[b->nratios++];
+    snprintf(r->name, sizeof r->name, "R3 %s / mimalloc", b->variants[v].label);
+    snprintf(r->description, sizeof r->description, "second batch: faultless's time / mimalloc's");
+    r->target = 1.05;
+    r->at_most = true;
+    ratio(b, r, v, 2, mimalloc, 2);
+  }
+}
+
+/* --- The rounds --- */
+
+static void progress(bench_t *b, uint64_t start, int done, int total, const char *label) {
+  static bool shown;
+  if (!is_tty(stderr)) return;
+  if (!label) {
+    if (shown) fprintf(stderr, "\r\033[K");
+    return;
+  }
+  if (now_ns() - start < 1000000000ULL) return;
+  shown = true;
+  fprintf(stderr, "\r\033[Kbench: %d/%d %s", done + 1, total, label);
+  fflush(stderr);
+}
+
+int cmd_bench(int argc, char **argv) {
+  static bench_t b;
+  int rc = parse_options(&b, argc, argv);
+  if (rc) return rc;
+  if (getenv("LD_PRELOAD"))
+    fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
+  env_collect(&b.env);
+  if (b.out_dir || !strcmp(b.format, "json"))
+    for (int v = 0; v < b.nvariants; v++)
+      if (b.variants[v].library) b.variants[v].package_version = package_of(b.variants[v].library);
+
+  int rounds = (int)(b.warmup + b.repeat);
+  b.runs = xmalloc((size_t)rounds * b.nvariants * sizeof *b.runs);
+  uint64_t start = now_ns();
+  for (int round = 0; round < rounds; round++)
+    for (int p = 0; p < b.nvariants; p++) {
+      run_t *r = &b.runs[b.nruns];
+      memset(r, 0, sizeof *r);
+      r->variant = (p + round) % b.nvariants; /* rotate the order each round */
+      r->round = round;
+      r->warmup = round < b.warmup;
+      r->position = p;
+      progress(&b, start, b.nruns, rounds * b.nvariants, b.variants[r->variant].label);
+      if (b.gap_ms > 0) {
+        struct timespec gap = {b.gap_ms / 1000, (b.gap_ms % 1000) * 1000000L};
+        nanosleep(&gap, NULL);
+      }
+      measure(&b, r);
+      b.nruns++;
+    }
+  progress(&b, start, 0, 0, NULL);
+  b.elapsed_s = (double)(now_ns() - start) / 1e9;
+  summarize(&b);
+  issue2_ratios(&b);
+
+  if (!strcmp(b.format, "seed"))
+    bench_print_seed(&b, stdout);
+  else if (!strcmp(b.format, "csv"))
+    bench_write_csv(&b, stdout);
+  else if (!strcmp(b.format, "json"))
+    bench_write_json(&b, stdout);
+  else
+    bench_print_table(&b, stdout);
+  rc = 0;
+  if (b.out_dir) rc = bench_write_dir(&b, b.out_dir);
+  for (int i = 0; i < b.nruns; i++)
+    if (!b.runs[i].ok) rc = 1;
+  return rc;
+}

@@ -1,0 +1,110 @@
+/* faultless bench: the seed's experiment across allocators, each measurement
+ * in a fresh process of the `seed` worker (bench/seed.c). */
+#ifndef FL_CLI_BENCH_H
+#define FL_CLI_BENCH_H
+
+#include "env.h"
+#include "util.h"
+
+typedef enum {
+  KIND_GLIBC,             /* the C library's malloc: nothing preloaded */
+  KIND_GLIBC_TUNED,       /* glibc with mmap/trim thresholds raised via GLIBC_TUNABLES */
+  KIND_PRELOAD,           /* a malloc replacement by LD_PRELOAD */
+  KIND_FAULTLESS,         /* the worker's fl_* calls (--api fl) */
+  KIND_FAULTLESS_PRELOAD, /* LD_PRELOAD of libfaultless.so, plain malloc */
+} kind_t;
+
+/* One allocator as measured: a known allocator plus per-entry overrides
+ * ("faultless:setup-ms=300:prefault=128M"). */
+typedef struct {
+  char *label;
+  const char *base;
+  kind_t kind;
+  char *library;      /* preloaded library, as found */
+  char *library_real; /* its realpath */
+  const char *package;
+  char *package_version; /* "pkg version" from dpkg, when known */
+  long setup_ms;
+  size_t prefault;
+} variant_t;
+
+/* One fresh process: its options and every sample it printed. */
+typedef struct {
+  int variant;
+  int round; /* 0-based; rounds < warmup are warm-up rounds */
+  bool warmup;
+  int position; /* place in the round's order */
+  bool ok;
+  int status;
+  double wall_ms;
+  uint64_t setup_ns;
+  long total_minflt;
+  char *fl_stats; /* JSON from the worker, --api fl only */
+  size_t n;
+  uint32_t *thread, *iteration, *index, *minflt, *minflt_proc, *new_pages;
+  uint64_t *duration_ns;
+} run_t;
+
+/* Ratio of batch times for issue 2's targets, over the measured rounds. */
+typedef struct {
+  char name[160];
+  char description[200];
+  double median, min, max;
+  int rounds;
+  double target;
+  bool at_most; /* target is an upper bound */
+  bool met;
+  double faults_thread, faults_process; /* R1 only: first-batch faults per buffer */
+  bool has_faults;
+} ratio_t;
+
+/* Per allocator and iteration, over the measured rounds. */
+typedef struct {
+  int variant;
+  int iteration; /* 1-based */
+  size_t samples;
+  double median_us_per_mib, p99_us_per_mib, gbps;
+  double minflt_per_buffer, minflt_process_per_buffer, new_pages_per_buffer;
+  double batch_ms_median, batch_ms_min, batch_ms_max;
+  double ratio_to_glibc; /* NaN when no glibc */
+} summary_t;
+
+typedef struct {
+  /* options */
+  long chunks, iterations, threads, setup_ms, setup_busy, repeat, warmup, timeout_s, gap_ms;
+  size_t size, align, prefault;
+  const char *format; /* table, seed, csv, json */
+  const char *out_dir;
+  char *command; /* the exact command line, shell-quoted */
+  int argc;
+  char **argv;
+  /* what was found */
+  char *worker, *library_so;
+  variant_t variants[32];
+  int nvariants;
+  char *skipped[32];
+  int nskipped;
+  env_t env;
+  /* results */
+  run_t *runs;
+  int nruns;
+  summary_t *summary;
+  int nsummary;
+  ratio_t ratios[16];
+  int nratios;
+  double elapsed_s;
+} bench_t;
+
+int cmd_bench(int argc, char **argv);
+
+/* bench_out.c */
+extern const char *const bench_notes[];
+void bench_print_table(const bench_t *b, FILE *out);
+void bench_print_seed(const bench_t *b, FILE *out);
+void bench_write_csv(const bench_t *b, FILE *out);
+void bench_write_json(const bench_t *b, FILE *out);
+/* results.json, results.csv, charts; returns 0 or 1 (message printed). */
+int bench_write_dir(const bench_t *b, const char *dir);
+double batch_ms(const run_t *r, int iteration, long threads);
+
+#endif

@@ -1,0 +1,55 @@
+# The measuring tools: `faultless` (bench, probe) and the bench worker `seed`.
+# Included by the top Makefile, which provides B, CC, ALL_CFLAGS, LDLIBS,
+# LIB_CORE_A, LIB_SO and LIB_A.
+#
+#   make tools      build $(B)/faultless and $(B)/bench/seed
+#   make bench      the seed's experiment across the installed allocators,
+#                   into $(B)/bench-results/ (issue 2's ratios at the end)
+#   make test-cli   quick self-test of both commands (cli/test.sh)
+
+CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/env.c cli/util.c
+CLI_HDR := cli/util.h cli/env.h cli/bench.h cli/probe.h include/faultless.h
+CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
+
+# Knobs for `make bench` (under two minutes on a 2-vCPU machine). The second
+# run pauses before each process so that free page reporting hands freed
+# memory back to the host: every process then starts as a cloud function does.
+BENCH_REPEAT ?= 25
+BENCH_COLD_REPEAT ?= 3
+BENCH_COLD_GAP_MS ?= 2500
+BENCH_COLD_ALLOCATORS ?= glibc,mimalloc,faultless,faultless:setup-ms=300:prefault=128M
+BENCH_OUT ?= $(B)/bench-results
+BENCH_ALLOCATORS ?= glibc,glibc-tuned,jemalloc,mimalloc,tcmalloc,faultless,faultless:setup-ms=300:prefault=128M
+BENCH_ARGS ?=
+
+.PHONY: tools bench test-cli
+
+tools: $(B)/faultless $(B)/bench/seed
+
+$(B)/obj/cli/%.o: cli/%.c $(CLI_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The command talks to the library only through the public header; it does
+# not link it (the bench worker does).
+$(B)/faultless: $(CLI_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LDLIBS) -lm
+
+# Linked against the core library (fl_* only, no malloc override), so that with
+# --api malloc it measures whichever allocator is LD_PRELOADed.
+$(B)/bench/seed: bench/seed.c include/faultless.h $(LIB_CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/seed.c $(LIB_CORE_A) $(LDLIBS)
+
+# Missing allocators are skipped with a note; `faultless-preload` can be added
+# to BENCH_ALLOCATORS once libfaultless.so overrides malloc.
+bench: tools
+	@if [ -x scripts/setup ]; then scripts/setup; fi
+	$(B)/faultless bench --repeat $(BENCH_REPEAT) --allocators $(BENCH_ALLOCATORS) \
+	  --out $(BENCH_OUT) $(BENCH_ARGS)
+	@echo
+	$(B)/faultless bench --repeat $(BENCH_COLD_REPEAT) --gap-ms $(BENCH_COLD_GAP_MS) \
+	  --allocators $(BENCH_COLD_ALLOCATORS) --out $(BENCH_OUT)/cold $(BENCH_ARGS)
+
+test-cli: tools
+	cli/test.sh $(B)

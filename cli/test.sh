@@ -1,0 +1,131 @@
+#!/bin/sh
+# Quick self-test of `faultless bench`, `faultless probe` and the seed worker.
+# usage: cli/test.sh [BUILD_DIR]   (make test-cli)
+# Each check asserts something that can fail; the last line counts them.
+B=${1:-build}
+FL=$B/faultless
+SEED=$B/bench/seed
+T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+# check NAME CMD...: CMD must succeed
+check() {
+  name=$1
+  shift
+  if "$@"; then ok; else fail "$name"; fi
+}
+# usage_error NAME ARGS...: exit status 2 and usage on stderr
+usage_error() {
+  name=$1
+  shift
+  "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+  if [ $rc -eq 2 ] && grep -q '^usage: ' "$T/err"; then ok; else fail "$name (exit $rc)"; fi
+}
+
+[ -x "$FL" ] && [ -x "$SEED" ] || {
+  echo "cli: $FL or $SEED missing (make tools)" >&2
+  exit 1
+}
+
+# --- Parsing and its errors ---
+usage_error "no command" "$FL"
+usage_error "unknown command" "$FL" frobnicate
+usage_error "zero chunks" "$FL" bench --chunks 0
+usage_error "bad size suffix" "$FL" bench --size 12Q
+usage_error "zero size" "$FL" bench --size 0
+usage_error "size overflow" "$FL" bench --size 99999999999999999999G
+usage_error "unknown allocator" "$FL" bench --allocators glibc,nosuch
+usage_error "bad allocator option" "$FL" bench --allocators faultless:warp=9
+usage_error "zero repeat" "$FL" bench --repeat 0
+usage_error "align not a power of two" "$FL" bench --align 48
+usage_error "bad format" "$FL" bench --format xml
+usage_error "missing value" "$FL" bench --chunks
+usage_error "unknown option" "$FL" bench --fast
+usage_error "probe unknown option" "$FL" probe --slow
+usage_error "probe bad threads" "$FL" probe --threads 0
+usage_error "seed bad api" "$SEED" --api tcmalloc
+usage_error "seed prefault without fl" "$SEED" --prefault 1M
+check "help exits 0" "$FL" bench --help >/dev/null
+
+# --- The worker ---
+"$SEED" --chunks 3 --size 64K --format seed --name glibc >"$T/seed" 2>"$T/err"
+check "seed: log header" sh -c "head -n 3 '$T/seed' | tr '\n' '|' | grep -qx 'backend_name:glibc|ALLOCATING 3 CHUNCKS OF 65536 BYTES|iteration;allocation_duration;new_pages_allocated|'"
+check "seed: 6 allocation lines" sh -c "tail -n +4 '$T/seed' | grep -cE '^[12];[0-9]+;[0-9]+$' | grep -qx 6"
+check "seed: first allocation has new pages" sh -c "sed -n 4p '$T/seed' | grep -qE '^1;[0-9]+;(1[6-9]|[2-9][0-9])$'"
+"$SEED" --api fl --chunks 2 --prefault 4M >"$T/fl" 2>"$T/err"
+check "seed --api fl: 4 samples" sh -c "grep -cE '^0,[12],[01],[0-9]+,[0-9]+,[0-9]+,[0-9]+$' '$T/fl' | grep -qx 4"
+check "seed --api fl: stats line" grep -q '^# fl_stats {' "$T/fl"
+
+# --- bench ---
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc >"$T/table" 2>"$T/err"
+check "bench: exit 0" test $? -eq 0
+check "bench: table header" grep -q '^allocator .*med us/MiB' "$T/table"
+check "bench: glibc rows for both iterations" sh -c "grep -cE '^glibc +[12] ' '$T/table' | grep -qx 2"
+check "bench: seed measure caveat" grep -q 'hides pages an allocator gave back' "$T/table"
+check "bench: quiet on a pipe" test ! -s "$T/err"
+
+"$FL" bench --chunks 4 --repeat 2 --warmup 1 --allocators glibc,faultless --format json >"$T/json" 2>"$T/err"
+check "bench --format json: valid" python3 -m json.tool "$T/json" /dev/null
+check "bench json: every sample (2 alloc x 3 rounds x 4 x 2)" python3 -c "
+import json, sys
+d = json.load(open('$T/json'))
+n = sum(len(r['samples']['duration_ns']) for r in d['runs'])
+assert n == 48, n
+assert all(len(r['samples'][k]) == 8 for r in d['runs'] for k in r['samples'])
+assert sum(r['warmup'] for r in d['runs']) == 2
+for k in ('kernel', 'thp_enabled', 'cgroup_version', 'free_page_reporting'):
+    assert k in d['environment'], k
+assert d['command'].startswith('faultless bench')
+assert any(r['name'].startswith('R2') for r in d['issue2_ratios'])
+"
+
+"$FL" bench --chunks 4 --repeat 1 --warmup 0 --allocators glibc --format csv >"$T/csv"
+check "bench --format csv: command, header and 8 rows" sh -c "
+  head -n1 '$T/csv' | grep -q '^# faultless bench' &&
+  sed -n 2p '$T/csv' | grep -qx 'allocator,round,warmup,thread,iteration,index,duration_ns,minflt,minflt_process,new_pages' &&
+  tail -n +3 '$T/csv' | grep -cE '^glibc,0,0,0,[12],[0-3],[0-9]+,[0-9]+,[0-9]+,[0-9]+$' | grep -qx 8"
+
+"$FL" bench --chunks 3 --size 1M --repeat 1 --allocators glibc --format seed >"$T/seedlog"
+check "bench --format seed: the seed's log" sh -c "
+  head -n 3 '$T/seedlog' | tr '\n' '|' | grep -qx 'backend_name:glibc|ALLOCATING 3 CHUNCKS OF 1048576 BYTES|iteration;allocation_duration;new_pages_allocated|' &&
+  tail -n +4 '$T/seedlog' | grep -cE '^[12];[0-9]+;[0-9]+$' | grep -qx 6 &&
+  test \$(wc -l <'$T/seedlog') -eq 9"
+
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc,custom:lib=/nonexistent/libx.so \
+  >/dev/null 2>"$T/err"
+check "bench: missing allocator skipped with a note" grep -q 'custom:lib=/nonexistent/libx.so.*skipped' "$T/err"
+
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc --out "$T/res" >/dev/null 2>&1
+check "bench --out: results.json valid" python3 -m json.tool "$T/res/results.json" /dev/null
+check "bench --out: results.csv" test -s "$T/res/results.csv"
+if command -v gnuplot >/dev/null 2>&1; then
+  check "bench --out: charts" test -s "$T/res/latency.svg" -a -s "$T/res/latency.png" \
+    -a -s "$T/res/medians.svg" -a -s "$T/res/medians.png"
+fi
+
+# --- probe ---
+"$FL" probe --quick >"$T/probe" 2>"$T/err"
+check "probe --quick: exit 0" test $? -eq 0
+check "probe: sections" sh -c "grep -q '^memset on mapped memory' '$T/probe' &&
+  grep -q '^first touch per 4 KiB page' '$T/probe' && grep -q '^warming throughput' '$T/probe' &&
+  grep -q 'FAULTLESS_PREFAULT=[0-9]*M FAULTLESS_WARMERS=[0-9]* FAULTLESS_THP=[01]' '$T/probe'"
+"$FL" probe --quick --json >"$T/probe.json" 2>/dev/null
+check "probe --json: valid, with every section" python3 -c "
+import json
+d = json.load(open('$T/probe.json'))
+assert d['memset']['median_gb_per_s'] > 0
+assert d['first_touch']['page_4k']['phases'][0]['median_us'] > 0
+assert any(w['measured'] for w in d['warming'])
+assert 'environment' in d and 'recommendation' in d
+"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

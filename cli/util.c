@@ -1,0 +1,416 @@
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- Parsing --- */
+
+bool parse_bytes(const char *text, size_t *out) {
+  char *end;
+  if (!text || *text < '0' || *text > '9') return false;
+  errno = 0;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (errno) return false;
+  unsigned shift = 0;
+  switch (*end) {
+  case 'k':
+  case 'K':
+    shift = 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    shift = 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    shift = 30;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    shift = 40;
+    end++;
+    break;
+  }
+  if (shift && *end == 'i') end++;
+  if (*end == 'B' || (shift && *end == 'b')) end++;
+  if (*end || (shift && value > (~0ULL >> shift))) return false;
+  *out = (size_t)(value << shift);
+  return true;
+}
+
+bool parse_long(const char *text, long min, long max, long *out) {
+  char *end;
+  if (!text) return false;
+  errno = 0;
+  long value = strtol(text, &end, 10);
+  if (errno || end == text || *end || value < min || value > max) return false;
+  *out = value;
+  return true;
+}
+
+const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing) {
+  const char *arg = argv[*i];
+  size_t len = strlen(name);
+  *missing = false;
+  if (strncmp(arg, name, len) != 0) return NULL;
+  if (arg[len] == '=') return arg + len + 1;
+  if (arg[len] != 0) return NULL;
+  if (*i + 1 >= argc) {
+    *missing = true;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+const char *format_bytes(size_t bytes, char buf[32]) {
+  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (u < 4 && bytes >= 1024 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    u++;
+  }
+  snprintf(buf, 32, "%zu %s", bytes, units[u]);
+  return buf;
+}
+
+/* --- Text --- */
+
+void *xmalloc(size_t bytes) {
+  void *p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "faultless: out of memory\n");
+    exit(1);
+  }
+  return p;
+}
+
+void *xrealloc(void *p, size_t bytes) {
+  p = realloc(p, bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "faultless: out of memory\n");
+    exit(1);
+  }
+  return p;
+}
+
+char *xstrdup(const char *s) {
+  size_t len = strlen(s) + 1;
+  return memcpy(xmalloc(len), s, len);
+}
+
+void sb_append(strbuf_t *sb, const char *text, size_t len) {
+  if (sb->len + len + 1 > sb->cap) {
+    sb->cap = (sb->len + len + 1) * 2;
+    sb->data = xrealloc(sb->data, sb->cap);
+  }
+  memcpy(sb->data + sb->len, text, len);
+  sb->len += len;
+  sb->data[sb->len] = 0;
+}
+
+void sb_printf(strbuf_t *sb, const char *fmt, ...) {
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof small) {
+    sb_append(sb, small, (size_t)n);
+    return;
+  }
+  char *big = xmalloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_append(sb, big, (size_t)n);
+  free(big);
+}
+
+void sb_shell_quote(strbuf_t *sb, const char *arg) {
+  bool plain = *arg != 0;
+  for (const char *c = arg; *c; c++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%", *c))
+      plain = false;
+  if (plain) {
+    sb_append(sb, arg, strlen(arg));
+    return;
+  }
+  sb_append(sb, "'", 1);
+  for (const char *c = arg; *c; c++)
+    if (*c == '\'')
+      sb_append(sb, "'\\''", 4);
+    else
+      sb_append(sb, c, 1);
+  sb_append(sb, "'", 1);
+}
+
+char *read_text(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  strbuf_t sb = {0};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && sb.len < (1 << 20))
+    sb_append(&sb, buf, n);
+  fclose(f);
+  if (!sb.data) return xstrdup("");
+  while (sb.len && strchr(" \t\r\n", sb.data[sb.len - 1]))
+    sb.data[--sb.len] = 0;
+  return sb.data;
+}
+
+char *command_line_output(const char *cmd) {
+  FILE *p = popen(cmd, "r");
+  if (!p) return NULL;
+  char line[512];
+  char *result = NULL;
+  if (fgets(line, sizeof line, p)) {
+    line[strcspn(line, "\r\n")] = 0;
+    result = xstrdup(line);
+  }
+  pclose(p);
+  return result;
+}
+
+/* --- Time and statistics --- */
+
+uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double percentile(double *values, size_t n, double p) {
+  if (n == 0) return NAN;
+  qsort(values, n, sizeof *values, compare_double);
+  double rank = p / 100.0 * (double)(n - 1);
+  size_t lo = (size_t)rank;
+  if (lo + 1 >= n) return values[n - 1];
+  return values[lo] + (rank - (double)lo) * (values[lo + 1] - values[lo]);
+}
+
+double median(double *values, size_t n) {
+  return percentile(values, n, 50);
+}
+
+/* --- JSON --- */
+
+void json_init(json_t *j, FILE *out) {
+  memset(j, 0, sizeof *j);
+  j->out = out;
+}
+
+static void json_escaped(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      fprintf(out, "\\%c", *c);
+    else if (*c == '\n')
+      fputs("\\n", out);
+    else if (*c == '\t')
+      fputs("\\t", out);
+    else if (*c < 0x20)
+      fprintf(out, "\\u%04x", *c);
+    else
+      fputc(*c, out);
+  }
+  fputc('"', out);
+}
+
+static void json_key(json_t *j, const char *key) {
+  if (j->depth > 0) {
+    if (j->has_item[j->depth]) fputc(',', j->out);
+    fputc('\n', j->out);
+    for (int d = 0; d < j->depth; d++)
+      fputs("  ", j->out);
+  }
+  j->has_item[j->depth] = true;
+  if (key) {
+    json_escaped(j->out, key);
+    fputs(": ", j->out);
+  }
+}
+
+static void json_open(json_t *j, const char *key, char c) {
+  json_key(j, key);
+  fputc(c, j->out);
+  j->depth++;
+  j->has_item[j->depth] = false;
+}
+
+static void json_close(json_t *j, char c) {
+  bool any = j->has_item[j->depth];
+  j->depth--;
+  if (any) {
+    fputc('\n', j->out);
+    for (int d = 0; d < j->depth; d++)
+      fputs("  ", j->out);
+  }
+  fputc(c, j->out);
+  if (j->depth == 0) fputc('\n', j->out);
+}
+
+void json_object_begin(json_t *j, const char *key) {
+  json_open(j, key, '{');
+}
+void json_object_end(json_t *j) {
+  json_close(j, '}');
+}
+void json_array_begin(json_t *j, const char *key) {
+  json_open(j, key, '[');
+}
+void json_array_end(json_t *j) {
+  json_close(j, ']');
+}
+
+void json_string(json_t *j, const char *key, const char *value) {
+  json_key(j, key);
+  if (value)
+    json_escaped(j->out, value);
+  else
+    fputs("null", j->out);
+}
+
+void json_int(json_t *j, const char *key, long long value) {
+  json_key(j, key);
+  fprintf(j->out, "%lld", value);
+}
+
+void json_double(json_t *j, const char *key, double value) {
+  json_key(j, key);
+  if (isfinite(value))
+    fprintf(j->out, "%.6g", value);
+  else
+    fputs("null", j->out);
+}
+
+void json_bool(json_t *j, const char *key, bool value) {
+  json_key(j, key);
+  fputs(value ? "true" : "false", j->out);
+}
+
+void json_raw(json_t *j, const char *key, const char *text) {
+  json_key(j, key);
+  fputs(text && *text ? text : "null", j->out);
+}
+
+void json_u64_array(json_t *j, const char *key, const uint64_t *values, size_t n) {
+  json_key(j, key);
+  fputc('[', j->out);
+  for (size_t i = 0; i < n; i++)
+    fprintf(j->out, i ? ",%llu" : "%llu", (unsigned long long)values[i]);
+  fputc(']', j->out);
+}
+
+void json_u32_array(json_t *j, const char *key, const uint32_t *values, size_t n) {
+  json_key(j, key);
+  fputc('[', j->out);
+  for (size_t i = 0; i < n; i++)
+    fprintf(j->out, i ? ",%u" : "%u", values[i]);
+  fputc(']', j->out);
+}
+
+/* --- Processes and paths --- */
+
+void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,
+               long timeout_ms, child_t *child) {
+  memset(child, 0, sizeof *child);
+  child->status = -1;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    if (capture)
+      dup2(fds[1], STDOUT_FILENO);
+    else {
+      int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, STDOUT_FILENO);
+    }
+    if (cwd && chdir(cwd) != 0) _exit(127);
+    if (envp)
+      execve(argv[0], argv, envp);
+    else
+      execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+  char buf[65536];
+  for (;;) {
+    uint64_t now = now_ns();
+    if (now >= deadline) {
+      kill(pid, SIGKILL);
+      child->timed_out = true;
+      break;
+    }
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    int left_ms = (int)((deadline - now) / 1000000ULL) + 1;
+    int r = poll(&pfd, 1, left_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) continue;
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sb_append(&child->output, buf, (size_t)n);
+  }
+  close(fds[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  child->status = status;
+}
+
+char *self_dir(void) {
+  char path[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return xstrdup(".");
+  path[n] = 0;
+  char *slash = strrchr(path, '/');
+  if (slash) *slash = 0;
+  return xstrdup(path);
+}
+
+char *find_relative(const char *dir, const char *const *rel, bool exec) {
+  for (int i = 0; rel[i]; i++) {
+    strbuf_t sb = {0};
+    sb_printf(&sb, "%s/%s", dir, rel[i]);
+    char real[PATH_MAX];
+    if (access(sb.data, exec ? X_OK : R_OK) == 0 && realpath(sb.data, real)) {
+      free(sb.data);
+      return xstrdup(real);
+    }
+    free(sb.data);
+  }
+  return NULL;
+}
+
+bool is_tty(FILE *f) {
+  return isatty(fileno(f));
+}

@@ -1,0 +1,93 @@
+/* Helpers shared by the faultless subcommands: parsing, text, statistics,
+ * a small JSON writer, running a child process, and finding our own files. */
+#ifndef FL_CLI_UTIL_H
+#define FL_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_USAGE 2
+#define MiB (1024.0 * 1024.0)
+
+/* --- Parsing --- */
+
+/* "123", "64K", "1M", "2G", "1T" (binary; "KiB"/"KB"/"B" accepted). */
+bool parse_bytes(const char *text, size_t *out);
+bool parse_long(const char *text, long min, long max, long *out);
+/* "--name value" or "--name=value": returns the value and advances *i, or NULL
+ * when argv[*i] is not option `name`. *missing is set when the value is absent. */
+const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing);
+/* "1 MiB", "512 KiB", "3 GiB", "1000 B": exact when it divides evenly. */
+const char *format_bytes(size_t bytes, char buf[32]);
+
+/* --- Text --- */
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+} strbuf_t;
+
+void sb_printf(strbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_append(strbuf_t *sb, const char *text, size_t len);
+/* Quote `arg` for a POSIX shell when it needs it. */
+void sb_shell_quote(strbuf_t *sb, const char *arg);
+void *xmalloc(size_t bytes);
+void *xrealloc(void *p, size_t bytes);
+char *xstrdup(const char *s);
+/* Contents of a small file, trailing whitespace removed; NULL when unreadable. */
+char *read_text(const char *path);
+/* First line of `cmd`'s output (via /bin/sh), or NULL. */
+char *command_line_output(const char *cmd);
+
+/* --- Time and statistics --- */
+
+uint64_t now_ns(void);
+/* Sorts values in place; p in [0,100]; nearest-rank with interpolation. */
+double percentile(double *values, size_t n, double p);
+double median(double *values, size_t n);
+
+/* --- JSON --- */
+
+typedef struct {
+  FILE *out;
+  int depth;
+  bool has_item[64];
+} json_t;
+
+void json_init(json_t *j, FILE *out);
+/* `key` is NULL for array elements. */
+void json_object_begin(json_t *j, const char *key);
+void json_object_end(json_t *j);
+void json_array_begin(json_t *j, const char *key);
+void json_array_end(json_t *j);
+void json_string(json_t *j, const char *key, const char *value); /* NULL -> null */
+void json_int(json_t *j, const char *key, long long value);
+void json_double(json_t *j, const char *key, double value); /* NaN/inf -> null */
+void json_bool(json_t *j, const char *key, bool value);
+/* Already-formatted JSON text (e.g. from fl_stats_print_json). */
+void json_raw(json_t *j, const char *key, const char *text);
+/* Compact arrays of numbers, one line. */
+void json_u64_array(json_t *j, const char *key, const uint64_t *values, size_t n);
+void json_u32_array(json_t *j, const char *key, const uint32_t *values, size_t n);
+
+/* --- Processes and paths --- */
+
+typedef struct {
+  int status;      /* as from waitpid; -1 when it could not start */
+  bool timed_out;  /* killed after timeout_ms */
+  strbuf_t output; /* its stdout */
+} child_t;
+
+/* Run argv with environment envp (NULL: ours), stdout captured, stderr passed
+ * through; stdout goes to /dev/null when capture is false. */
+void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,
+               long timeout_ms, child_t *child);
+/* Directory of /proc/self/exe (malloc'd). */
+char *self_dir(void);
+/* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */
+char *find_relative(const char *dir, const char *const *rel, bool exec);
+bool is_tty(FILE *f);
+
+#endif

@@ -1,0 +1,217 @@
+/* The allocation API: size-class blocks from the thread heap on the fast
+ * path, large blocks as spans, outside blocks when the reservation is full. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* --- Fast paths --------------------------------------------------------- */
+
+/* Pop a block of class cls from the heap's current span. */
+static inline void *heap_alloc(fl_heap_t *h, size_t cls) {
+  fl_span_t *s = h->avail[cls];
+  if (FL_LIKELY(s != NULL)) {
+    fl_block_t *b = s->free;
+    if (FL_LIKELY(b != NULL)) {
+      s->free = b->next;
+      s->used++;
+      b->freed_tag = 0;
+      return b;
+    }
+  }
+  return _fl_heap_malloc_slow(h, cls);
+}
+
+static void *alloc_large(size_t size, size_t align, bool zero) {
+  if (size > FL_MAX_ALLOC) return NULL;
+  if (!_fl_ensure_init()) return _fl_outside_alloc(size, align);
+  size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+  bool fresh = false;
+  fl_span_t *s = _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
+  if (!s) {
+    void *p = _fl_outside_alloc(size, align);
+    return p; /* fresh OS memory reads as zero */
+  }
+  s->size = size;
+  void *p = _fl_span_start(s);
+  if (zero && !fresh) memset(p, 0, size);
+  return p;
+}
+
+/* The first class able to hold `size` at `align` (<= FL_SLICE): block
+ * addresses are span start + i * bsize, so bsize must be a multiple of align. */
+static size_t aligned_class(size_t size, size_t align) {
+  size_t cls = _fl_size_class(_fl_align_up(size, align));
+  while (cls < FL_CLASSES && _fl_class_size[cls] % align)
+    cls++;
+  return cls;
+}
+
+void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
+  if (size <= FL_SMALL_MAX && align <= FL_SLICE) {
+    size_t cls = align <= FL_ALIGN ? _fl_size_class(size) : aligned_class(size, align);
+    if (cls < FL_CLASSES) {
+      fl_heap_t *h = _fl_heap_tl ? _fl_heap_tl : _fl_heap_get();
+      void *p = h ? heap_alloc(h, cls) : NULL;
+      if (!p)
+        p = _fl_outside_alloc(size, align);
+      else if (zero)
+        memset(p, 0, size);
+      if (!p) errno = ENOMEM;
+      return p;
+    }
+  }
+  void *p = alloc_large(size, align < FL_ALIGN ? FL_ALIGN : align, zero);
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
+void *fl_malloc(size_t size) {
+  fl_heap_t *h = _fl_heap_tl;
+  if (FL_LIKELY(h != NULL && size <= FL_SMALL_MAX)) return heap_alloc(h, _fl_size_class(size));
+  return _fl_alloc_aligned(size, FL_ALIGN, false);
+}
+
+void fl_free(void *p) {
+  if (FL_LIKELY(_fl_in_arena(p))) {
+    fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
+    if (FL_LIKELY(s->kind == FL_SPAN_SMALL && s->heap == _fl_heap_tl)) {
+      /* Local free: check that p starts a block and is not already free. */
+      size_t off = (size_t)((char *)p - (char *)_fl_span_start(s));
+      fl_block_t *b = p;
+      if (FL_LIKELY((((uint64_t)off * s->bsize_inv) >> 32) * s->bsize == off &&
+                    b->freed_tag != ((uintptr_t)b ^ _fl_free_key))) {
+        b->next = s->free;
+        b->freed_tag = (uintptr_t)b ^ _fl_free_key;
+        s->free = b;
+        if (FL_LIKELY(--s->used != 0 && s->in_list)) return;
+        s->used++; /* let the shared path redo the bookkeeping */
+        b->freed_tag = 0;
+        s->free = b->next;
+      }
+    }
+  } else if (p == NULL) {
+    return;
+  }
+  _fl_free_slow(p, "free");
+}
+
+/* --- Slow paths --------------------------------------------------------- */
+
+/* The span of p, checked; stops the process on a pointer faultless did not
+ * hand out. NULL for outside blocks. */
+static fl_span_t *checked_span(const void *p, const char *call) {
+  if (!_fl_in_arena(p)) return NULL;
+  fl_span_t *s = _fl_span_lookup(p);
+  if (!s) {
+    fl_span_t *d = &_fl_arena.spans[_fl_slice_of(p)];
+    _fl_fatal(call, p,
+              d->kind == FL_SPAN_FREE || d->kind == FL_SPAN_INTERIOR
+                  ? "pointer not allocated (already freed, or never handed out)"
+                  : "pointer was never handed out by faultless");
+  }
+  char *start = _fl_span_start(s);
+  if (s->kind == FL_SPAN_LARGE) {
+    if (p != start) _fl_fatal(call, p, "pointer inside a block, not at its start");
+    return s;
+  }
+  size_t off = (size_t)((const char *)p - start);
+  if (off % s->bsize != 0 || off >= (size_t)s->capacity * s->bsize)
+    _fl_fatal(call, p, "pointer inside a block, not at its start");
+  const fl_block_t *b = p;
+  if (b->freed_tag == ((uintptr_t)b ^ _fl_free_key)) _fl_fatal(call, p, "double free");
+  return s;
+}
+
+void _fl_free_slow(void *p, const char *call) {
+  fl_span_t *s = checked_span(p, call);
+  if (!s) {
+    if (!_fl_outside_free(p)) _fl_fatal(call, p, "pointer was never handed out by faultless");
+    return;
+  }
+  if (s->kind == FL_SPAN_LARGE)
+    _fl_span_free(s);
+  else
+    _fl_heap_free_small(s, p, p);
+}
+
+size_t _fl_usable(const void *p, const char *call) {
+  fl_span_t *s = checked_span(p, call);
+  if (!s) {
+    size_t n = _fl_outside_size(p);
+    if (!n) _fl_fatal(call, p, "pointer was never handed out by faultless");
+    return n;
+  }
+  return s->kind == FL_SPAN_LARGE ? (size_t)s->slices << FL_SLICE_SHIFT : s->bsize;
+}
+
+/* --- The rest of the API ------------------------------------------------ */
+
+void *fl_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return _fl_alloc_aligned(total, FL_ALIGN, true);
+}
+
+void *fl_realloc(void *p, size_t size) {
+  if (!p) return fl_malloc(size);
+  if (size == 0) { /* glibc's behaviour: free and return NULL */
+    fl_free(p);
+    return NULL;
+  }
+  size_t usable = _fl_usable(p, "realloc");
+  if (size > FL_MAX_ALLOC) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  fl_span_t *s = _fl_in_arena(p) ? _fl_span_lookup(p) : NULL;
+  if (s && s->kind == FL_SPAN_LARGE && size > FL_SMALL_MAX) {
+    size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+    /* Grow in place into free or fresh slices after the block: builders that
+     * double their buffers then never copy. Shrink by freeing the tail. */
+    if (slices > s->slices && !_fl_span_grow(s, slices)) goto move;
+    if (slices < s->slices) _fl_span_shrink(s, slices);
+    s->size = size;
+    return p;
+  }
+  /* A small block keeps its place while the new size fits and wastes at
+   * most half of it. */
+  if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
+move:;
+  void *q = _fl_alloc_aligned(size, FL_ALIGN, false);
+  if (!q) return NULL;
+  memcpy(q, p, size < usable ? size : usable);
+  fl_free(p);
+  return q;
+}
+
+void *fl_aligned_alloc(size_t alignment, size_t size) {
+  if (!_fl_is_pow2(alignment)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return _fl_alloc_aligned(size, alignment, false);
+}
+
+int fl_posix_memalign(void **out, size_t alignment, size_t size) {
+  if (!_fl_is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+  int saved = errno;
+  void *p = _fl_alloc_aligned(size, alignment, false);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+size_t fl_usable_size(const void *p) {
+  return p ? _fl_usable(p, "usable_size") : 0;
+}
+
+int fl_heap_check(void) {
+  if (!_fl_ensure_init()) return 0;
+  int rc = _fl_span_check() || _fl_heap_check_current();
+  return rc ? EFAULT : 0;
+}

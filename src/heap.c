@@ -1,0 +1,260 @@
+/* Thread heaps: each thread allocates small blocks from size-class spans it
+ * owns, without locks. A block freed by another thread is pushed onto the
+ * owner heap's atomic remote_free list and collected by the owner on its slow
+ * path. The heap of an exited thread is kept and adopted by the next new
+ * thread, with its blocks and pending remote frees. */
+#include "internal.h"
+
+#include <string.h>
+
+__thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
+uintptr_t _fl_free_key;
+
+/* Block size of each class: 16-byte steps to 128, then four classes per
+ * doubling up to 128 KiB. Matches _fl_size_class(). */
+#define C4(b)                                                                                      \
+  (1u << (b)) + (1u << ((b)-2)), (1u << (b)) + (2u << ((b)-2)), (1u << (b)) + (3u << ((b)-2)),     \
+      (1u << ((b) + 1))
+const uint32_t _fl_class_size[FL_CLASSES] = {0,      16,     32,     48,     64,    80,     96,
+                                             112,    128,    C4(7),  C4(8),  C4(9), C4(10), C4(11),
+                                             C4(12), C4(13), C4(14), C4(15), C4(16)};
+
+static pthread_key_t heap_key;
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static fl_heap_t *abandoned;
+static fl_heap_t *all_heaps;
+static fl_heap_t *slab; /* heaps are carved from OS pages, never freed */
+static size_t slab_left;
+
+/* Slices of a class's span: at least 8 blocks, at least one slice. */
+static size_t class_slices(size_t cls) {
+  size_t bytes = (size_t)_fl_class_size[cls] * 8;
+  if (bytes < FL_SLICE) bytes = FL_SLICE;
+  return _fl_align_up(bytes, FL_SLICE) >> FL_SLICE_SHIFT;
+}
+
+void _fl_heap_init(void) {
+  pthread_key_create(&heap_key, _fl_heap_thread_exit);
+  _fl_free_key = (uintptr_t)_fl_prim_random() | 1;
+}
+
+/* --- Heap life ---------------------------------------------------------- */
+
+static fl_heap_t *heap_new(void) {
+  if (slab_left == 0) {
+    size_t bytes = 64 * 1024;
+    slab = _fl_prim_map(bytes);
+    if (!slab) return NULL;
+    slab_left = bytes / sizeof(fl_heap_t);
+  }
+  slab_left--;
+  fl_heap_t *h = slab++;
+  memset(h, 0, sizeof *h);
+  h->next_all = all_heaps;
+  all_heaps = h;
+  return h;
+}
+
+fl_heap_t *_fl_heap_get(void) {
+  if (_fl_heap_tl) return _fl_heap_tl;
+  if (!_fl_ensure_init()) return NULL;
+  pthread_mutex_lock(&heaps_lock);
+  fl_heap_t *h = abandoned;
+  if (h) {
+    abandoned = h->next_abandoned;
+    h->abandoned = false;
+    FL_STAT_ADD(heaps_reused, 1);
+  } else {
+    h = heap_new();
+    if (h) FL_STAT_ADD(heaps, 1);
+  }
+  pthread_mutex_unlock(&heaps_lock);
+  if (!h) return NULL;
+  _fl_heap_tl = h;
+  /* Set after _fl_heap_tl: pthread_setspecific may itself call malloc. */
+  pthread_setspecific(heap_key, h);
+  return h;
+}
+
+/* --- Spans of a class --------------------------------------------------- */
+
+static void list_push(fl_heap_t *h, fl_span_t *s) {
+  fl_span_t **head = &h->avail[s->cls];
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+  s->in_list = 1;
+}
+
+static void list_remove(fl_heap_t *h, fl_span_t *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    h->avail[s->cls] = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->in_list = 0;
+}
+
+static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
+  bool fresh;
+  fl_span_t *s = _fl_span_alloc(class_slices(cls), FL_SLICE, FL_SPAN_SMALL, &fresh);
+  if (!s) return NULL;
+  uint32_t bsize = _fl_class_size[cls];
+  s->cls = (uint8_t)cls;
+  s->bsize = bsize;
+  s->bsize_inv = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+  s->capacity = (uint32_t)(((size_t)s->slices << FL_SLICE_SHIFT) / bsize);
+  s->used = 0;
+  s->heap = h;
+  /* Thread the free list in address order, so a fresh span is handed out
+   * sequentially (prefetch-friendly). */
+  char *start = _fl_span_start(s);
+  fl_block_t *prev = NULL;
+  for (uint32_t i = s->capacity; i-- > 0;) {
+    fl_block_t *b = (fl_block_t *)(start + (size_t)i * bsize);
+    b->next = prev;
+    b->freed_tag = 0;
+    prev = b;
+  }
+  s->free = prev;
+  list_push(h, s);
+  return s;
+}
+
+static void span_retire(fl_heap_t *h, fl_span_t *s) {
+  if (s->in_list) list_remove(h, s);
+  s->heap = NULL;
+  _fl_span_free(s);
+}
+
+/* --- Freeing to the owner ----------------------------------------------- */
+
+/* pre: the caller owns s->heap; b is a live block of s. */
+static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
+  b->next = s->free;
+  b->freed_tag = (uintptr_t)b ^ _fl_free_key;
+  s->free = b;
+  s->used--;
+  if (!s->in_list)
+    list_push(h, s);
+  else if (s->used == 0 && (s->next || s->prev))
+    span_retire(h, s);
+}
+
+void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
+  fl_heap_t *h = s->heap;
+  if (h == _fl_heap_tl) {
+    free_local(h, s, b);
+    return;
+  }
+  /* Remote free: mark the block free (double frees are caught the same way)
+   * and push it on the owner's list. */
+  b->freed_tag = (uintptr_t)b ^ _fl_free_key;
+  fl_block_t *head = atomic_load_explicit(&h->remote_free, memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(&h->remote_free, &head, b, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+static void collect_remote(fl_heap_t *h) {
+  fl_block_t *b = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
+  while (b) {
+    fl_block_t *next = b->next;
+    fl_span_t *s = _fl_span_lookup(b);
+    free_local(h, s, b);
+    b = next;
+  }
+}
+
+/* --- Allocation slow path ----------------------------------------------- */
+
+void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
+  if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) collect_remote(h);
+  fl_span_t *s;
+  /* Spans without free blocks leave the list; a free to them puts them back. */
+  while ((s = h->avail[cls]) && !s->free)
+    list_remove(h, s);
+  if (!s && !(s = span_new(h, cls))) return NULL;
+  fl_block_t *b = s->free;
+  s->free = b->next;
+  s->used++;
+  b->freed_tag = 0;
+  return b;
+}
+
+/* --- Thread exit and fork ----------------------------------------------- */
+
+void _fl_heap_thread_exit(void *arg) {
+  fl_heap_t *h = arg;
+  if (!h) return;
+  collect_remote(h);
+  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+    fl_span_t *s = h->avail[cls];
+    while (s) {
+      fl_span_t *next = s->next;
+      if (s->used == 0) span_retire(h, s);
+      s = next;
+    }
+  }
+  _fl_heap_tl = NULL;
+  pthread_mutex_lock(&heaps_lock);
+  h->abandoned = true;
+  h->next_abandoned = abandoned;
+  abandoned = h;
+  pthread_mutex_unlock(&heaps_lock);
+}
+
+void _fl_heap_lock(bool lock) {
+  if (lock)
+    pthread_mutex_lock(&heaps_lock);
+  else
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+void _fl_heap_atfork_child(void) {
+  pthread_mutex_init(&heaps_lock, NULL);
+  /* Only the forking thread lives on in the child. The other threads' heaps
+   * may have been caught in the middle of a lock-free malloc or free, so no
+   * thread of the child adopts them: they are orphaned, their blocks stay
+   * valid (and can be freed as remote frees), their free blocks are lost to
+   * the child. Heaps abandoned by exited threads were left whole and stay
+   * up for adoption. */
+  for (fl_heap_t *h = all_heaps; h; h = h->next_all)
+    if (h != _fl_heap_tl && !h->abandoned) h->abandoned = true;
+}
+
+/* --- Checking ----------------------------------------------------------- */
+
+int _fl_heap_check_current(void) {
+  fl_heap_t *h = _fl_heap_tl;
+  if (!h) return 0;
+  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+    for (fl_span_t *s = h->avail[cls]; s; s = s->next) {
+      if (s->kind != FL_SPAN_SMALL || s->cls != cls || s->heap != h || !s->in_list) {
+        _fl_message("heap check: span %p in class %zu list is not a span of this class and heap",
+                    _fl_span_start(s), cls);
+        return 1;
+      }
+      uint32_t nfree = 0;
+      char *start = _fl_span_start(s);
+      for (fl_block_t *b = s->free; b; b = b->next) {
+        size_t off = (size_t)((char *)b - start);
+        if ((char *)b < start || off >= (size_t)s->capacity * s->bsize || off % s->bsize ||
+            ++nfree > s->capacity) {
+          _fl_message("heap check: free list of span %p (class %zu) has a bad entry %p",
+                      (void *)start, cls, (void *)b);
+          return 1;
+        }
+      }
+      if (nfree + s->used != s->capacity) {
+        _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
+                    s->used, s->capacity);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+/* Process life: initialisation on the first call (possibly while the dynamic
+ * loader is still running, so nothing here may allocate through malloc),
+ * start-up warming from a constructor, fork handlers, and the exit summary. */
+#include "internal.h"
+
+_Atomic int _fl_ready;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool _fl_init_slow(void) {
+  int st = atomic_load_explicit(&_fl_ready, memory_order_acquire);
+  if (st == 2) return true;
+  if (st == 3) return false;
+  pthread_mutex_lock(&init_lock);
+  st = atomic_load(&_fl_ready);
+  if (st == 0) {
+    atomic_store(&_fl_ready, 1);
+    _fl_options_init();
+    _fl_heap_init();
+    bool ok = _fl_arena_init();
+    atomic_store_explicit(&_fl_ready, ok ? 2 : 3, memory_order_release);
+    st = ok ? 2 : 3;
+  }
+  pthread_mutex_unlock(&init_lock);
+  return st == 2;
+}
+
+/* --- Fork --------------------------------------------------------------- */
+
+/* Hold every lock across fork() so the child never inherits one held by a
+ * thread that does not exist there. */
+static void fork_prepare(void) {
+  _fl_heap_lock(true);
+  _fl_outside_lock(true);
+  pthread_mutex_lock(&_fl_arena.warm_lock);
+  _fl_span_lock(true);
+}
+
+static void fork_parent(void) {
+  _fl_span_lock(false);
+  pthread_mutex_unlock(&_fl_arena.warm_lock);
+  _fl_outside_lock(false);
+  _fl_heap_lock(false);
+}
+
+static void fork_child(void) {
+  _fl_warm_atfork_child();
+  _fl_outside_atfork_child();
+  _fl_heap_atfork_child();
+}
+
+/* --- Start and exit ----------------------------------------------------- */
+
+__attribute__((constructor)) static void fl_process_start(void) {
+  if (!_fl_ensure_init()) return;
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (_fl_option(FL_OPT_VERBOSE)) _fl_options_print();
+  /* Warm during the program's own start-up: this is the point of faultless. */
+  _fl_arena_start_prefault();
+}
+
+__attribute__((destructor)) static void fl_process_end(void) {
+  _fl_stats_at_exit();
+}

@@ -1,0 +1,322 @@
+/* faultless internals: types shared by the layers, and every _fl_ function,
+ * grouped by the file that defines it.
+ *
+ * Glossary (DESIGN.md; the code uses these words):
+ *   reservation  the one contiguous range of virtual addresses faultless owns;
+ *                whether a pointer is ours is a range check.
+ *   chunk        2 MiB, huge-page aligned: the unit of warming.
+ *   slice        64 KiB: the unit of span bookkeeping; every slice of the
+ *                reservation has a span descriptor in `spans[]`.
+ *   warm / cold  backed by physical memory / reserved but never touched (or
+ *                released back to the OS).
+ *   warmer       a background thread at the lowest priority turning cold
+ *                chunks warm, in address order, up to the prefault target.
+ *   budget       how many bytes may be warm at once.
+ *   frontier     the first slice never handed out; everything above it is
+ *                fresh (reads as zero).
+ *   span         a run of slices handed to one purpose: a size-class span of
+ *                equal blocks, or one large block.
+ *   size class   one of FL_CLASSES block sizes for blocks up to FL_SMALL_MAX.
+ *   block        one allocation.
+ *   heap         a thread's allocator state: its size-class spans.
+ *   remote free  a block freed by a thread that does not own its heap; it is
+ *                pushed onto the owner heap's atomic list and collected later.
+ *   outside      a block mapped straight from the OS because the reservation
+ *                was full; tracked in a table so free() recognises it.
+ *
+ * Layers, each using only those below it:
+ *   alloc.c / override.c   the public API and the malloc family
+ *   heap.c                 size classes, thread heaps, remote frees
+ *   span.c outside.c       slices to spans: free bins, frontier, release
+ *   warm.c budget.c        reservation, chunk states, warmers, budget
+ *   options.c stats.c      configuration and counters
+ *   prim/                  the OS
+ */
+#ifndef FL_INTERNAL_H
+#define FL_INTERNAL_H
+
+#include "faultless.h"
+#include "prim/prim.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define FL_INTERNAL __attribute__((visibility("hidden")))
+
+#define FL_KiB ((size_t)1024)
+#define FL_MiB (1024 * FL_KiB)
+#define FL_GiB (1024 * FL_MiB)
+
+#define FL_CHUNK_SHIFT 21
+#define FL_CHUNK ((size_t)1 << FL_CHUNK_SHIFT)
+#define FL_SLICE_SHIFT 16
+#define FL_SLICE ((size_t)1 << FL_SLICE_SHIFT)
+#define FL_SLICES_PER_CHUNK (FL_CHUNK / FL_SLICE)
+
+#define FL_ALIGN 16                      /* alignment of every block */
+#define FL_SMALL_MAX (128 * FL_KiB)      /* largest size-class block */
+#define FL_CLASSES 49                    /* class 0 unused; 1..48 */
+#define FL_MAX_ALLOC (((size_t)1 << 62)) /* anything above is ENOMEM at once */
+
+static inline size_t _fl_align_up(size_t n, size_t a) {
+  return (n + a - 1) & ~(a - 1);
+}
+static inline bool _fl_is_pow2(size_t n) {
+  return n && !(n & (n - 1));
+}
+
+/* --- options.c ---------------------------------------------------------- */
+
+#define FL_OPTIONS(X)                                                                              \
+  X(PREFAULT, "size or %", "auto")                                                                 \
+  X(WARMERS, "count or auto", "auto")                                                              \
+  X(THP, "auto, 0 or 1", "auto")                                                                   \
+  X(BUDGET, "size", "none")                                                                        \
+  X(RELEASE, "never or duration", "never")                                                         \
+  X(VERBOSE, "0 or 1", "0")                                                                        \
+  X(STATS, "0, 1 or json", "0")                                                                    \
+  X(RESERVE, "size", "64G")                                                                        \
+  X(WARM_METHOD, "auto, populate or touch", "auto")                                                \
+  X(HEADROOM, "size or auto", "auto")
+
+typedef enum fl_option_e {
+#define FL_OPTION_ENUM(name, kind, def) FL_OPT_##name,
+  FL_OPTIONS(FL_OPTION_ENUM)
+#undef FL_OPTION_ENUM
+      FL_OPT_COUNT
+} fl_option_t;
+
+#define FL_AUTO (-1LL)             /* "auto", "none" or "never" */
+#define FL_PERCENT_BIT (1LL << 62) /* PREFAULT given as a percentage */
+
+FL_INTERNAL void _fl_options_init(void);
+FL_INTERNAL long long _fl_option(fl_option_t opt);
+FL_INTERNAL bool _fl_option_is_set(fl_option_t opt);
+FL_INTERNAL void _fl_options_print(void);
+/* Parse "64M", "1.5G", "4096" into bytes. Returns false when malformed. */
+FL_INTERNAL bool _fl_parse_size(const char *s, unsigned long long *out);
+/* Format a message and write it to stderr prefixed with "faultless: ". */
+FL_INTERNAL void _fl_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+FL_INTERNAL void _fl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A fatal error about `ptr` in `call`: one line on stderr, then abort. */
+FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const char *what);
+
+/* --- stats.c ------------------------------------------------------------ */
+
+#define FL_COUNTERS(X)                                                                             \
+  X(warm)                                                                                          \
+  X(in_use)                                                                                        \
+  X(peak_in_use)                                                                                   \
+  X(outside)                                                                                       \
+  X(warmed_by_warmers)                                                                             \
+  X(warmer_ns)                                                                                     \
+  X(populated_inline)                                                                              \
+  X(faults_taken)                                                                                  \
+  X(faults_avoided)                                                                                \
+  X(released)                                                                                      \
+  X(spans_small)                                                                                   \
+  X(spans_large)                                                                                   \
+  X(heaps)                                                                                         \
+  X(heaps_reused)
+
+typedef struct fl_counters_s {
+#define FL_COUNTER_FIELD(name) _Atomic uint64_t name;
+  FL_COUNTERS(FL_COUNTER_FIELD)
+#undef FL_COUNTER_FIELD
+} fl_counters_t;
+
+FL_INTERNAL extern fl_counters_t _fl_counters;
+#define FL_STAT_ADD(name, n)                                                                       \
+  atomic_fetch_add_explicit(&_fl_counters.name, (n), memory_order_relaxed)
+#define FL_STAT_SUB(name, n)                                                                       \
+  atomic_fetch_sub_explicit(&_fl_counters.name, (n), memory_order_relaxed)
+FL_INTERNAL void _fl_stats_in_use_add(size_t bytes);
+FL_INTERNAL void _fl_stats_in_use_sub(size_t bytes);
+FL_INTERNAL void _fl_stats_at_exit(void);
+
+/* --- budget.c ----------------------------------------------------------- */
+
+typedef struct fl_budget_s {
+  uint64_t limit;  /* smallest limit found, before headroom */
+  uint64_t budget; /* limit less headroom */
+  uint64_t headroom;
+  fl_budget_source_t source;
+  bool in_lambda;
+  uint64_t lambda_bytes; /* function memory, when in Lambda */
+} fl_budget_t;
+
+/* Work out the budget from the option, the Lambda variable, the cgroup files
+ * and /proc/meminfo, all read under `root` ("" for the real machine).
+ * option_bytes / lambda_mb: 0 when unset. headroom_opt: FL_AUTO or bytes. */
+FL_INTERNAL void _fl_budget_detect(const char *root, uint64_t option_bytes, const char *lambda_mb,
+                                   long long headroom_opt, fl_budget_t *out);
+/* MemAvailable from <root>/proc/meminfo in bytes, or 0 when unknown. */
+FL_INTERNAL uint64_t _fl_budget_mem_available(const char *root);
+
+/* --- warm.c ------------------------------------------------------------- */
+
+enum { FL_CHUNK_COLD = 0, FL_CHUNK_WARMING = 1, FL_CHUNK_WARM = 2, FL_CHUNK_TAKEN = 3 };
+
+/* Span descriptor kinds. Every slice has a descriptor; only the first slice of
+ * a span holds the span's state, the others are INTERIOR and point back. */
+enum { FL_SPAN_NONE = 0, FL_SPAN_FREE, FL_SPAN_SMALL, FL_SPAN_LARGE, FL_SPAN_INTERIOR };
+enum { FL_SPAN_WARM = 1, FL_SPAN_FRESH = 2 };
+
+typedef struct fl_block_s {
+  struct fl_block_s *next;
+  uintptr_t freed_tag; /* address ^ key while the block is free: finds double frees */
+} fl_block_t;
+
+struct fl_heap_s;
+typedef struct fl_span_s {
+  uint8_t kind;
+  uint8_t flags;                 /* FL_SPAN_WARM, FL_SPAN_FRESH */
+  uint8_t in_list;               /* SMALL: linked in its heap's class list */
+  uint8_t cls;                   /* SMALL: size class */
+  uint32_t slices;               /* length; for INTERIOR: distance back to the first slice */
+  uint32_t used;                 /* SMALL: blocks handed out and not yet freed to the owner */
+  uint32_t capacity;             /* SMALL: blocks in the span */
+  uint32_t bsize;                /* SMALL: block size */
+  uint32_t bsize_inv;            /* SMALL: ceil(2^32 / bsize), to check block starts */
+  fl_block_t *free;              /* SMALL: blocks free for the owner to hand out */
+  struct fl_heap_s *heap;        /* SMALL: the owner */
+  struct fl_span_s *next, *prev; /* heap class list, or free bin */
+  uint64_t freed_ms;             /* FREE: when it was freed (RELEASE) */
+  size_t size;                   /* LARGE: bytes asked for */
+} fl_span_t;
+
+typedef struct fl_arena_s {
+  char *base; /* the reservation */
+  size_t size;
+  size_t nslices, nchunks;
+  fl_span_t *spans;             /* one descriptor per slice */
+  _Atomic uint8_t *chunk_state; /* one FL_CHUNK_* per chunk */
+  bool thp;
+  bool touch_method;       /* warm by touching pages instead of populate */
+  pthread_mutex_t lock;    /* span allocation, free bins, frontier */
+  _Atomic size_t frontier; /* first slice never handed out */
+  /* warming */
+  pthread_mutex_t warm_lock;
+  pthread_cond_t warm_done;
+  _Atomic size_t warm_cursor; /* next chunk a warmer looks at */
+  _Atomic size_t warm_target; /* warm chunks below this index */
+  _Atomic int warmers_running;
+  int warmers_max;
+  fl_budget_t budget;
+  uint64_t prefault_bytes; /* total bytes asked by prefault calls */
+} fl_arena_t;
+
+FL_INTERNAL extern fl_arena_t _fl_arena;
+FL_INTERNAL extern _Atomic int _fl_ready; /* 0 no, 1 initialising, 2 ready, 3 failed */
+
+/* pre: called once, under the init lock. Reserves and starts the warmers. */
+FL_INTERNAL bool _fl_arena_init(void);
+FL_INTERNAL void _fl_arena_start_prefault(void);
+/* Make slices [first, first+n) of fresh memory warm before they are handed
+ * out: warm chunks cost nothing, the rest is populated in one call per run.
+ * Returns 0 or an errno. */
+FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
+FL_INTERNAL int _fl_prefault_bytes(size_t bytes);
+FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);
+FL_INTERNAL void _fl_warm_atfork_child(void);
+/* Populate a range inside an allocation call, counting the faults it takes. */
+FL_INTERNAL int _fl_populate_inline(void *addr, size_t size);
+
+static inline bool _fl_in_arena(const void *p) {
+  return (uintptr_t)p - (uintptr_t)_fl_arena.base < _fl_arena.size;
+}
+static inline size_t _fl_slice_of(const void *p) {
+  return ((uintptr_t)p - (uintptr_t)_fl_arena.base) >> FL_SLICE_SHIFT;
+}
+static inline void *_fl_slice_addr(size_t slice) {
+  return _fl_arena.base + (slice << FL_SLICE_SHIFT);
+}
+static inline size_t _fl_span_index(const fl_span_t *s) {
+  return (size_t)(s - _fl_arena.spans);
+}
+static inline void *_fl_span_start(const fl_span_t *s) {
+  return _fl_slice_addr(_fl_span_index(s));
+}
+
+/* --- span.c ------------------------------------------------------------- */
+
+/* A span of `slices` whose start is aligned to `align` bytes (>= FL_SLICE),
+ * warm, typed `kind`. NULL when the reservation has no room. *fresh tells
+ * whether the memory is known to read as zero. */
+FL_INTERNAL fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh);
+/* Return a span (SMALL or LARGE) to the free bins, coalescing neighbours. */
+FL_INTERNAL void _fl_span_free(fl_span_t *s);
+/* Grow a LARGE span in place to `slices`; true on success. */
+FL_INTERNAL bool _fl_span_grow(fl_span_t *s, size_t slices);
+/* Shrink a LARGE span in place to `slices`, freeing the tail. */
+FL_INTERNAL void _fl_span_shrink(fl_span_t *s, size_t slices);
+/* Write descriptors so every slice of s points back to it. */
+FL_INTERNAL void _fl_span_mark_interior(fl_span_t *s);
+/* Release free warm spans idle for at least min_idle_ms (0: all). */
+FL_INTERNAL size_t _fl_span_release_idle(uint64_t min_idle_ms);
+/* The span owning p (in the arena), or NULL when p is in no live span. */
+FL_INTERNAL fl_span_t *_fl_span_lookup(const void *p);
+FL_INTERNAL int _fl_span_check(void);
+/* Fork: hold the span lock across fork() so the child gets it unheld. */
+FL_INTERNAL void _fl_span_lock(bool lock);
+
+/* --- outside.c ---------------------------------------------------------- */
+
+/* Blocks mapped from the OS when the reservation is full. */
+FL_INTERNAL void *_fl_outside_alloc(size_t size, size_t align);
+/* The block's usable size, or 0 when p is not an outside block. */
+FL_INTERNAL size_t _fl_outside_size(const void *p);
+/* Unmap an outside block; false when p is not one. */
+FL_INTERNAL bool _fl_outside_free(void *p);
+FL_INTERNAL void _fl_outside_lock(bool lock);
+FL_INTERNAL void _fl_outside_atfork_child(void);
+
+/* --- heap.c ------------------------------------------------------------- */
+
+typedef struct fl_heap_s {
+  fl_span_t *avail[FL_CLASSES];      /* spans with (maybe) free blocks; head is current */
+  _Atomic(fl_block_t *) remote_free; /* blocks freed by other threads */
+  struct fl_heap_s *next_abandoned;
+  struct fl_heap_s *next_all;
+  bool abandoned;
+} fl_heap_t;
+
+FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
+FL_INTERNAL extern uintptr_t _fl_free_key;
+FL_INTERNAL extern const uint32_t _fl_class_size[FL_CLASSES];
+
+static inline size_t _fl_size_class(size_t size) {
+  if (size <= 128) return size <= 16 ? 1 : (size + 15) >> 4;
+  size_t b = 63 - (size_t)__builtin_clzll(size - 1); /* size in (2^b, 2^(b+1)] */
+  return 9 + (b - 7) * 4 + (((size - 1) >> (b - 2)) & 3);
+}
+
+FL_INTERNAL void *_fl_heap_malloc_slow(fl_heap_t *heap, size_t cls);
+FL_INTERNAL fl_heap_t *_fl_heap_get(void);
+FL_INTERNAL void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p);
+FL_INTERNAL void _fl_heap_thread_exit(void *heap);
+FL_INTERNAL void _fl_heap_init(void);
+FL_INTERNAL int _fl_heap_check_current(void);
+FL_INTERNAL void _fl_heap_atfork_child(void);
+FL_INTERNAL void _fl_heap_lock(bool lock);
+
+/* --- alloc.c ------------------------------------------------------------ */
+
+FL_INTERNAL void *_fl_alloc_aligned(size_t size, size_t align, bool zero);
+FL_INTERNAL void _fl_free_slow(void *p, const char *call);
+FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
+
+/* --- init.c ------------------------------------------------------------- */
+
+/* Make sure the library is initialised; false if no arena could be made. */
+FL_INTERNAL bool _fl_init_slow(void);
+static inline bool _fl_ensure_init(void) {
+  return FL_LIKELY(atomic_load_explicit(&_fl_ready, memory_order_acquire) == 2) || _fl_init_slow();
+}
+
+#endif

@@ -1,0 +1,244 @@
+/* The Linux implementation of the OS contract in prim.h. This is the only file
+ * of the library that talks to the kernel. */
+#define _GNU_SOURCE
+#include "prim/prim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+extern char **environ;
+
+/* --- Memory ------------------------------------------------------------- */
+
+void *_fl_prim_reserve(size_t size, size_t align) {
+  if (size + align < size) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  /* Over-reserve by `align`, then trim both ends so the range is aligned.
+   * MAP_NORESERVE: the reservation commits nothing until pages are touched. */
+  size_t over = size + align;
+  char *p =
+      mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = start - (uintptr_t)p;
+  size_t tail = over - head - size;
+  if (head) munmap(p, head);
+  if (tail) munmap((char *)start + size, tail);
+  return (void *)start;
+}
+
+void *_fl_prim_map(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void _fl_prim_unmap(void *addr, size_t size) {
+  munmap(addr, size);
+}
+
+int _fl_prim_populate_touch(void *addr, size_t size) {
+  size_t page = _fl_prim_page_size();
+  /* An atomic add of zero is a write fault that keeps whatever another thread
+   * stored there: the range may already hold live blocks. */
+  for (size_t off = 0; off < size; off += page)
+    __atomic_fetch_add((char *)addr + off, 0, __ATOMIC_RELAXED);
+  return 0;
+}
+
+static int populate_state; /* 0 unknown, 1 supported, 2 unsupported */
+
+bool _fl_prim_has_populate(void) {
+  int s = __atomic_load_n(&populate_state, __ATOMIC_RELAXED);
+  if (s == 0) {
+    /* A zero-length madvise checks only that the advice is known. */
+    static char probe[1] __attribute__((aligned(4096)));
+    s = madvise(probe, 0, MADV_POPULATE_WRITE) == 0 ? 1 : 2;
+    __atomic_store_n(&populate_state, s, __ATOMIC_RELAXED);
+  }
+  return s == 1;
+}
+
+int _fl_prim_populate(void *addr, size_t size) {
+  if (size == 0) return 0;
+  if (_fl_prim_has_populate()) {
+    for (;;) {
+      if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
+      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINVAL) break; /* e.g. a kernel that refuses this mapping */
+      return errno;
+    }
+  }
+  return _fl_prim_populate_touch(addr, size);
+}
+
+void _fl_prim_hugepage(void *addr, size_t size, bool on) {
+  madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+int _fl_prim_release(void *addr, size_t size) {
+  return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+void _fl_prim_protect(void *addr, size_t size) {
+  mprotect(addr, size, PROT_NONE);
+}
+
+int _fl_prim_thp_mode(void) {
+  char buf[128];
+  if (_fl_prim_read_file(NULL, "/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) <= 0)
+    return 0;
+  if (strstr(buf, "[always]")) return 2;
+  if (strstr(buf, "[madvise]")) return 1;
+  return 0;
+}
+
+bool _fl_prim_free_page_reporting(void) {
+  /* virtio device id 5 is the balloon; feature bit 5 is free page reporting.
+   * sysfs writes the feature bits as a string of '0'/'1', bit 0 first. */
+  char path[64], buf[160];
+  for (int i = 0; i < 64; i++) {
+    snprintf(path, sizeof path, "/sys/bus/virtio/devices/virtio%d/device", i);
+    if (_fl_prim_read_file(NULL, path, buf, sizeof buf) <= 0) {
+      if (i > 16) break;
+      continue;
+    }
+    if (strtol(buf, NULL, 16) != 5) continue;
+    snprintf(path, sizeof path, "/sys/bus/virtio/devices/virtio%d/features", i);
+    if (_fl_prim_read_file(NULL, path, buf, sizeof buf) > 5 && buf[5] == '1') return true;
+  }
+  return false;
+}
+
+size_t _fl_prim_page_size(void) {
+  static size_t page;
+  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+/* --- Limits ------------------------------------------------------------- */
+
+long _fl_prim_read_file(const char *root, const char *path, char *buf, size_t cap) {
+  char full[512];
+  size_t rl = root ? strlen(root) : 0, pl = strlen(path);
+  if (cap == 0 || rl + pl + 1 > sizeof full) return -1;
+  memcpy(full, root ? root : "", rl);
+  memcpy(full + rl, path, pl + 1);
+  int fd = open(full, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t got = 0;
+  while (got + 1 < cap) {
+    ssize_t n = read(fd, buf + got, cap - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = 0;
+  return (long)got;
+}
+
+size_t _fl_prim_address_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return (size_t)rl.rlim_cur;
+}
+
+size_t _fl_prim_address_used(void) {
+  char buf[128];
+  if (_fl_prim_read_file(NULL, "/proc/self/statm", buf, sizeof buf) <= 0) return 0;
+  return (size_t)strtoull(buf, NULL, 10) * _fl_prim_page_size();
+}
+
+int _fl_prim_cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+/* --- Environment, time, threads ----------------------------------------- */
+
+const char *_fl_prim_getenv(const char *name) {
+  size_t len = strlen(name);
+  for (char **e = environ; e && *e; e++)
+    if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') return *e + len + 1;
+  return NULL;
+}
+
+uint64_t _fl_prim_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t _fl_prim_thread_minflt(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  return (uint64_t)ru.ru_minflt;
+}
+
+int _fl_prim_thread_start(void *(*fn)(void *), void *arg) {
+  pthread_attr_t attr;
+  pthread_t t;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  /* Warmers need little stack; keep their footprint small. */
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = pthread_create(&t, &attr, fn, arg);
+  pthread_attr_destroy(&attr);
+  return rc;
+}
+
+bool _fl_prim_thread_lowest_priority(void) {
+  struct sched_param sp = {0};
+  if (sched_setscheduler(0, SCHED_IDLE, &sp) == 0) return true;
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  return false;
+}
+
+void _fl_prim_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+void _fl_prim_write_stderr(const char *msg, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(2, msg, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    msg += n;
+    len -= (size_t)n;
+  }
+}
+
+_Noreturn void _fl_prim_abort(void) {
+  abort();
+}
+
+uint64_t _fl_prim_random(void) {
+  uint64_t r = 0;
+  if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) != (long)sizeof r)
+    r = _fl_prim_now_ns() * 0x9E3779B97F4A7C15ull;
+  return r;
+}

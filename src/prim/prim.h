@@ -1,0 +1,80 @@
+/* The OS layer: every call into the kernel that faultless makes is declared
+ * here, each with a one-line contract, and defined in exactly one OS file
+ * (src/prim/linux.c). Nothing above this layer includes a system header that
+ * maps memory or reads /proc or /sys. */
+#ifndef FL_PRIM_H
+#define FL_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- Memory ------------------------------------------------------------- */
+
+/* Reserve `size` bytes of read-write address space aligned to `align` (a power
+ * of two), without committing memory. post: NULL and errno set on failure. */
+void *_fl_prim_reserve(size_t size, size_t align);
+/* Map `size` bytes of fresh zeroed read-write memory (outside the reservation). */
+void *_fl_prim_map(size_t size);
+/* Unmap a range from _fl_prim_map or _fl_prim_reserve. */
+void _fl_prim_unmap(void *addr, size_t size);
+/* Make [addr, addr+size) resident, writable and zero where never touched, in one
+ * call when the kernel can (MADV_POPULATE_WRITE), else by touching every page
+ * without changing its contents. Returns 0 or an errno (ENOMEM). */
+int _fl_prim_populate(void *addr, size_t size);
+/* The same by touching one byte per page (the "touch" method). */
+int _fl_prim_populate_touch(void *addr, size_t size);
+/* Ask for (on=true) or refuse transparent huge pages on a range; best effort. */
+void _fl_prim_hugepage(void *addr, size_t size, bool on);
+/* Give a range's physical pages back; the range reads as zero afterwards. */
+int _fl_prim_release(void *addr, size_t size);
+/* Make a range inaccessible (secure build guard pages); best effort. */
+void _fl_prim_protect(void *addr, size_t size);
+/* True when the kernel supports MADV_POPULATE_WRITE. */
+bool _fl_prim_has_populate(void);
+/* The system's transparent huge page mode: 0 never, 1 madvise, 2 always. */
+int _fl_prim_thp_mode(void);
+/* True when this is a virtual machine whose virtio balloon reports free
+ * pages to the host (VIRTIO_BALLOON_F_REPORTING): freed huge-page-sized
+ * blocks then lose their host backing, and faulting them in is slow. */
+bool _fl_prim_free_page_reporting(void);
+/* The OS page size. */
+size_t _fl_prim_page_size(void);
+
+/* --- Limits ------------------------------------------------------------- */
+
+/* Read a whole small file (up to cap-1 bytes) under `root` (NULL or "" for
+ * the real root) into buf, NUL-terminated. Returns bytes read or -1. Does not
+ * allocate. */
+long _fl_prim_read_file(const char *root, const char *path, char *buf, size_t cap);
+/* The soft RLIMIT_AS in bytes, or SIZE_MAX when unlimited. */
+size_t _fl_prim_address_limit(void);
+/* Bytes of address space the process has mapped now (VmSize), or 0. */
+size_t _fl_prim_address_used(void);
+/* Number of online CPUs the process may run on (>= 1). */
+int _fl_prim_cpu_count(void);
+
+/* --- Environment, time, threads ----------------------------------------- */
+
+/* getenv without calling into libc's locale or allocation machinery, safe
+ * while the library is being loaded. NULL when unset. */
+const char *_fl_prim_getenv(const char *name);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t _fl_prim_now_ns(void);
+/* Minor page faults taken so far by the calling thread. */
+uint64_t _fl_prim_thread_minflt(void);
+/* Start a detached thread running fn(arg). Returns 0 or an errno. */
+int _fl_prim_thread_start(void *(*fn)(void *), void *arg);
+/* Put the calling thread at the lowest scheduling priority (SCHED_IDLE, else
+ * nice 19). Returns true when SCHED_IDLE was granted. */
+bool _fl_prim_thread_lowest_priority(void);
+/* Sleep for ms milliseconds. */
+void _fl_prim_sleep_ms(long ms);
+/* Write a message to stderr with one write(2) call; never allocates. */
+void _fl_prim_write_stderr(const char *msg, size_t len);
+/* Stop the process now (abort). */
+_Noreturn void _fl_prim_abort(void);
+/* Some random bits from the kernel (getrandom), else from the clock. */
+uint64_t _fl_prim_random(void);
+
+#endif

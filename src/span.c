@@ -1,0 +1,355 @@
+/* Spans: runs of slices cut from the reservation. Free spans sit in bins by
+ * length, most recently freed first (they are the warmest); new memory comes
+ * from the frontier in address order, which is the order the warmers warm.
+ * All of it under one lock: span allocation is the slow path. */
+#include "internal.h"
+
+#include <string.h>
+
+#define BINS (FL_SLICES_PER_CHUNK + 1) /* 1..32 exact; bin 0: longer spans */
+
+static fl_span_t *bins[BINS];
+static uint64_t last_release_ms;
+
+static size_t bin_of(size_t slices) {
+  return slices < BINS ? slices : 0;
+}
+
+static void bin_push(fl_span_t *s) {
+  fl_span_t **head = &bins[bin_of(s->slices)];
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+
+static void bin_remove(fl_span_t *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    bins[bin_of(s->slices)] = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
+/* Descriptor of the last slice points back to the first, so the span after a
+ * freed one can find it to coalesce. */
+static void mark_last(fl_span_t *s) {
+  if (s->slices > 1) {
+    fl_span_t *last = s + s->slices - 1;
+    last->kind = FL_SPAN_INTERIOR;
+    last->slices = s->slices - 1;
+  }
+}
+
+void _fl_span_mark_interior(fl_span_t *s) {
+  for (uint32_t i = 1; i < s->slices; i++) {
+    s[i].kind = FL_SPAN_INTERIOR;
+    s[i].slices = i;
+  }
+}
+
+static uint64_t now_ms(void) {
+  return _fl_prim_now_ns() / 1000000u;
+}
+
+/* Make [first, first+n) a free span with `flags`, merged with free
+ * neighbours. pre: arena lock held. */
+static void free_range(size_t first, size_t n, uint8_t flags) {
+  fl_arena_t *a = &_fl_arena;
+  fl_span_t *spans = a->spans;
+  size_t end = first + n;
+  if (end < atomic_load_explicit(&a->frontier, memory_order_relaxed) &&
+      spans[end].kind == FL_SPAN_FREE) {
+    fl_span_t *next = &spans[end];
+    bin_remove(next);
+    flags &= next->flags;
+    n += next->slices;
+    next->kind = FL_SPAN_NONE;
+  }
+  if (first > 0) {
+    fl_span_t *p = &spans[first - 1];
+    size_t pfirst = p->kind == FL_SPAN_INTERIOR ? first - 1 - p->slices : first - 1;
+    /* Interior descriptors may be stale: trust only a FREE span that ends
+     * exactly here. */
+    if (p->kind == FL_SPAN_FREE || p->kind == FL_SPAN_INTERIOR) {
+      fl_span_t *prev = &spans[pfirst];
+      if (prev->kind == FL_SPAN_FREE && pfirst + prev->slices == first) {
+        bin_remove(prev);
+        flags &= prev->flags;
+        n += prev->slices;
+        spans[first].kind = FL_SPAN_NONE;
+        first = pfirst;
+      }
+    }
+  }
+  fl_span_t *s = &spans[first];
+  s->kind = FL_SPAN_FREE;
+  s->flags = flags;
+  s->slices = (uint32_t)n;
+  s->freed_ms = a->base && _fl_option(FL_OPT_RELEASE) != FL_AUTO ? now_ms() : 0;
+  mark_last(s);
+  bin_push(s);
+}
+
+/* The first slice at or after `first` whose address is aligned to `align`
+ * bytes: alignment is of addresses, and the base is only chunk-aligned. */
+static size_t aligned_slice(size_t first, size_t align) {
+  uintptr_t addr = (uintptr_t)_fl_slice_addr(first);
+  return first + ((_fl_align_up(addr, align) - addr) >> FL_SLICE_SHIFT);
+}
+
+/* Cut `slices` at an `align`ed start out of free span s (already out of its
+ * bin), giving head and tail back. Returns the first slice. */
+static size_t carve(fl_span_t *s, size_t slices, size_t align) {
+  size_t first = _fl_span_index(s), len = s->slices;
+  uint8_t flags = s->flags;
+  size_t start = aligned_slice(first, align);
+  s->kind = FL_SPAN_NONE;
+  if (start > first) free_range(first, start - first, flags);
+  if (start + slices < first + len) free_range(start + slices, first + len - start - slices, flags);
+  return start;
+}
+
+static bool fits(fl_span_t *s, size_t slices, size_t align) {
+  size_t first = _fl_span_index(s);
+  return aligned_slice(first, align) + slices <= first + s->slices;
+}
+
+/* pre: lock held. A free span that can hold `slices` aligned, or NULL. */
+static fl_span_t *find_free(size_t slices, size_t align) {
+  for (size_t b = slices; b < BINS; b++)
+    for (fl_span_t *s = bins[b]; s; s = s->next)
+      if (fits(s, slices, align)) return s;
+  for (fl_span_t *s = bins[0]; s; s = s->next)
+    if (fits(s, slices, align)) return s;
+  return NULL;
+}
+
+fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || slices == 0 || slices > a->nslices) return NULL;
+  if (align < FL_SLICE) align = FL_SLICE;
+  size_t first;
+  uint8_t flags;
+  pthread_mutex_lock(&a->lock);
+  fl_span_t *s = find_free(slices, align);
+  if (s) {
+    flags = s->flags;
+    bin_remove(s);
+    first = carve(s, slices, align);
+  } else {
+    size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+    first = aligned_slice(f, align);
+    if (first + slices > a->nslices) {
+      pthread_mutex_unlock(&a->lock);
+      return NULL;
+    }
+    atomic_store_explicit(&a->frontier, first + slices, memory_order_relaxed);
+    if (first > f) free_range(f, first - f, FL_SPAN_FRESH);
+    flags = FL_SPAN_FRESH;
+  }
+  s = &a->spans[first];
+  s->kind = kind;
+  s->flags = FL_SPAN_WARM;
+  s->slices = (uint32_t)slices;
+  s->next = s->prev = NULL;
+  _fl_span_mark_interior(s);
+  _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
+  pthread_mutex_unlock(&a->lock);
+
+  /* Populate outside the lock: other threads keep allocating meanwhile. */
+  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
+    pthread_mutex_lock(&a->lock);
+    _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
+    free_range(first, slices, flags);
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+  }
+  *fresh = (flags & FL_SPAN_FRESH) != 0;
+  if (kind == FL_SPAN_SMALL)
+    FL_STAT_ADD(spans_small, 1);
+  else
+    FL_STAT_ADD(spans_large, 1);
+  return s;
+}
+
+void _fl_span_free(fl_span_t *s) {
+  fl_arena_t *a = &_fl_arena;
+  pthread_mutex_lock(&a->lock);
+  if (s->kind != FL_SPAN_SMALL && s->kind != FL_SPAN_LARGE) {
+    pthread_mutex_unlock(&a->lock);
+    _fl_fatal("free", _fl_span_start(s), "block already freed");
+  }
+  size_t first = _fl_span_index(s), n = s->slices;
+  _fl_stats_in_use_sub(n << FL_SLICE_SHIFT);
+  s->kind = FL_SPAN_NONE;
+  free_range(first, n, FL_SPAN_WARM);
+  long long release = _fl_option(FL_OPT_RELEASE);
+  if (release != FL_AUTO) {
+    uint64_t now = now_ms();
+    if (now - last_release_ms >= (uint64_t)(release / 2 > 10 ? release / 2 : 10)) {
+      last_release_ms = now;
+      pthread_mutex_unlock(&a->lock);
+      _fl_span_release_idle((uint64_t)release);
+      return;
+    }
+  }
+  pthread_mutex_unlock(&a->lock);
+}
+
+bool _fl_span_grow(fl_span_t *s, size_t slices) {
+  fl_arena_t *a = &_fl_arena;
+  size_t first = _fl_span_index(s), end = first + s->slices, need = slices - s->slices;
+  uint8_t flags;
+  pthread_mutex_lock(&a->lock);
+  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+  if (end == f && f + need <= a->nslices) {
+    atomic_store_explicit(&a->frontier, f + need, memory_order_relaxed);
+    flags = FL_SPAN_FRESH;
+  } else if (end < f && a->spans[end].kind == FL_SPAN_FREE && a->spans[end].slices >= need) {
+    fl_span_t *next = &a->spans[end];
+    flags = next->flags;
+    bin_remove(next);
+    carve(next, need, FL_SLICE);
+  } else if (end < f && a->spans[end].kind == FL_SPAN_FREE && end + a->spans[end].slices == f &&
+             end + need <= a->nslices) {
+    /* The free neighbour runs up to the frontier: take it and the rest from
+     * fresh memory. Part may be warm and part not; populate checks. */
+    fl_span_t *next = &a->spans[end];
+    bin_remove(next);
+    next->kind = FL_SPAN_NONE;
+    atomic_store_explicit(&a->frontier, end + need, memory_order_relaxed);
+    flags = 0;
+  } else {
+    pthread_mutex_unlock(&a->lock);
+    return false;
+  }
+  s->slices = (uint32_t)slices;
+  _fl_span_mark_interior(s);
+  _fl_stats_in_use_add(need << FL_SLICE_SHIFT);
+  pthread_mutex_unlock(&a->lock);
+  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, need) != 0) {
+    _fl_span_shrink(s, slices - need);
+    return false;
+  }
+  return true;
+}
+
+void _fl_span_shrink(fl_span_t *s, size_t slices) {
+  fl_arena_t *a = &_fl_arena;
+  pthread_mutex_lock(&a->lock);
+  size_t first = _fl_span_index(s), old = s->slices;
+  if (slices < old) {
+    s->slices = (uint32_t)slices;
+    _fl_stats_in_use_sub((old - slices) << FL_SLICE_SHIFT);
+    free_range(first + slices, old - slices, FL_SPAN_WARM);
+  }
+  pthread_mutex_unlock(&a->lock);
+}
+
+/* --- Release ------------------------------------------------------------ */
+
+size_t _fl_span_release_idle(uint64_t min_idle_ms) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return 0;
+  size_t released = 0;
+  uint64_t now = now_ms();
+  pthread_mutex_lock(&a->lock);
+  for (size_t b = 0; b < BINS; b++) {
+    for (fl_span_t *s = bins[b]; s; s = s->next) {
+      if (!(s->flags & FL_SPAN_WARM) || now - s->freed_ms < min_idle_ms) continue;
+      size_t first = _fl_span_index(s), bytes = (size_t)s->slices << FL_SLICE_SHIFT;
+      if (_fl_prim_release(_fl_slice_addr(first), bytes) != 0) continue;
+      /* Released memory reads as zero but is cold: its chunks are no longer
+       * known warm, so the next user populates them. */
+      s->flags = FL_SPAN_FRESH;
+      for (size_t c = first / FL_SLICES_PER_CHUNK;
+           c <= (first + s->slices - 1) / FL_SLICES_PER_CHUNK; c++) {
+        uint8_t warm = FL_CHUNK_WARM;
+        atomic_compare_exchange_strong(&a->chunk_state[c], &warm, FL_CHUNK_TAKEN);
+      }
+      released += bytes;
+    }
+  }
+  pthread_mutex_unlock(&a->lock);
+  if (released) {
+    FL_STAT_ADD(released, released);
+    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+    FL_STAT_SUB(warm, released < warm ? released : warm);
+    _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
+  }
+  return released;
+}
+
+size_t fl_release(void) {
+  if (!_fl_ensure_init()) return 0;
+  return _fl_span_release_idle(0);
+}
+
+/* --- Lookup and checking ------------------------------------------------ */
+
+fl_span_t *_fl_span_lookup(const void *p) {
+  fl_arena_t *a = &_fl_arena;
+  size_t i = _fl_slice_of(p);
+  fl_span_t *s = &a->spans[i];
+  if (s->kind == FL_SPAN_INTERIOR) {
+    if (s->slices > i) return NULL;
+    size_t first = i - s->slices;
+    s = &a->spans[first];
+    if (first + s->slices <= i) return NULL;
+  }
+  return s->kind == FL_SPAN_SMALL || s->kind == FL_SPAN_LARGE ? s : NULL;
+}
+
+int _fl_span_check(void) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return 0;
+  int rc = 0;
+  pthread_mutex_lock(&a->lock);
+  size_t f = atomic_load(&a->frontier), free_walked = 0, free_binned = 0;
+  bool prev_free = false;
+  for (size_t i = 0; i < f && rc == 0;) {
+    fl_span_t *s = &a->spans[i];
+    if ((s->kind != FL_SPAN_FREE && s->kind != FL_SPAN_SMALL && s->kind != FL_SPAN_LARGE) ||
+        s->slices == 0 || i + s->slices > f) {
+      _fl_message("heap check: slice %zu has a bad span descriptor (kind %d, %u slices)", i,
+                  s->kind, s->slices);
+      rc = 1;
+      break;
+    }
+    if (s->kind == FL_SPAN_FREE) {
+      if (prev_free) {
+        _fl_message("heap check: free span at slice %zu was not coalesced", i);
+        rc = 1;
+      }
+      free_walked += s->slices;
+    }
+    prev_free = s->kind == FL_SPAN_FREE;
+    i += s->slices;
+  }
+  for (size_t b = 0; b < BINS && rc == 0; b++)
+    for (fl_span_t *s = bins[b]; s; s = s->next) {
+      if (s->kind != FL_SPAN_FREE || bin_of(s->slices) != b) {
+        _fl_message("heap check: bin %zu holds a span that is not free or of another length", b);
+        rc = 1;
+        break;
+      }
+      free_binned += s->slices;
+    }
+  if (rc == 0 && free_walked != free_binned) {
+    _fl_message("heap check: %zu free slices in the arena but %zu in the bins", free_walked,
+                free_binned);
+    rc = 1;
+  }
+  pthread_mutex_unlock(&a->lock);
+  return rc;
+}
+/* --- Fork --------------------------------------------------------------- */
+
+void _fl_span_lock(bool lock) {
+  if (lock)
+    pthread_mutex_lock(&_fl_arena.lock);
+  else
+    pthread_mutex_unlock(&_fl_arena.lock);
+}

@@ -1,0 +1,349 @@
+/* The warm arena: the reservation, the state of each chunk, the warmers that
+ * populate chunks ahead of use, and the budget that bounds them. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+fl_arena_t _fl_arena;
+
+/* --- Reservation -------------------------------------------------------- */
+
+static const char *budget_source_name(fl_budget_source_t s) {
+  static const char *names[] = {"available memory",
+                                "FAULTLESS_BUDGET",
+                                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                "cgroup v2 memory.max",
+                                "cgroup v1 memory.limit_in_bytes",
+                                "the reservation"};
+  return s <= FL_BUDGET_RESERVATION ? names[s] : "?";
+}
+
+/* The reservation size: the RESERVE option, but no more than half of what a
+ * finite RLIMIT_AS leaves, so the rest of the process can still map memory. */
+static size_t reservation_size(void) {
+  size_t want = (size_t)_fl_option(FL_OPT_RESERVE);
+  size_t limit = _fl_prim_address_limit();
+  if (limit != SIZE_MAX) {
+    size_t used = _fl_prim_address_used();
+    size_t left = limit > used ? limit - used : 0;
+    if (want > left / 2) {
+      want = left / 2;
+      _fl_verbose("RLIMIT_AS leaves %zu MiB of address space; reserving at most %zu MiB",
+                  left >> 20, want >> 20);
+    }
+  }
+  return want & ~(FL_CHUNK - 1);
+}
+
+bool _fl_arena_init(void) {
+  fl_arena_t *a = &_fl_arena;
+  size_t want = reservation_size();
+  size_t size = want;
+  char *base = NULL;
+  fl_span_t *spans = NULL;
+  /* Halve until the kernel agrees (ulimit -v, strict overcommit, a small
+   * address space); below 4 chunks the arena is not worth having. */
+  for (; size >= 4 * FL_CHUNK; size = (size / 2) & ~(FL_CHUNK - 1)) {
+    size_t nslices = size >> FL_SLICE_SHIFT;
+    size_t meta = _fl_align_up(nslices * sizeof(fl_span_t) + (size >> FL_CHUNK_SHIFT), FL_CHUNK);
+    base = _fl_prim_reserve(size, FL_CHUNK);
+    if (!base) continue;
+    spans = _fl_prim_reserve(meta, 4096);
+    if (spans) break;
+    _fl_prim_unmap(base, size);
+    base = NULL;
+  }
+  if (!base) {
+    _fl_verbose("no reservation could be made (wanted %zu MiB); every block comes from the OS",
+                want >> 20);
+    return false;
+  }
+  if (size < want)
+    _fl_verbose("reserved %zu MiB instead of %zu MiB: the address space is limited", size >> 20,
+                want >> 20);
+  a->base = base;
+  a->size = size;
+  a->nslices = size >> FL_SLICE_SHIFT;
+  a->nchunks = size >> FL_CHUNK_SHIFT;
+  a->spans = spans;
+  a->chunk_state = (_Atomic uint8_t *)(spans + a->nslices);
+  pthread_mutex_init(&a->lock, NULL);
+  pthread_mutex_init(&a->warm_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&a->warm_done, &ca);
+  pthread_condattr_destroy(&ca);
+
+  /* THP auto: huge pages where the system allows them, except in a guest
+   * that reports free pages to its host. There the free 2 MiB blocks a huge
+   * page needs are exactly the ones the host took back, and populating them
+   * ran at 0.4-0.5 GB/s against 2-3 GB/s for 4 KiB pages (Firecracker guest,
+   * 128 MiB after 3 s idle), while memset on either ran within 5%. */
+  long long thp = _fl_option(FL_OPT_THP);
+  bool reporting = thp == FL_AUTO && _fl_prim_free_page_reporting();
+  a->thp = thp == FL_AUTO ? _fl_prim_thp_mode() >= 1 && !reporting : thp == 1;
+  if (reporting)
+    _fl_verbose("the host takes back free pages (virtio free page reporting): "
+                "huge pages off");
+  /* THP=0 must also hold where the system mode is "always". */
+  if (a->thp || thp == 0) _fl_prim_hugepage(base, size, a->thp);
+  long long method = _fl_option(FL_OPT_WARM_METHOD);
+  a->touch_method = method == 1 || (method == FL_AUTO && !_fl_prim_has_populate());
+
+  long long wopt = _fl_option(FL_OPT_WARMERS);
+  int cpus = _fl_prim_cpu_count();
+  /* One warmer per two cores, at most 8: the warmers must leave the
+   * application a core even while it is still starting up. */
+  a->warmers_max = wopt == FL_AUTO ? (cpus <= 2 ? 1 : (cpus / 2 > 8 ? 8 : cpus / 2)) : (int)wopt;
+
+  long long bopt = _fl_option(FL_OPT_BUDGET);
+  _fl_budget_detect(NULL, bopt == FL_AUTO ? 0 : (uint64_t)bopt,
+                    _fl_prim_getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), _fl_option(FL_OPT_HEADROOM),
+                    &a->budget);
+  if (a->budget.budget > size || a->budget.limit == 0) {
+    a->budget.budget = size;
+    a->budget.source = FL_BUDGET_RESERVATION;
+  }
+  _fl_verbose("reservation %p, %zu MiB; huge pages %s; warming by %s with up to %d warmer(s)",
+              (void *)base, size >> 20, a->thp ? "on" : "off",
+              a->touch_method ? "touching pages" : "MADV_POPULATE_WRITE", a->warmers_max);
+  _fl_verbose("budget %llu MiB from %s (limit %llu MiB, headroom %llu MiB)",
+              (unsigned long long)(a->budget.budget >> 20), budget_source_name(a->budget.source),
+              (unsigned long long)(a->budget.limit >> 20),
+              (unsigned long long)(a->budget.headroom >> 20));
+  return true;
+}
+
+/* --- Populating --------------------------------------------------------- */
+
+static int populate(void *addr, size_t size) {
+  return _fl_arena.touch_method ? _fl_prim_populate_touch(addr, size)
+                                : _fl_prim_populate(addr, size);
+}
+
+int _fl_populate_inline(void *addr, size_t size) {
+  uint64_t before = _fl_prim_thread_minflt();
+  int rc = populate(addr, size);
+  FL_STAT_ADD(faults_taken, _fl_prim_thread_minflt() - before);
+  FL_STAT_ADD(populated_inline, size);
+  return rc;
+}
+
+int _fl_warm_fresh(size_t first, size_t n) {
+  fl_arena_t *a = &_fl_arena;
+  size_t end = first + n;
+  size_t run_start = 0, run_len = 0; /* slices to populate, one call per run */
+  int rc = 0;
+  for (size_t s = first; s < end;) {
+    size_t c = s / FL_SLICES_PER_CHUNK;
+    size_t cend = (c + 1) * FL_SLICES_PER_CHUNK;
+    size_t upto = cend < end ? cend : end;
+    uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
+    if (st == FL_CHUNK_COLD) {
+      uint8_t cold = FL_CHUNK_COLD;
+      /* Claim it so no warmer starts on it; if a warmer got there first, it
+       * is WARMING and we populate our part alongside. */
+      atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_TAKEN);
+      st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
+    }
+    if (st == FL_CHUNK_WARM) {
+      FL_STAT_ADD(faults_avoided, ((upto - s) << FL_SLICE_SHIFT) / _fl_prim_page_size());
+      if (run_len)
+        rc = rc ? rc : _fl_populate_inline(_fl_slice_addr(run_start), run_len << FL_SLICE_SHIFT);
+      run_len = 0;
+    } else {
+      if (!run_len) run_start = s;
+      run_len += upto - s;
+      if (st != FL_CHUNK_WARMING) FL_STAT_ADD(warm, (upto - s) << FL_SLICE_SHIFT);
+    }
+    s = upto;
+  }
+  if (run_len)
+    rc = rc ? rc : _fl_populate_inline(_fl_slice_addr(run_start), run_len << FL_SLICE_SHIFT);
+  return rc;
+}
+
+/* --- Warmers ------------------------------------------------------------ */
+
+/* Take the next chunk index below the target, or return false when there is
+ * none. A CAS, not a fetch_add, so the cursor never runs past the target and
+ * a later, larger target starts exactly where this one stopped. */
+static bool next_chunk(size_t *out) {
+  fl_arena_t *a = &_fl_arena;
+  size_t c = atomic_load(&a->warm_cursor);
+  for (;;) {
+    if (c >= atomic_load(&a->warm_target)) return false;
+    if (atomic_compare_exchange_weak(&a->warm_cursor, &c, c + 1)) {
+      *out = c;
+      return true;
+    }
+  }
+}
+
+static bool warming_allowed(size_t warmed_here) {
+  fl_arena_t *a = &_fl_arena;
+  if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + FL_CHUNK >
+      a->budget.budget) {
+    _fl_verbose("warming stops at the budget (%llu MiB)",
+                (unsigned long long)(a->budget.budget >> 20));
+    return false;
+  }
+  /* Every 64 MiB, look again at the memory the machine has left: never warm
+   * into memory pressure. */
+  if (warmed_here % 32 == 31) {
+    uint64_t avail = _fl_budget_mem_available(NULL);
+    if (avail && avail < a->budget.headroom + FL_CHUNK) {
+      _fl_verbose("warming stops: only %llu MiB available", (unsigned long long)(avail >> 20));
+      return false;
+    }
+  }
+  return true;
+}
+
+static void *warmer_main(void *arg) {
+  fl_arena_t *a = &_fl_arena;
+  _fl_prim_thread_lowest_priority();
+  size_t warmed_here = 0;
+  for (;;) {
+    size_t c;
+    bool stop = false;
+    while (!stop && next_chunk(&c)) {
+      uint8_t cold = FL_CHUNK_COLD;
+      if (!atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_WARMING)) continue;
+      if (!warming_allowed(warmed_here)) {
+        atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
+        stop = true;
+        break;
+      }
+      uint64_t t0 = _fl_prim_now_ns();
+      int rc = populate(a->base + (c << FL_CHUNK_SHIFT), FL_CHUNK);
+      FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+      if (rc != 0) {
+        atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
+        _fl_verbose("warming stops: populate failed (errno %d)", rc);
+        stop = true;
+        break;
+      }
+      atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);
+      FL_STAT_ADD(warm, FL_CHUNK);
+      FL_STAT_ADD(warmed_by_warmers, FL_CHUNK);
+      warmed_here++;
+    }
+    pthread_mutex_lock(&a->warm_lock);
+    if (stop) atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));
+    /* A prefault call may have raised the target after we ran out of work
+     * but before we got the lock: go on rather than leave it unserved. */
+    if (!stop && atomic_load(&a->warm_cursor) < atomic_load(&a->warm_target)) {
+      pthread_mutex_unlock(&a->warm_lock);
+      continue;
+    }
+    if (atomic_fetch_sub(&a->warmers_running, 1) == 1) pthread_cond_broadcast(&a->warm_done);
+    pthread_mutex_unlock(&a->warm_lock);
+    return NULL;
+  }
+}
+
+/* --- Prefault ----------------------------------------------------------- */
+
+int _fl_prefault_bytes(size_t bytes) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return ENOMEM;
+  if (bytes > a->budget.budget) bytes = a->budget.budget;
+  size_t chunks = (bytes + FL_CHUNK - 1) >> FL_CHUNK_SHIFT;
+  pthread_mutex_lock(&a->warm_lock);
+  /* Warm the next `bytes` that allocations will take: from the chunk the
+   * frontier is in. Chunks already warm or taken are skipped by state. */
+  size_t from = atomic_load(&a->frontier) / FL_SLICES_PER_CHUNK;
+  size_t target = from + chunks > a->nchunks ? a->nchunks : from + chunks;
+  size_t old = atomic_load(&a->warm_target);
+  if (target > old) {
+    if (atomic_load(&a->warm_cursor) < from) atomic_store(&a->warm_cursor, from);
+    a->prefault_bytes += (uint64_t)(target - (old > from ? old : from)) * FL_CHUNK;
+    atomic_store(&a->warm_target, target);
+  }
+  int want = a->warmers_max;
+  size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor);
+  if ((size_t)want > pending) want = (int)pending;
+  while (atomic_load(&a->warmers_running) < want) {
+    atomic_fetch_add(&a->warmers_running, 1);
+    if (_fl_prim_thread_start(warmer_main, NULL) != 0) {
+      atomic_fetch_sub(&a->warmers_running, 1);
+      _fl_verbose("could not start a warmer thread");
+      break;
+    }
+  }
+  pthread_mutex_unlock(&a->warm_lock);
+  if (bytes) _fl_verbose("prefault: warming up to %zu MiB with %d warmer(s)", chunks * 2, want);
+  return 0;
+}
+
+int _fl_prefault_wait_ms(long timeout_ms) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return 0;
+  struct timespec until;
+  uint64_t deadline = _fl_prim_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+  until.tv_sec = (time_t)(deadline / 1000000000u);
+  until.tv_nsec = (long)(deadline % 1000000000u);
+  int rc = 0;
+  pthread_mutex_lock(&a->warm_lock);
+  while (atomic_load(&a->warmers_running) > 0 && rc == 0) {
+    if (timeout_ms < 0)
+      pthread_cond_wait(&a->warm_done, &a->warm_lock);
+    else
+      rc = pthread_cond_timedwait(&a->warm_done, &a->warm_lock, &until);
+  }
+  int done = atomic_load(&a->warmers_running) == 0;
+  pthread_mutex_unlock(&a->warm_lock);
+  return done ? 0 : ETIMEDOUT;
+}
+
+/* What PREFAULT asks for at start-up, in bytes. Inside Lambda the function's
+ * memory is already paid for, so warm half of it; elsewhere warming memory the
+ * program may never use costs the machine, so warm a modest 64 MiB. */
+static size_t prefault_default(void) {
+  fl_arena_t *a = &_fl_arena;
+  long long v = _fl_option(FL_OPT_PREFAULT);
+  if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 64 * FL_MiB;
+  if (v & FL_PERCENT_BIT)
+    return (size_t)((double)a->budget.budget * (double)(v & ~FL_PERCENT_BIT) / 10000.0);
+  return (size_t)v;
+}
+
+void _fl_arena_start_prefault(void) {
+  size_t bytes = prefault_default();
+  if (bytes && _fl_arena.warmers_max > 0) _fl_prefault_bytes(bytes);
+}
+
+void _fl_warm_atfork_child(void) {
+  fl_arena_t *a = &_fl_arena;
+  /* The warmers did not survive the fork: the child starts with none and
+   * nothing pending; a chunk caught mid-warming counts as cold again. */
+  pthread_mutex_init(&a->lock, NULL);
+  pthread_mutex_init(&a->warm_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&a->warm_done, &ca);
+  pthread_condattr_destroy(&ca);
+  atomic_store(&a->warmers_running, 0);
+  atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));
+  for (size_t c = 0; c < a->nchunks && c < atomic_load(&a->warm_cursor); c++) {
+    uint8_t w = FL_CHUNK_WARMING;
+    atomic_compare_exchange_strong(&a->chunk_state[c], &w, FL_CHUNK_COLD);
+  }
+}
+
+/* --- Public ------------------------------------------------------------- */
+
+int fl_prefault(size_t bytes) {
+  if (!_fl_ensure_init()) return ENOMEM;
+  if (_fl_arena.warmers_max <= 0) return 0;
+  return _fl_prefault_bytes(bytes);
+}
+
+int fl_prefault_wait(long timeout_ms) {
+  if (!_fl_ensure_init()) return 0;
+  return _fl_prefault_wait_ms(timeout_ms);
+}

@@ -1,0 +1,37 @@
+# Tests: test/*.c each build into $(B)/test/NAME against the core library.
+#   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
+#   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)
+TEST_NAMES := api budget stress limits
+TEST_BINS := $(patsubst %,$(B)/test/%,$(TEST_NAMES))
+
+$(B)/test/%: test/%.c test/testhelper.h $(LIB_CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_CORE_A) $(LDLIBS)
+
+$(B)/test/budget: ALL_CFLAGS += -DFIXTURES='"$(CURDIR)/test/fixtures"'
+
+.PHONY: test-unit test-asan test-tsan
+test-unit: $(TEST_BINS)
+	@test/run.sh unit$(if $(SAN),-$(SAN)) $(TEST_BINS)
+
+test-asan:
+	@$(MAKE) --no-print-directory SAN=asan test-unit
+test-tsan:
+	@$(MAKE) --no-print-directory SAN=tsan test-unit
+
+test: setup
+	@$(MAKE) --no-print-directory lib
+	@test/all.sh
+
+# The malloc override: the same program under LD_PRELOAD and statically linked.
+$(B)/test/override-preload: test/override.c test/testhelper.h $(LIB_SO)
+	$(CC) $(ALL_CFLAGS) $< -o $@ -ldl $(LDLIBS) -Wl,--no-as-needed $(LIB_SO) -Wl,-rpath,$(CURDIR)/$(B)
+$(B)/test/override-static: test/override.c test/testhelper.h $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -rdynamic $< -o $@ -Wl,--whole-archive $(LIB_A) -Wl,--no-whole-archive -ldl $(LDLIBS)
+$(B)/test/override-cxx: test/override_cxx.cc $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Iinclude $< -o $@ -ldl -pthread
+
+.PHONY: test-override
+test-override: $(B)/test/override-preload $(B)/test/override-static $(B)/test/override-cxx
+	@test/override.sh $(B)

@@ -1,0 +1,202 @@
+/* Limits and the environment: each case re-runs this program as a child with
+ * an environment or an rlimit set, and checks what the child reports.
+ * Usage: limits            run every case
+ *        limits child CASE  (internal) run one case's child side */
+#define _GNU_SOURCE
+#include "faultless.h"
+#include "testhelper.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MiB (1024ull * 1024)
+
+static fl_stats_t stats(void) {
+  fl_stats_t st = {.size = sizeof st};
+  fl_stats_get(&st);
+  return st;
+}
+
+/* Child side: allocate past a small reservation; everything must still work. */
+static int child_overflow(void) {
+  enum { N = 40 };
+  char *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = fl_malloc(4 * MiB);
+    if (!p[i]) return 10;
+    memset(p[i], i, 4 * MiB);
+  }
+  void *small[5000];
+  for (int i = 0; i < 5000; i++)
+    small[i] = fl_malloc(200);
+  fl_stats_t st = stats();
+  printf("reserved=%llu outside=%llu\n", (unsigned long long)st.reserved,
+         (unsigned long long)st.outside);
+  char *g = fl_realloc(p[0], 64 * MiB); /* outside growth keeps contents */
+  if (!g || g[4 * MiB - 1] != 0) return 11;
+  p[0] = g;
+  if (fl_usable_size(g) < 64 * MiB) return 12;
+  for (int i = 0; i < N; i++) {
+    for (size_t k = 0; k < 4 * MiB; k += 4096)
+      if (p[i][k] != (char)i) return 13;
+    fl_free(p[i]);
+  }
+  for (int i = 0; i < 5000; i++)
+    fl_free(small[i]);
+  if (fl_malloc(SIZE_MAX / 4) != NULL || errno != ENOMEM) return 14;
+  return fl_heap_check() == 0 ? 0 : 15;
+}
+
+static int child_prefault_budget(void) {
+  /* A budget smaller than the prefault: warming stops at the budget. */
+  fl_prefault(512 * MiB);
+  fl_prefault_wait(30000);
+  fl_stats_t st = stats();
+  printf("budget=%llu warm=%llu warmed=%llu source=%u\n", (unsigned long long)st.budget,
+         (unsigned long long)st.warm, (unsigned long long)st.warmed_by_warmers, st.budget_source);
+  return 0;
+}
+
+static int run_child(const char *name) {
+  if (!strcmp(name, "overflow")) return child_overflow();
+  if (!strcmp(name, "budget")) return child_prefault_budget();
+  if (!strcmp(name, "noop")) {
+    void *p = fl_malloc(10);
+    fl_free(p);
+    return 0;
+  }
+  return 99;
+}
+
+/* Run `self child NAME` with extra environment and an optional RLIMIT_AS;
+ * capture stdout+stderr into out. Returns the exit status (or -signal). */
+static int spawn(const char *self, const char *name, char *const env[], size_t rlimit_as, char *out,
+                 size_t cap) {
+  int fds[2];
+  if (pipe(fds) != 0) return -100;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    if (rlimit_as) {
+      struct rlimit rl = {rlimit_as, rlimit_as};
+      setrlimit(RLIMIT_AS, &rl);
+    }
+    char *argv[] = {(char *)self, "child", (char *)name, NULL};
+    execve(self, argv, env);
+    _exit(98);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got + 1 < cap && (n = read(fds[0], out + got, cap - 1 - got)) > 0)
+    got += (size_t)n;
+  out[got] = 0;
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)); p++)
+    n++;
+  return n;
+}
+
+static const char *self;
+static char out[16384];
+
+TEST(small_reservation_overflows_to_the_os) {
+  char *env[] = {"FAULTLESS_RESERVE=8M", "FAULTLESS_PREFAULT=0", NULL};
+  int rc = spawn(self, "overflow", env, 0, out, sizeof out);
+  CHECK(rc == 0);
+  unsigned long long reserved = 0, outside = 0;
+  const char *p = strstr(out, "reserved=");
+  if (p) sscanf(p, "reserved=%llu outside=%llu", &reserved, &outside);
+  CHECK(reserved == 8 * MiB);
+  CHECK(outside > 0);
+}
+
+TEST(address_space_limit) {
+  /* ulimit -v 1 GiB, far below the default 64 GiB reservation. */
+  char *env[] = {"FAULTLESS_VERBOSE=1", NULL};
+  int rc = spawn(self, "overflow", env, 1024 * MiB, out, sizeof out);
+  CHECK(rc == 0);
+  CHECK(strstr(out, "RLIMIT_AS") != NULL);
+  unsigned long long reserved = 0, outside = 0;
+  const char *p = strstr(out, "reserved=");
+  if (p) sscanf(p, "reserved=%llu outside=%llu", &reserved, &outside);
+  CHECK(reserved > 0 && reserved <= 512 * MiB);
+  /* So small a limit that no reservation is possible: still runs. */
+  rc = spawn(self, "noop", env, 48 * MiB, out, sizeof out);
+  CHECK(rc == 0);
+}
+
+TEST(malformed_values_reported_once) {
+  char *env[] = {"FAULTLESS_WARMERS=lots", "FAULTLESS_BUDGET=-5", "FAULTLESS_RELEASE=sometimes",
+                 NULL};
+  int rc = spawn(self, "noop", env, 0, out, sizeof out);
+  CHECK(rc == 0);
+  CHECK(count(out, "FAULTLESS_WARMERS=\"lots\" is not a valid value") == 1);
+  CHECK(count(out, "FAULTLESS_BUDGET=\"-5\"") == 1);
+  CHECK(count(out, "FAULTLESS_RELEASE=\"sometimes\"") == 1);
+  CHECK(count(out, "faultless:") == 3);
+}
+
+TEST(verbose_and_stats_at_exit) {
+  char *env[] = {"FAULTLESS_VERBOSE=1", "FAULTLESS_STATS=1", "FAULTLESS_PREFAULT=8M", NULL};
+  int rc = spawn(self, "noop", env, 0, out, sizeof out);
+  CHECK(rc == 0);
+  CHECK(strstr(out, "option PREFAULT    = 8388608 (environment)") != NULL);
+  CHECK(strstr(out, "budget") && strstr(out, "reservation"));
+  CHECK(strstr(out, "faultless stats (version 1)") != NULL);
+  char *json[] = {"FAULTLESS_STATS=json", NULL};
+  rc = spawn(self, "noop", json, 0, out, sizeof out);
+  CHECK(rc == 0 && strstr(out, "{\"version\": 1, \"reserved\": ") != NULL);
+}
+
+TEST(budget_caps_warming) {
+  char *env[] = {"FAULTLESS_BUDGET=64M", "FAULTLESS_PREFAULT=0", NULL};
+  int rc = spawn(self, "budget", env, 0, out, sizeof out);
+  CHECK(rc == 0);
+  unsigned long long budget = 0, warm = 0, warmed = 0;
+  unsigned source = 9;
+  const char *p = strstr(out, "budget=");
+  if (p) sscanf(p, "budget=%llu warm=%llu warmed=%llu source=%u", &budget, &warm, &warmed, &source);
+  CHECK(budget == 64 * MiB && source == FL_BUDGET_OPTION);
+  CHECK(warmed > 0 && warm <= budget);
+  /* In Lambda, the function memory is the budget's source. */
+  char *lambda[] = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "FAULTLESS_PREFAULT=0", NULL};
+  rc = spawn(self, "budget", lambda, 0, out, sizeof out);
+  p = strstr(out, "budget=");
+  if (p) sscanf(p, "budget=%llu warm=%llu warmed=%llu source=%u", &budget, &warm, &warmed, &source);
+  CHECK(rc == 0 && source == FL_BUDGET_LAMBDA && budget == 224 * MiB && warm <= budget);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "child")) return run_child(argv[2]);
+  self = "/proc/self/exe";
+  static char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n > 0) {
+    path[n] = 0;
+    self = path;
+  }
+  RUN(small_reservation_overflows_to_the_os);
+#ifndef FL_SANITIZE
+  RUN(address_space_limit);
+#else
+  printf("limits: skipped address_space_limit: sanitizers reserve terabytes of shadow memory, "
+         "which no RLIMIT_AS allows\n");
+#endif
+  RUN(malformed_values_reported_once);
+  RUN(verbose_and_stats_at_exit);
+  RUN(budget_caps_warming);
+  return test_report("limits");
+}
