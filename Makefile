@@ -64,6 +64,13 @@ $(LIB_CORE_A): $(CORE_OBJ)
 
 include test/build.mk
 -include cli/build.mk
+# Further parts (install, real programs, fuzzing, Lambda, ...) each bring a
+# fragment; a fragment adds its test step with `TEST_STEPS += test-NAME`.
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: print-test-steps
+print-test-steps:
+	@echo $(TEST_STEPS)
 
 setup:
 	@scripts/setup

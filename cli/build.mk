@@ -22,6 +22,7 @@ BENCH_OUT ?= $(B)/bench-results
 BENCH_ALLOCATORS ?= glibc,glibc-tuned,jemalloc,mimalloc,tcmalloc,faultless,faultless:setup-ms=300:prefault=128M
 BENCH_ARGS ?=
 
+TEST_STEPS += test-cli
 .PHONY: tools bench test-cli
 
 tools: $(B)/faultless $(B)/bench/seed

@@ -1,6 +1,7 @@
 # Tests: test/*.c each build into $(B)/test/NAME against the core library.
 #   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
 #   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)
+TEST_STEPS := test-unit test-asan test-tsan test-override
 TEST_NAMES := api budget stress limits
 TEST_BINS := $(patsubst %,$(B)/test/%,$(TEST_NAMES))
 
