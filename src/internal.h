@@ -194,8 +194,9 @@ typedef struct fl_arena_s {
   char *base; /* the reservation */
   size_t size;
   size_t nslices, nchunks;
-  fl_span_t *spans;             /* one descriptor per slice */
-  _Atomic uint8_t *chunk_state; /* one FL_CHUNK_* per chunk */
+  fl_span_t *spans;                /* one descriptor per slice */
+  _Atomic uint8_t *chunk_state;    /* one FL_CHUNK_* per chunk */
+  _Atomic uint8_t *chunk_progress; /* pieces a warmer has populated, per chunk */
   bool thp;
   bool touch_method;       /* warm by touching pages instead of populate */
   pthread_mutex_t lock;    /* span allocation, free bins, frontier */

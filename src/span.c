@@ -250,6 +250,14 @@ void _fl_span_shrink(fl_span_t *s, size_t slices) {
 
 /* --- Release ------------------------------------------------------------ */
 
+static bool touches_warm_chunk(const fl_span_t *s) {
+  size_t first = _fl_span_index(s);
+  for (size_t c = first / FL_SLICES_PER_CHUNK; c <= (first + s->slices - 1) / FL_SLICES_PER_CHUNK;
+       c++)
+    if (atomic_load(&_fl_arena.chunk_state[c]) != FL_CHUNK_COLD) return true;
+  return false;
+}
+
 size_t _fl_span_release_idle(uint64_t min_idle_ms) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return 0;
@@ -258,7 +266,10 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
   pthread_mutex_lock(&a->lock);
   for (size_t b = 0; b < BINS; b++) {
     for (fl_span_t *s = bins[b]; s; s = s->next) {
-      if (!(s->flags & FL_SPAN_WARM) || now - s->freed_ms < min_idle_ms) continue;
+      /* Fresh spans were never touched since reserved or released, unless a
+       * warmer populated their chunks. */
+      if (now - s->freed_ms < min_idle_ms || ((s->flags & FL_SPAN_FRESH) && !touches_warm_chunk(s)))
+        continue;
       size_t first = _fl_span_index(s), bytes = (size_t)s->slices << FL_SLICE_SHIFT;
       if (_fl_prim_release(_fl_slice_addr(first), bytes) != 0) continue;
       /* Released memory reads as zero but is cold: its chunks are no longer

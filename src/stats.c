@@ -49,7 +49,8 @@ static const char *source_name(uint32_t s) {
 /* The fields in print order: name and value, from one table. */
 #define FL_STATS_FIELDS(X)                                                                         \
   X(reserved)                                                                                      \
-  X(warm) X(in_use) X(peak_in_use) X(outside) X(budget) X(prefault_target) X(warmed_by_warmers)    \
+  X(warm)                                                                                          \
+  X(in_use) X(peak_in_use) X(outside) X(budget) X(prefault_target) X(warmed_by_warmers)            \
       X(warmer_ns) X(populated_inline) X(faults_taken) X(faults_avoided) X(released)               \
           X(spans_small) X(spans_large) X(heaps) X(heaps_reused)
 

@@ -46,7 +46,8 @@ bool _fl_arena_init(void) {
    * address space); below 4 chunks the arena is not worth having. */
   for (; size >= 4 * FL_CHUNK; size = (size / 2) & ~(FL_CHUNK - 1)) {
     size_t nslices = size >> FL_SLICE_SHIFT;
-    size_t meta = _fl_align_up(nslices * sizeof(fl_span_t) + (size >> FL_CHUNK_SHIFT), FL_CHUNK);
+    size_t meta =
+        _fl_align_up(nslices * sizeof(fl_span_t) + 2 * (size >> FL_CHUNK_SHIFT), FL_CHUNK);
     base = _fl_prim_reserve(size, FL_CHUNK);
     if (!base) continue;
     spans = _fl_prim_reserve(meta, 4096);
@@ -68,6 +69,7 @@ bool _fl_arena_init(void) {
   a->nchunks = size >> FL_CHUNK_SHIFT;
   a->spans = spans;
   a->chunk_state = (_Atomic uint8_t *)(spans + a->nslices);
+  a->chunk_progress = a->chunk_state + a->nchunks;
   pthread_mutex_init(&a->lock, NULL);
   pthread_mutex_init(&a->warm_lock, NULL);
   pthread_condattr_t ca;
@@ -131,6 +133,10 @@ int _fl_populate_inline(void *addr, size_t size) {
   return rc;
 }
 
+/* Warmers populate a chunk in pieces, so that an allocation that catches up
+ * with a warmer can take the chunk over and populate only what is left. */
+#define PIECE_SLICES 4 /* 256 KiB */
+
 int _fl_warm_fresh(size_t first, size_t n) {
   fl_arena_t *a = &_fl_arena;
   size_t end = first + n;
@@ -138,30 +144,68 @@ int _fl_warm_fresh(size_t first, size_t n) {
   int rc = 0;
   for (size_t s = first; s < end;) {
     size_t c = s / FL_SLICES_PER_CHUNK;
-    size_t cend = (c + 1) * FL_SLICES_PER_CHUNK;
+    size_t cstart = c * FL_SLICES_PER_CHUNK, cend = cstart + FL_SLICES_PER_CHUNK;
     size_t upto = cend < end ? cend : end;
+    size_t from = s; /* first slice of [s, upto) that needs populating */
     uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
-    if (st == FL_CHUNK_COLD) {
-      uint8_t cold = FL_CHUNK_COLD;
-      /* Claim it so no warmer starts on it; if a warmer got there first, it
-       * is WARMING and we populate our part alongside. */
-      atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_TAKEN);
+    if (st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) {
+      /* Take the chunk: no warmer starts on it, and a warmer working on it
+       * stops after its current piece; populate from that piece on. */
+      if (atomic_compare_exchange_strong(&a->chunk_state[c], &st, FL_CHUNK_TAKEN) &&
+          st == FL_CHUNK_WARMING) {
+        size_t done = cstart + atomic_load(&a->chunk_progress[c]) * PIECE_SLICES;
+        if (done > from) from = done < upto ? done : upto;
+      }
       st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
     }
-    if (st == FL_CHUNK_WARM) {
+    if (st == FL_CHUNK_WARM || from == upto) {
       FL_STAT_ADD(faults_avoided, ((upto - s) << FL_SLICE_SHIFT) / _fl_prim_page_size());
       if (run_len)
         rc = rc ? rc : _fl_populate_inline(_fl_slice_addr(run_start), run_len << FL_SLICE_SHIFT);
       run_len = 0;
     } else {
-      if (!run_len) run_start = s;
-      run_len += upto - s;
-      if (st != FL_CHUNK_WARMING) FL_STAT_ADD(warm, (upto - s) << FL_SLICE_SHIFT);
+      if (from > s) {
+        FL_STAT_ADD(faults_avoided, ((from - s) << FL_SLICE_SHIFT) / _fl_prim_page_size());
+        if (run_len)
+          rc = rc ? rc : _fl_populate_inline(_fl_slice_addr(run_start), run_len << FL_SLICE_SHIFT);
+        run_len = 0;
+      }
+      if (!run_len) run_start = from;
+      run_len += upto - from;
+      FL_STAT_ADD(warm, (upto - from) << FL_SLICE_SHIFT);
     }
     s = upto;
   }
   if (run_len)
     rc = rc ? rc : _fl_populate_inline(_fl_slice_addr(run_start), run_len << FL_SLICE_SHIFT);
+  return rc;
+}
+
+/* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
+ * early, leaving the rest to the allocation, when an allocation takes it. */
+static int warm_chunk(size_t c) {
+  fl_arena_t *a = &_fl_arena;
+  char *base = a->base + (c << FL_CHUNK_SHIFT);
+  size_t piece = PIECE_SLICES << FL_SLICE_SHIFT;
+  int rc = 0;
+  atomic_store(&a->chunk_progress[c], 0);
+  uint64_t t0 = _fl_prim_now_ns();
+  size_t k = 0;
+  for (; k < FL_CHUNK / piece; k++) {
+    if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
+    rc = populate(base + k * piece, piece);
+    if (rc) break;
+    atomic_store_explicit(&a->chunk_progress[c], (uint8_t)(k + 1), memory_order_release);
+  }
+  FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+  FL_STAT_ADD(warm, k * piece);
+  FL_STAT_ADD(warmed_by_warmers, k * piece);
+  uint8_t warming = FL_CHUNK_WARMING;
+  if (rc)
+    atomic_compare_exchange_strong(&a->chunk_state[c], &warming, FL_CHUNK_COLD);
+  else if (k == FL_CHUNK / piece)
+    /* Fully populated, even if an allocation took it meanwhile. */
+    atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);
   return rc;
 }
 
@@ -213,22 +257,17 @@ static void *warmer_main(void *arg) {
       uint8_t cold = FL_CHUNK_COLD;
       if (!atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_WARMING)) continue;
       if (!warming_allowed(warmed_here)) {
-        atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
+        uint8_t warming = FL_CHUNK_WARMING;
+        atomic_compare_exchange_strong(&a->chunk_state[c], &warming, FL_CHUNK_COLD);
         stop = true;
         break;
       }
-      uint64_t t0 = _fl_prim_now_ns();
-      int rc = populate(a->base + (c << FL_CHUNK_SHIFT), FL_CHUNK);
-      FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+      int rc = warm_chunk(c);
       if (rc != 0) {
-        atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
         _fl_verbose("warming stops: populate failed (errno %d)", rc);
         stop = true;
         break;
       }
-      atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);
-      FL_STAT_ADD(warm, FL_CHUNK);
-      FL_STAT_ADD(warmed_by_warmers, FL_CHUNK);
       warmed_here++;
     }
     pthread_mutex_lock(&a->warm_lock);
