@@ -1,27 +1,33 @@
-# faultless build. One source list; variants by BUILD/SAN:
-#   make                  -> build/ (release, -O2 -g)
-#   make SAN=asan         -> build-asan/ (ASan+UBSan, library used through fl_* only)
-#   make SAN=tsan         -> build-tsan/ (TSan)
+# faultless build. One source list; make -> build/ (release, -O2 -g).
 #   make test | bench | install | format | format-check
 PREFIX ?= /usr/local
 CC ?= cc
+# Variants, each in its own build folder:
+#   SAN=asan|tsan  sanitizers (the library is then used through fl_* only)
+#   SECURE=1       encoded free lists, guard pages, randomized reuse
+#   DEBUG=1        freed blocks filled and checked on reuse (write-after-free)
+#   VALGRIND=0     leave out the valgrind detection (see TUNING.md, PASSTHROUGH)
 SAN ?=
-ifeq ($(SAN),)
-  B ?= build
-  SANFLAGS :=
-else ifeq ($(SAN),asan)
-  B ?= build-asan
-  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DFL_SANITIZE=1
+SECURE ?= 0
+DEBUG ?= 0
+SANFLAGS :=
+ifeq ($(SAN),asan)
+  SANFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DFL_SANITIZE=1
 else ifeq ($(SAN),tsan)
-  B ?= build-tsan
-  SANFLAGS := -fsanitize=thread -DFL_SANITIZE=1
-else
+  SANFLAGS += -fsanitize=thread -DFL_SANITIZE=1
+else ifneq ($(SAN),)
   $(error SAN must be empty, asan or tsan)
 endif
-# SECURE=1: encoded free lists, guard pages, randomized reuse (see TUNING.md).
 ifeq ($(SECURE),1)
   SANFLAGS += -DFL_SECURE=1
 endif
+ifeq ($(DEBUG),1)
+  SANFLAGS += -DFL_DEBUG=1
+endif
+ifeq ($(VALGRIND),0)
+  SANFLAGS += -DFL_NO_VALGRIND=1
+endif
+B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
@@ -76,7 +82,7 @@ setup:
 	@scripts/setup
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-*
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -46,7 +46,8 @@ static void usage(FILE *out) {
           "  --out DIR          write results.json, results.csv and charts to DIR\n"
           "  --worker PATH      the seed worker (default: found next to this program)\n"
           "  --timeout S        per-process limit in seconds (120)\n"
-          "FAULTLESS_* variables in the environment reach the faultless runs.\n");
+          "FAULTLESS_* variables in the environment reach the faultless runs;\n"
+          "FAULTLESS_BENCH_LIB_DIR names a directory searched first for the peers.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg) {
@@ -90,6 +91,15 @@ static const known_t known[] = {
 #define NDEFAULT 6 /* the first six are the default list */
 
 static char *find_library(const known_t *k) {
+  /* Where a bundle ships its own copies (the Lambda zip's lib/, see
+   * lambda/README.md): searched first, only when set. */
+  const char *extra = getenv("FAULTLESS_BENCH_LIB_DIR");
+  for (int l = 0; extra && *extra && k->libs[l]; l++) {
+    strbuf_t sb = {0};
+    sb_printf(&sb, "%s/%s", extra, k->libs[l]);
+    if (access(sb.data, R_OK) == 0) return sb.data;
+    free(sb.data);
+  }
   for (int l = 0; k->libs[l]; l++)
     for (int d = 0; lib_dirs[d]; d++) {
       strbuf_t sb = {0};
@@ -570,6 +580,13 @@ static void issue2_ratios(bench_t *b) {
     r->at_most = true;
     ratio(b, r, v, 2, mimalloc, 2);
   }
+}
+
+/* Summary and issue 2's ratios of runs gathered elsewhere (faultless lambda
+ * collect); pre: variants, runs, repeat, warmup, iterations, threads, size set. */
+void bench_analyze(bench_t *b) {
+  summarize(b);
+  issue2_ratios(b);
 }
 
 /* --- The rounds --- */

@@ -96,6 +96,8 @@ typedef struct {
 } bench_t;
 
 int cmd_bench(int argc, char **argv);
+/* Summary and ratios of runs gathered elsewhere (faultless lambda collect). */
+void bench_analyze(bench_t *b);
 
 /* bench_out.c */
 extern const char *const bench_notes[];

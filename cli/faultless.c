@@ -4,7 +4,9 @@
 #include "faultless.h"
 
 #include "bench.h"
+#include "lambda.h"
 #include "probe.h"
+#include "run.h"
 #include "util.h"
 
 #include <string.h>
@@ -13,7 +15,9 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: faultless COMMAND [options]\n"
           "  bench    the seed's experiment across allocators (faultless bench --help)\n"
+          "  lambda   the experiment on AWS Lambda (faultless lambda --help)\n"
           "  probe    what first touch of memory costs on this machine (faultless probe --help)\n"
+          "  run      run a program with faultless as its malloc (faultless run --help)\n"
           "  version  print the version\n");
 }
 
@@ -24,7 +28,9 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "lambda")) return cmd_lambda(argc - 1, argv + 1);
   if (!strcmp(cmd, "probe")) return cmd_probe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("faultless %d.%d.%d\n", FL_VERSION_MAJOR, FL_VERSION_MINOR, FL_VERSION_PATCH);
     return 0;

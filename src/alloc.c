@@ -10,22 +10,14 @@
 /* Pop a block of class cls from the heap's current span. */
 static inline void *heap_alloc(fl_heap_t *h, size_t cls) {
   fl_span_t *s = h->avail[cls];
-  if (FL_LIKELY(s != NULL)) {
-    fl_block_t *b = s->free;
-    if (FL_LIKELY(b != NULL)) {
-      s->free = b->next;
-      s->used++;
-      b->freed_tag = 0;
-      return b;
-    }
-  }
+  if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
   return _fl_heap_malloc_slow(h, cls);
 }
 
 static void *alloc_large(size_t size, size_t align, bool zero) {
   if (size > FL_MAX_ALLOC) return NULL;
   if (!_fl_ensure_init()) return _fl_outside_alloc(size, align);
-  size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+  size_t slices = _fl_align_up(size + FL_GUARD, FL_SLICE) >> FL_SLICE_SHIFT;
   bool fresh = false;
   fl_span_t *s = _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
   if (!s) {
@@ -33,6 +25,7 @@ static void *alloc_large(size_t size, size_t align, bool zero) {
     return p; /* fresh OS memory reads as zero */
   }
   s->size = size;
+  _fl_span_guard(s, true);
   void *p = _fl_span_start(s);
   if (zero && !fresh) memset(p, 0, size);
   return p;
@@ -80,14 +73,10 @@ void fl_free(void *p) {
       size_t off = (size_t)((char *)p - (char *)_fl_span_start(s));
       fl_block_t *b = p;
       if (FL_LIKELY((((uint64_t)off * s->bsize_inv) >> 32) * s->bsize == off &&
-                    b->freed_tag != ((uintptr_t)b ^ _fl_free_key))) {
-        b->next = s->free;
-        b->freed_tag = (uintptr_t)b ^ _fl_free_key;
-        s->free = b;
-        if (FL_LIKELY(--s->used != 0 && s->in_list)) return;
-        s->used++; /* let the shared path redo the bookkeeping */
-        b->freed_tag = 0;
-        s->free = b->next;
+                    !_fl_block_is_free(b) && s->used > 1 && s->in_list)) {
+        _fl_span_push(s, b);
+        s->used--;
+        return;
       }
     }
   } else if (p == NULL) {
@@ -119,7 +108,7 @@ static fl_span_t *checked_span(const void *p, const char *call) {
   if (off % s->bsize != 0 || off >= (size_t)s->capacity * s->bsize)
     _fl_fatal(call, p, "pointer inside a block, not at its start");
   const fl_block_t *b = p;
-  if (b->freed_tag == ((uintptr_t)b ^ _fl_free_key)) _fl_fatal(call, p, "double free");
+  if (_fl_block_is_free(b)) _fl_fatal(call, p, "double free");
   return s;
 }
 
@@ -129,10 +118,12 @@ void _fl_free_slow(void *p, const char *call) {
     if (!_fl_outside_free(p)) _fl_fatal(call, p, "pointer was never handed out by faultless");
     return;
   }
-  if (s->kind == FL_SPAN_LARGE)
+  if (s->kind == FL_SPAN_LARGE) {
+    _fl_span_guard(s, false);
     _fl_span_free(s);
-  else
+  } else {
     _fl_heap_free_small(s, p, p);
+  }
 }
 
 size_t _fl_usable(const void *p, const char *call) {
@@ -142,7 +133,7 @@ size_t _fl_usable(const void *p, const char *call) {
     if (!n) _fl_fatal(call, p, "pointer was never handed out by faultless");
     return n;
   }
-  return s->kind == FL_SPAN_LARGE ? (size_t)s->slices << FL_SLICE_SHIFT : s->bsize;
+  return s->kind == FL_SPAN_LARGE ? _fl_span_usable(s) : s->bsize;
 }
 
 /* --- The rest of the API ------------------------------------------------ */
@@ -169,11 +160,16 @@ void *fl_realloc(void *p, size_t size) {
   }
   fl_span_t *s = _fl_in_arena(p) ? _fl_span_lookup(p) : NULL;
   if (s && s->kind == FL_SPAN_LARGE && size > FL_SMALL_MAX) {
-    size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+    size_t slices = _fl_align_up(size + FL_GUARD, FL_SLICE) >> FL_SLICE_SHIFT;
     /* Grow in place into free or fresh slices after the block: builders that
      * double their buffers then never copy. Shrink by freeing the tail. */
-    if (slices > s->slices && !_fl_span_grow(s, slices)) goto move;
-    if (slices < s->slices) _fl_span_shrink(s, slices);
+    if (slices != s->slices) {
+      _fl_span_guard(s, false);
+      bool grown = slices < s->slices || _fl_span_grow(s, slices);
+      if (slices < s->slices) _fl_span_shrink(s, slices);
+      _fl_span_guard(s, true);
+      if (!grown) goto move;
+    }
     s->size = size;
     return p;
   }

@@ -28,7 +28,7 @@ static size_t slab_left;
 
 /* Slices of a class's span: at least 8 blocks, at least one slice. */
 static size_t class_slices(size_t cls) {
-  size_t bytes = (size_t)_fl_class_size[cls] * 8;
+  size_t bytes = (size_t)_fl_class_size[cls] * 8 + FL_GUARD;
   if (bytes < FL_SLICE) bytes = FL_SLICE;
   return _fl_align_up(bytes, FL_SLICE) >> FL_SLICE_SHIFT;
 }
@@ -105,20 +105,23 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   s->cls = (uint8_t)cls;
   s->bsize = bsize;
   s->bsize_inv = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
-  s->capacity = (uint32_t)(((size_t)s->slices << FL_SLICE_SHIFT) / bsize);
+  s->capacity = (uint32_t)(_fl_span_usable(s) / bsize);
+  _fl_span_guard(s, true);
   s->used = 0;
   s->heap = h;
   /* Thread the free list in address order, so a fresh span is handed out
    * sequentially (prefetch-friendly). */
   char *start = _fl_span_start(s);
-  fl_block_t *prev = NULL;
+  s->free = NULL;
   for (uint32_t i = s->capacity; i-- > 0;) {
     fl_block_t *b = (fl_block_t *)(start + (size_t)i * bsize);
-    b->next = prev;
+    _fl_block_set_next(b, s->free);
     b->freed_tag = 0;
-    prev = b;
+#ifdef FL_DEBUG
+    _fl_debug_fill_freed(b, bsize);
+#endif
+    s->free = b;
   }
-  s->free = prev;
   list_push(h, s);
   return s;
 }
@@ -126,6 +129,7 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
 static void span_retire(fl_heap_t *h, fl_span_t *s) {
   if (s->in_list) list_remove(h, s);
   s->heap = NULL;
+  _fl_span_guard(s, false);
   _fl_span_free(s);
 }
 
@@ -133,9 +137,7 @@ static void span_retire(fl_heap_t *h, fl_span_t *s) {
 
 /* pre: the caller owns s->heap; b is a live block of s. */
 static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
-  b->next = s->free;
-  b->freed_tag = (uintptr_t)b ^ _fl_free_key;
-  s->free = b;
+  _fl_span_push(s, b);
   s->used--;
   if (!s->in_list)
     list_push(h, s);
@@ -151,10 +153,13 @@ void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
   }
   /* Remote free: mark the block free (double frees are caught the same way)
    * and push it on the owner's list. */
-  b->freed_tag = (uintptr_t)b ^ _fl_free_key;
+#ifdef FL_DEBUG
+  _fl_debug_fill_freed(b, s->bsize);
+#endif
+  _fl_block_mark_free(b);
   fl_block_t *head = atomic_load_explicit(&h->remote_free, memory_order_relaxed);
   do {
-    b->next = head;
+    _fl_block_set_next(b, head);
   } while (!atomic_compare_exchange_weak_explicit(&h->remote_free, &head, b, memory_order_release,
                                                   memory_order_relaxed));
 }
@@ -162,8 +167,9 @@ void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
 static void collect_remote(fl_heap_t *h) {
   fl_block_t *b = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
   while (b) {
-    fl_block_t *next = b->next;
+    fl_block_t *next = _fl_block_next(b);
     fl_span_t *s = _fl_span_lookup(b);
+    if (FL_UNLIKELY(!s || s->kind != FL_SPAN_SMALL || s->heap != h)) _fl_corrupt_free_list(s, b);
     free_local(h, s, b);
     b = next;
   }
@@ -178,11 +184,7 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
   while ((s = h->avail[cls]) && !s->free)
     list_remove(h, s);
   if (!s && !(s = span_new(h, cls))) return NULL;
-  fl_block_t *b = s->free;
-  s->free = b->next;
-  s->used++;
-  b->freed_tag = 0;
-  return b;
+  return _fl_span_pop(s);
 }
 
 /* --- Thread exit and fork ----------------------------------------------- */
@@ -228,6 +230,22 @@ void _fl_heap_atfork_child(void) {
 
 /* --- Checking ----------------------------------------------------------- */
 
+void _fl_corrupt_free_list(const fl_span_t *s, const void *b) {
+  _fl_fatal("malloc", b, "corrupted free list (a heap overflow or a write after free)");
+}
+
+#ifdef FL_DEBUG
+void _fl_debug_fill_freed(fl_block_t *b, size_t bsize) {
+  memset((char *)b + sizeof *b, FL_DEBUG_FREED, bsize - sizeof *b);
+}
+
+void _fl_debug_check_freed(fl_block_t *b, size_t bsize) {
+  const unsigned char *p = (const unsigned char *)b + sizeof *b;
+  for (size_t i = 0; i < bsize - sizeof *b; i++)
+    if (p[i] != FL_DEBUG_FREED) _fl_fatal("malloc", b, "block written after it was freed");
+}
+#endif
+
 int _fl_heap_check_current(void) {
   fl_heap_t *h = _fl_heap_tl;
   if (!h) return 0;
@@ -240,7 +258,7 @@ int _fl_heap_check_current(void) {
       }
       uint32_t nfree = 0;
       char *start = _fl_span_start(s);
-      for (fl_block_t *b = s->free; b; b = b->next) {
+      for (fl_block_t *b = s->free; b; b = _fl_block_next(b)) {
         size_t off = (size_t)((char *)b - start);
         if ((char *)b < start || off >= (size_t)s->capacity * s->bsize || off % s->bsize ||
             ++nfree > s->capacity) {

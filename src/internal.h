@@ -256,6 +256,19 @@ FL_INTERNAL void _fl_span_free(fl_span_t *s);
 FL_INTERNAL bool _fl_span_grow(fl_span_t *s, size_t slices);
 /* Shrink a LARGE span in place to `slices`, freeing the tail. */
 FL_INTERNAL void _fl_span_shrink(fl_span_t *s, size_t slices);
+/* Secure builds end every span with a guard page, so a linear overflow out
+ * of its last block faults instead of reaching the next span. */
+#ifdef FL_SECURE
+#define FL_GUARD ((size_t)4096)
+FL_INTERNAL void _fl_span_guard(fl_span_t *s, bool on);
+#else
+#define FL_GUARD ((size_t)0)
+static inline void _fl_span_guard(fl_span_t *s, bool on) {}
+#endif
+/* Bytes of a span that blocks may use. */
+static inline size_t _fl_span_usable(const fl_span_t *s) {
+  return ((size_t)s->slices << FL_SLICE_SHIFT) - FL_GUARD;
+}
 /* Write descriptors so every slice of s points back to it. */
 FL_INTERNAL void _fl_span_mark_interior(fl_span_t *s);
 /* Release free warm spans idle for at least min_idle_ms (0: all). */
@@ -305,6 +318,76 @@ FL_INTERNAL void _fl_heap_init(void);
 FL_INTERNAL int _fl_heap_check_current(void);
 FL_INTERNAL void _fl_heap_atfork_child(void);
 FL_INTERNAL void _fl_heap_lock(bool lock);
+
+/* --- Blocks on free lists ------------------------------------------------ */
+
+/* A free block holds the link to the next one and a tag, address ^ key, that
+ * marks it free (a second free of it is a double free). Secure builds store
+ * the link encoded with the block's address and the key, so an overflow that
+ * writes a plain pointer into a free block is caught instead of obeyed. */
+static inline fl_block_t *_fl_block_next(const fl_block_t *b) {
+#ifdef FL_SECURE
+  return (fl_block_t *)((uintptr_t)b->next ^ (uintptr_t)b ^ _fl_free_key);
+#else
+  return b->next;
+#endif
+}
+static inline void _fl_block_set_next(fl_block_t *b, fl_block_t *next) {
+#ifdef FL_SECURE
+  b->next = (fl_block_t *)((uintptr_t)next ^ (uintptr_t)b ^ _fl_free_key);
+#else
+  b->next = next;
+#endif
+}
+static inline bool _fl_block_is_free(const fl_block_t *b) {
+  return b->freed_tag == ((uintptr_t)b ^ _fl_free_key);
+}
+static inline void _fl_block_mark_free(fl_block_t *b) {
+  b->freed_tag = (uintptr_t)b ^ _fl_free_key;
+}
+
+#ifdef FL_DEBUG
+#define FL_DEBUG_FREED 0xDF /* fills free blocks past their link in debug builds */
+FL_INTERNAL void _fl_debug_fill_freed(fl_block_t *b, size_t bsize);
+FL_INTERNAL void _fl_debug_check_freed(fl_block_t *b, size_t bsize);
+#endif
+FL_INTERNAL _Noreturn void _fl_corrupt_free_list(const fl_span_t *s, const void *b);
+
+/* Take the first free block of s. pre: s->free != NULL. */
+static inline fl_block_t *_fl_span_pop(fl_span_t *s) {
+  fl_block_t *b = s->free;
+  fl_block_t *next = _fl_block_next(b);
+#ifdef FL_SECURE
+  if (next && (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= (size_t)s->capacity * s->bsize)
+    _fl_corrupt_free_list(s, b);
+#endif
+#ifdef FL_DEBUG
+  _fl_debug_check_freed(b, s->bsize);
+#endif
+  s->free = next;
+  s->used++;
+  b->freed_tag = 0;
+  return b;
+}
+
+/* Put block b on s's free list. Secure builds randomise where, so the next
+ * allocation is not predictably the block just freed. */
+static inline void _fl_span_push(fl_span_t *s, fl_block_t *b) {
+#ifdef FL_DEBUG
+  _fl_debug_fill_freed(b, s->bsize);
+#endif
+  _fl_block_mark_free(b);
+#ifdef FL_SECURE
+  fl_block_t *head = s->free;
+  if (head && ((uintptr_t)b >> 4 ^ (uintptr_t)head >> 4 ^ _fl_free_key) & 1) {
+    _fl_block_set_next(b, _fl_block_next(head));
+    _fl_block_set_next(head, b);
+    return;
+  }
+#endif
+  _fl_block_set_next(b, s->free);
+  s->free = b;
+}
 
 /* --- alloc.c ------------------------------------------------------------ */
 

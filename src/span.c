@@ -49,6 +49,12 @@ void _fl_span_mark_interior(fl_span_t *s) {
   }
 }
 
+#ifdef FL_SECURE
+void _fl_span_guard(fl_span_t *s, bool on) {
+  _fl_prim_protect((char *)_fl_span_start(s) + _fl_span_usable(s), FL_GUARD, on);
+}
+#endif
+
 static uint64_t now_ms(void) {
   return _fl_prim_now_ns() / 1000000u;
 }

@@ -99,6 +99,14 @@ bool _fl_arena_init(void) {
   /* One warmer per two cores, at most 8: the warmers must leave the
    * application a core even while it is still starting up. */
   a->warmers_max = wopt == FL_AUTO ? (cpus <= 2 ? 1 : (cpus / 2 > 8 ? 8 : cpus / 2)) : (int)wopt;
+#ifdef FL_SECURE
+  /* Touching pages would fault on guard pages that allocations put in
+   * chunks a warmer is still working on; populate reports them instead. */
+  if (a->touch_method && a->warmers_max > 0) {
+    a->warmers_max = 0;
+    _fl_verbose("secure build without MADV_POPULATE_WRITE: warming off");
+  }
+#endif
 
   long long bopt = _fl_option(FL_OPT_BUDGET);
   _fl_budget_detect(NULL, bopt == FL_AUTO ? 0 : (uint64_t)bopt,
@@ -201,8 +209,10 @@ static int warm_chunk(size_t c) {
   FL_STAT_ADD(warm, k * piece);
   FL_STAT_ADD(warmed_by_warmers, k * piece);
   uint8_t warming = FL_CHUNK_WARMING;
-  if (rc)
-    atomic_compare_exchange_strong(&a->chunk_state[c], &warming, FL_CHUNK_COLD);
+  /* A failure on a chunk an allocation has taken meanwhile is no failure:
+   * in secure builds its guard page may be in the piece being populated. */
+  if (rc && !atomic_compare_exchange_strong(&a->chunk_state[c], &warming, FL_CHUNK_COLD))
+    rc = 0;
   else if (k == FL_CHUNK / piece)
     /* Fully populated, even if an allocation took it meanwhile. */
     atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);

@@ -443,6 +443,56 @@ static void remote_double_free(void *a) {
   pthread_join(t, NULL);
 }
 
+#ifdef FL_SECURE
+static void overwrite_free_link(void *a) {
+  void **p = fl_malloc(64);
+  void **q = fl_malloc(64);
+  fl_free(q);
+  fl_free(p);
+  int local;
+  /* A use-after-free write of a plain pointer into both free blocks' links. */
+  p[0] = &local;
+  q[0] = &local;
+  for (int i = 0; i < 4; i++)
+    fl_malloc(64);
+}
+static void overflow_into_guard(void *a) {
+  char *p = fl_malloc(3 * MiB);
+  size_t n = fl_usable_size(p);
+  memset(p, 1, n + 4096); /* a linear overflow past the block */
+}
+#endif
+#ifdef FL_DEBUG
+static void write_after_free(void *a) {
+  char *p = fl_malloc(256);
+  fl_free(p);
+  p[100] = 7;
+  fl_malloc(256);
+}
+#endif
+
+TEST(hardening) {
+#ifdef FL_SECURE
+  CHECK(dies_with(overwrite_free_link, NULL, "malloc", "corrupted free list"));
+  /* The guard page turns the overflow into a fault at once. */
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    overflow_into_guard(NULL);
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+#endif
+#ifdef FL_DEBUG
+  CHECK(dies_with(write_after_free, NULL, "malloc", "written after it was freed"));
+#endif
+#if !defined(FL_SECURE) && !defined(FL_DEBUG)
+  printf("api: hardening checks run in the SECURE=1 and DEBUG=1 builds (make test-hardened)\n");
+#endif
+}
+
 TEST(invalid_frees_abort) {
   CHECK(dies_with(double_free_small, NULL, "free", "double free"));
   CHECK(dies_with(double_free_large, NULL, "free", "already freed"));
@@ -467,6 +517,7 @@ int main(void) {
   RUN(remote_free_and_heap_reuse);
   RUN(fork_while_threads_allocate);
   RUN(invalid_frees_abort);
+  RUN(hardening);
   RUN(options); /* last: it changes options for the rest of the process */
   return test_report("api");
 }

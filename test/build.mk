@@ -1,7 +1,7 @@
 # Tests: test/*.c each build into $(B)/test/NAME against the core library.
 #   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
 #   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)
-TEST_STEPS := test-unit test-asan test-tsan test-override
+TEST_STEPS := test-unit test-asan test-tsan test-hardened test-override
 TEST_NAMES := api budget stress limits
 TEST_BINS := $(patsubst %,$(B)/test/%,$(TEST_NAMES))
 
@@ -11,7 +11,7 @@ $(B)/test/%: test/%.c test/testhelper.h $(LIB_CORE_A)
 
 $(B)/test/budget: ALL_CFLAGS += -DFIXTURES='"$(CURDIR)/test/fixtures"'
 
-.PHONY: test-unit test-asan test-tsan
+.PHONY: test-unit test-asan test-tsan test-hardened
 test-unit: $(TEST_BINS)
 	@test/run.sh unit$(if $(SAN),-$(SAN)) $(TEST_BINS)
 
@@ -19,6 +19,14 @@ test-asan:
 	@$(MAKE) --no-print-directory SAN=asan test-unit
 test-tsan:
 	@$(MAKE) --no-print-directory SAN=tsan test-unit
+# The secure and debug builds run the same suites plus their own checks.
+test-hardened:
+	@$(MAKE) --no-print-directory SECURE=1 test-unit >$(B)/hardened.log 2>&1; s=$$?; \
+	  $(MAKE) --no-print-directory DEBUG=1 test-unit >>$(B)/hardened.log 2>&1 || s=1; \
+	  grep -E '^(unit|api|stress)' $(B)/hardened.log | grep -v 'unit-' ; \
+	  grep -E 'check failed|crashed' $(B)/hardened.log; \
+	  p=$$(grep -E '^unit: ' $(B)/hardened.log | awk '{p+=$$2; f+=$$4} END {print p+0, f+0}'); \
+	  echo "hardened: $${p% *} passed, $${p#* } failed"; exit $$s
 
 test: setup
 	@$(MAKE) --no-print-directory lib

@@ -77,15 +77,11 @@ bool _fl_prim_has_populate(void) {
 
 int _fl_prim_populate(void *addr, size_t size) {
   if (size == 0) return 0;
-  if (_fl_prim_has_populate()) {
-    for (;;) {
-      if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
-      if (errno == EINTR || errno == EAGAIN) continue;
-      if (errno == EINVAL) break; /* e.g. a kernel that refuses this mapping */
-      return errno;
-    }
+  if (!_fl_prim_has_populate()) return _fl_prim_populate_touch(addr, size);
+  for (;;) {
+    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
+    if (errno != EINTR && errno != EAGAIN) return errno; /* EINVAL: a page is not writable */
   }
-  return _fl_prim_populate_touch(addr, size);
 }
 
 void _fl_prim_hugepage(void *addr, size_t size, bool on) {
@@ -96,8 +92,8 @@ int _fl_prim_release(void *addr, size_t size) {
   return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
-void _fl_prim_protect(void *addr, size_t size) {
-  mprotect(addr, size, PROT_NONE);
+void _fl_prim_protect(void *addr, size_t size, bool on) {
+  mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
 }
 
 int _fl_prim_thp_mode(void) {

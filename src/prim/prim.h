@@ -20,7 +20,8 @@ void *_fl_prim_map(size_t size);
 void _fl_prim_unmap(void *addr, size_t size);
 /* Make [addr, addr+size) resident, writable and zero where never touched, in one
  * call when the kernel can (MADV_POPULATE_WRITE), else by touching every page
- * without changing its contents. Returns 0 or an errno (ENOMEM). */
+ * without changing its contents. Returns 0 or an errno (ENOMEM; EINVAL when a
+ * page of the range is not writable). */
 int _fl_prim_populate(void *addr, size_t size);
 /* The same by touching one byte per page (the "touch" method). */
 int _fl_prim_populate_touch(void *addr, size_t size);
@@ -28,8 +29,9 @@ int _fl_prim_populate_touch(void *addr, size_t size);
 void _fl_prim_hugepage(void *addr, size_t size, bool on);
 /* Give a range's physical pages back; the range reads as zero afterwards. */
 int _fl_prim_release(void *addr, size_t size);
-/* Make a range inaccessible (secure build guard pages); best effort. */
-void _fl_prim_protect(void *addr, size_t size);
+/* Make a range inaccessible (on) or read-write again (off): the guard pages
+ * of secure builds. Best effort. */
+void _fl_prim_protect(void *addr, size_t size, bool on);
 /* True when the kernel supports MADV_POPULATE_WRITE. */
 bool _fl_prim_has_populate(void);
 /* The system's transparent huge page mode: 0 never, 1 madvise, 2 always. */

@@ -1,0 +1,304 @@
+/* faultless run: an unmodified program with faultless as its malloc. It
+ * preloads libfaultless.so (found next to this binary), turns the options
+ * into FAULTLESS_* variables, runs the program as a child and passes its exit
+ * status through. The library itself does the work; this only sets the stage.
+ *
+ * --stats sets FAULTLESS_STATS, which CMD's children inherit: every process
+ * that loads the library and returns from main or calls exit() prints its own
+ * summary (exec'd images and children that _exit() print nothing more), so
+ * the main process prints exactly once. This command then adds one line of
+ * its own: CMD's status, wall time, peak RSS and faults of the whole tree. */
+#define _GNU_SOURCE
+#include "faultless.h"
+
+#include "run.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void run_usage(FILE *out) {
+  fprintf(out,
+          "usage: faultless run [options] -- CMD [ARGS...]\n"
+          "Run CMD with libfaultless.so preloaded; exits with CMD's status (128+N when a\n"
+          "signal N killed it).\n"
+          "  --prefault SIZE  bytes to warm at start-up: 512M, 1.5G, 25%% of the budget, auto\n"
+          "  --budget SIZE    cap on warm bytes (size or none)\n"
+          "  --warmers N      warmer threads (0 turns warming off, auto)\n"
+          "  --stats[=json]   each process that loads faultless prints its statistics on\n"
+          "                   stderr when it exits; then this command prints CMD's status,\n"
+          "                   wall time and peak RSS\n"
+          "  --verbose        faultless prints its options and decisions; this command\n"
+          "                   prints what it runs\n"
+          "Options not given here keep what the environment says (FAULTLESS_*).\n");
+}
+
+/* --- Validation: the syntax the library accepts (src/options.c) --- */
+
+/* "4096", "64K", "1.5G", "2MiB", "512mb". */
+static bool valid_size(const char *s) {
+  while (isspace((unsigned char)*s))
+    s++;
+  if (!isdigit((unsigned char)*s) && *s != '.') return false;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || v < 0) return false;
+  double mult = 1;
+  switch (toupper((unsigned char)*end)) {
+  case 'K':
+    mult = 1024.0;
+    break;
+  case 'M':
+    mult = 1024.0 * 1024;
+    break;
+  case 'G':
+    mult = 1024.0 * 1024 * 1024;
+    break;
+  case 'T':
+    mult = 1024.0 * 1024 * 1024 * 1024;
+    break;
+  default:
+    break;
+  }
+  if (mult > 1) end++;
+  if (mult > 1 && (*end == 'i' || *end == 'I')) end++;
+  if (mult > 1 && (*end == 'b' || *end == 'B')) end++;
+  while (isspace((unsigned char)*end))
+    end++;
+  return !*end && v * mult < 9.2e18;
+}
+
+static bool valid_prefault(const char *s) {
+  if (!strcasecmp(s, "auto")) return true;
+  size_t len = strlen(s);
+  if (len && s[len - 1] == '%') {
+    char *end;
+    errno = 0;
+    double pct = strtod(s, &end);
+    return !errno && end != s && *end == '%' && pct >= 0 && pct <= 100;
+  }
+  return valid_size(s);
+}
+
+static bool valid_budget(const char *s) {
+  return !strcasecmp(s, "none") || !strcasecmp(s, "auto") || valid_size(s);
+}
+
+static bool valid_warmers(const char *s) {
+  if (!strcasecmp(s, "auto")) return true;
+  long n;
+  return parse_long(s, 0, 256, &n);
+}
+
+/* --- The library --- */
+
+/* libfaultless.so beside the binary (build tree: build/faultless and
+ * build/libfaultless.so) or in the prefix's lib (PREFIX/bin/faultless and
+ * PREFIX/lib/libfaultless.so). */
+static char *find_library(void) {
+  static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so", NULL};
+  char *dir = self_dir();
+  char *lib = find_relative(dir, rel, false);
+  free(dir);
+  return lib;
+}
+
+/* "lib" or "lib:old", unless old already starts with lib. */
+static char *preload_value(const char *lib) {
+  const char *old = getenv("LD_PRELOAD");
+  strbuf_t sb = {0};
+  sb_printf(&sb, "%s", lib);
+  size_t len = strlen(lib);
+  if (old && *old) {
+    if (!strncmp(old, lib, len) && (old[len] == 0 || old[len] == ':' || old[len] == ' '))
+      sb_printf(&sb, "%s", old + len);
+    else
+      sb_printf(&sb, ":%s", old);
+  }
+  return sb.data;
+}
+
+/* --- Running --- */
+
+static volatile sig_atomic_t child_pid;
+
+/* Signals meant for the whole job reach the child from the terminal anyway;
+ * those sent to us alone (kill PID) are passed on. */
+static void forward(int sig) {
+  if (child_pid > 0) kill((pid_t)child_pid, sig);
+}
+
+static int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+int cmd_run(int argc, char **argv) {
+  const char *prefault = NULL, *budget = NULL, *warmers = NULL, *stats = NULL;
+  bool verbose = false;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i], *v;
+    bool missing = false;
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      run_usage(stdout);
+      return 0;
+    }
+    if ((v = option_value(argc, argv, &i, "--prefault", &missing))) {
+      if (!valid_prefault(v)) {
+        fprintf(stderr, "faultless run: --prefault '%s': not a size (512M, 1.5G), N%% or auto\n",
+                v);
+        goto bad;
+      }
+      prefault = v;
+    } else if ((v = option_value(argc, argv, &i, "--budget", &missing))) {
+      if (!valid_budget(v)) {
+        fprintf(stderr, "faultless run: --budget '%s': not a size (512M, 1.5G) or none\n", v);
+        goto bad;
+      }
+      budget = v;
+    } else if ((v = option_value(argc, argv, &i, "--warmers", &missing))) {
+      if (!valid_warmers(v)) {
+        fprintf(stderr, "faultless run: --warmers '%s': not a count 0-256 or auto\n", v);
+        goto bad;
+      }
+      warmers = v;
+    } else if (missing) {
+      fprintf(stderr, "faultless run: %s needs a value\n", a);
+      goto bad;
+    } else if (!strcmp(a, "--stats")) {
+      stats = "1";
+    } else if (!strcmp(a, "--stats=json")) {
+      stats = "json";
+    } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+      verbose = true;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "faultless run: unknown option '%s'\n", a);
+      goto bad;
+    } else {
+      break; /* the command, without "--" */
+    }
+  }
+  if (i >= argc) {
+    fprintf(stderr, "faultless run: no command given\n");
+    goto bad;
+  }
+
+  char *lib = find_library();
+  if (!lib) {
+    char *dir = self_dir();
+    fprintf(stderr,
+            "faultless run: libfaultless.so is neither in %s nor in %s/../lib; "
+            "build it (make lib) or install it (make install)\n",
+            dir, dir);
+    free(dir);
+    return 127;
+  }
+  if (strpbrk(lib, ": ")) {
+    fprintf(stderr, "faultless run: cannot preload '%s': LD_PRELOAD splits at ':' and ' '\n", lib);
+    return 127;
+  }
+  char *preload = preload_value(lib);
+  setenv("LD_PRELOAD", preload, 1);
+  if (prefault) setenv("FAULTLESS_PREFAULT", prefault, 1);
+  if (budget) setenv("FAULTLESS_BUDGET", budget, 1);
+  if (warmers) setenv("FAULTLESS_WARMERS", warmers, 1);
+  if (stats) setenv("FAULTLESS_STATS", stats, 1);
+  if (verbose) setenv("FAULTLESS_VERBOSE", "1", 1);
+
+  char **cmd = argv + i;
+  if (verbose) {
+    strbuf_t sb = {0};
+    sb_printf(&sb, "faultless run: LD_PRELOAD=%s", preload);
+    static const char *const names[] = {"PREFAULT", "BUDGET", "WARMERS", "STATS", "VERBOSE"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+      char env[32];
+      snprintf(env, sizeof env, "FAULTLESS_%s", names[k]);
+      const char *val = getenv(env);
+      if (val) sb_printf(&sb, " %s=%s", env, val);
+    }
+    for (char **c = cmd; *c; c++) {
+      sb_printf(&sb, " ");
+      sb_shell_quote(&sb, *c);
+    }
+    fprintf(stderr, "%s\n", sb.data);
+    free(sb.data);
+  }
+  free(preload);
+  free(lib);
+
+  uint64_t start = now_ns();
+  fflush(NULL);
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    perror("faultless run: pipe");
+    return 126;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("faultless run: fork");
+    return 126;
+  }
+  if (pid == 0) {
+    close(ready[0]);
+    execvp(cmd[0], cmd);
+    int err = errno;
+    if (write(ready[1], &err, sizeof err) < 0) _exit(127);
+    _exit(127);
+  }
+  close(ready[1]);
+  child_pid = pid;
+  struct sigaction sa = {.sa_handler = forward};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  /* The terminal sends these to CMD as well; we wait for it to react. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+
+  int err = 0;
+  ssize_t got;
+  while ((got = read(ready[0], &err, sizeof err)) < 0 && errno == EINTR)
+    ;
+  close(ready[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (got == (ssize_t)sizeof err) {
+    fprintf(stderr, "faultless run: %s: %s\n", cmd[0], strerror(err));
+    return err == ENOENT ? 127 : 126;
+  }
+  double wall = (double)(now_ns() - start) / 1e9;
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  int code = exit_code(status);
+  char what[64];
+  if (WIFSIGNALED(status))
+    snprintf(what, sizeof what, "killed by signal %d (exit %d)", WTERMSIG(status), code);
+  else
+    snprintf(what, sizeof what, "exited with %d", code);
+  if (stats)
+    fprintf(stderr,
+            "faultless run: %s %s after %.3f s; peak RSS %.1f MiB (largest process), %ld minor "
+            "faults (all processes)\n",
+            cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
+  return code;
+
+bad:
+  run_usage(stderr);
+  return EXIT_USAGE;
+}

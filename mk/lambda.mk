@@ -1,0 +1,55 @@
+# The AWS Lambda custom runtime (issue 8): lambda/ and `faultless lambda`.
+#   make lambda        $(B)/lambda/function.zip for provided.al2023, x86_64
+#   make test-lambda   the runtime against a local Runtime API, the zip's glibc
+#                      symbol versions, and `faultless lambda` dry runs + collect
+#
+# The zip holds: bootstrap (the runtime; libfaultless linked in, so its own
+# heap is the arena it warms during init), faultless + bench/seed (the bench
+# and its worker, unchanged), libfaultless.so (faultless-preload), and lib/
+# with the peer allocators from Debian whose own glibc needs stop at 2.34
+# (AL2023's glibc). Everything is linked dynamically against glibc: the
+# worker must be, for LD_PRELOAD to work, and the test holds every ELF in the
+# zip to GLIBC_2.34 at most.
+LAMBDA_DIR := $(B)/lambda
+LAMBDA_ZIP := $(LAMBDA_DIR)/function.zip
+LAMBDA_SRC := lambda/bootstrap.c lambda/handler.c lambda/http.c lambda/json.c cli/util.c
+LAMBDA_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LAMBDA_SRC))
+LAMBDA_HDR := lambda/handler.h lambda/http.h lambda/json.h cli/util.h
+# Peers as Debian ships them (scripts/setup installs the packages). tcmalloc
+# comes as its minimal build: the full one needs libunwind and liblzma too.
+LAMBDA_PEERS ?= libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4
+LAMBDA_PEER_DIRS := /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib
+
+TEST_STEPS += test-lambda
+.PHONY: lambda test-lambda
+
+$(LAMBDA_OBJ): $(LAMBDA_HDR)
+$(B)/obj/cli/lambda.o: lambda/json.h cli/lambda.h
+
+$(LAMBDA_DIR)/bootstrap: $(LAMBDA_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $(LAMBDA_OBJ) -Wl,--whole-archive $(LIB_A) \
+	  -Wl,--no-whole-archive -ldl $(LDLIBS)
+
+lambda: $(LAMBDA_ZIP)
+
+$(LAMBDA_ZIP): $(LAMBDA_DIR)/bootstrap $(B)/faultless $(B)/bench/seed $(LIB_SO) mk/lambda.mk
+	@rm -rf $(LAMBDA_DIR)/stage $@
+	@mkdir -p $(LAMBDA_DIR)/stage/bench $(LAMBDA_DIR)/stage/lib
+	cp $(LAMBDA_DIR)/bootstrap $(B)/faultless $(LIB_SO) $(LAMBDA_DIR)/stage/
+	cp $(B)/bench/seed $(LAMBDA_DIR)/stage/bench/
+	@for p in $(LAMBDA_PEERS); do \
+	  f=; for d in $(LAMBDA_PEER_DIRS); do [ -r $$d/$$p ] && { f=$$d/$$p; break; }; done; \
+	  if [ -n "$$f" ]; then cp -L $$f $(LAMBDA_DIR)/stage/lib/$$p; \
+	    echo "lib/$$p: $$(dpkg-query -S $$f 2>/dev/null | head -n1 | cut -d: -f1) \
+	$$(dpkg-query -W -f '$${Version}' $$(dpkg-query -S $$f 2>/dev/null | head -n1 | cut -d: -f1) 2>/dev/null)" \
+	      >>$(LAMBDA_DIR)/stage/PEERS.txt; \
+	  else echo "lambda: note: $$p not installed (scripts/setup); not in the zip"; fi; \
+	done
+	strip --strip-debug $(LAMBDA_DIR)/stage/bootstrap $(LAMBDA_DIR)/stage/faultless \
+	  $(LAMBDA_DIR)/stage/bench/seed $(LAMBDA_DIR)/stage/libfaultless.so
+	cd $(LAMBDA_DIR)/stage && zip -q -X -r ../function.zip .
+	@echo "lambda: $@ ($$(du -k $@ | cut -f1) KiB)"
+
+test-lambda: $(LAMBDA_ZIP) $(B)/faultless
+	@test/lambda/run.sh $(B)
