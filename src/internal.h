@@ -82,7 +82,8 @@ static inline bool _fl_is_pow2(size_t n) {
   X(STATS, "0, 1 or json", "0")                                                                    \
   X(RESERVE, "size", "64G")                                                                        \
   X(WARM_METHOD, "auto, populate or touch", "auto")                                                \
-  X(HEADROOM, "size or auto", "auto")
+  X(HEADROOM, "size or auto", "auto")                                                              \
+  X(AHEAD, "size, auto or 0", "auto")
 
 typedef enum fl_option_e {
 #define FL_OPTION_ENUM(name, kind, def) FL_OPT_##name,
@@ -223,6 +224,8 @@ FL_INTERNAL void _fl_arena_start_prefault(void);
  * Returns 0 or an errno. */
 FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
 FL_INTERNAL int _fl_prefault_bytes(size_t bytes);
+/* The frontier moved to slice `frontier` and entered a new chunk. */
+FL_INTERNAL void _fl_warm_ahead(size_t frontier);
 FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);
 FL_INTERNAL void _fl_warm_atfork_child(void);
 /* Populate a range inside an allocation call, counting the faults it takes. */

@@ -136,7 +136,7 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
   fl_arena_t *a = &_fl_arena;
   if (!a->base || slices == 0 || slices > a->nslices) return NULL;
   if (align < FL_SLICE) align = FL_SLICE;
-  size_t first;
+  size_t first, crossed = 0;
   uint8_t flags;
   pthread_mutex_lock(&a->lock);
   fl_span_t *s = find_free(slices, align);
@@ -154,6 +154,7 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
     atomic_store_explicit(&a->frontier, first + slices, memory_order_relaxed);
     if (first > f) free_range(f, first - f, FL_SPAN_FRESH);
     flags = FL_SPAN_FRESH;
+    if ((first + slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK) crossed = first + slices;
   }
   s = &a->spans[first];
   s->kind = kind;
@@ -163,6 +164,7 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
   pthread_mutex_unlock(&a->lock);
+  if (crossed) _fl_warm_ahead(crossed);
 
   /* Populate outside the lock: other threads keep allocating meanwhile. */
   if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {

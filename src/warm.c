@@ -296,16 +296,13 @@ static void *warmer_main(void *arg) {
 
 /* --- Prefault ----------------------------------------------------------- */
 
-int _fl_prefault_bytes(size_t bytes) {
+/* Raise the warm target to chunk `target` (counting from `from`, the chunk
+ * the frontier is in) and start warmers up to the maximum. Returns the number
+ * of warmers that will be running. */
+static int raise_target(size_t from, size_t target) {
   fl_arena_t *a = &_fl_arena;
-  if (!a->base) return ENOMEM;
-  if (bytes > a->budget.budget) bytes = a->budget.budget;
-  size_t chunks = (bytes + FL_CHUNK - 1) >> FL_CHUNK_SHIFT;
+  if (target > a->nchunks) target = a->nchunks;
   pthread_mutex_lock(&a->warm_lock);
-  /* Warm the next `bytes` that allocations will take: from the chunk the
-   * frontier is in. Chunks already warm or taken are skipped by state. */
-  size_t from = atomic_load(&a->frontier) / FL_SLICES_PER_CHUNK;
-  size_t target = from + chunks > a->nchunks ? a->nchunks : from + chunks;
   size_t old = atomic_load(&a->warm_target);
   if (target > old) {
     if (atomic_load(&a->warm_cursor) < from) atomic_store(&a->warm_cursor, from);
@@ -324,8 +321,39 @@ int _fl_prefault_bytes(size_t bytes) {
     }
   }
   pthread_mutex_unlock(&a->warm_lock);
-  if (bytes) _fl_verbose("prefault: warming up to %zu MiB with %d warmer(s)", chunks * 2, want);
+  return want;
+}
+
+int _fl_prefault_bytes(size_t bytes) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return ENOMEM;
+  if (bytes > a->budget.budget) bytes = a->budget.budget;
+  size_t chunks = (bytes + FL_CHUNK - 1) >> FL_CHUNK_SHIFT;
+  /* Warm the next `bytes` that allocations will take: from the chunk the
+   * frontier is in. Chunks already warm or taken are skipped by state. */
+  size_t from = atomic_load(&a->frontier) / FL_SLICES_PER_CHUNK;
+  int n = raise_target(from, from + chunks);
+  if (bytes) _fl_verbose("prefault: warming up to %zu MiB with %d warmer(s)", chunks * 2, n);
   return 0;
+}
+
+/* Warm ahead: each time the frontier enters a new chunk, keep warming a part
+ * of the arena ahead of it proportional to what the heap has used so far
+ * (half of it, from 8 MiB up to AHEAD). A process that never grows pays
+ * nothing; one that does finds its next memory warm, or shares the
+ * populating with a warmer on another core. */
+void _fl_warm_ahead(size_t frontier) {
+  fl_arena_t *a = &_fl_arena;
+  long long max = _fl_option(FL_OPT_AHEAD);
+  if (max == 0 || a->warmers_max <= 0) return;
+  if (max == FL_AUTO) max = 256 * FL_MiB;
+  size_t ahead = (frontier << FL_SLICE_SHIFT) / 2;
+  if (ahead < 8 * FL_MiB) ahead = 8 * FL_MiB;
+  if (ahead > (size_t)max) ahead = (size_t)max;
+  size_t from = frontier / FL_SLICES_PER_CHUNK;
+  size_t target = from + 1 + (ahead >> FL_CHUNK_SHIFT);
+  if (target > atomic_load_explicit(&a->warm_target, memory_order_relaxed))
+    raise_target(from, target);
 }
 
 int _fl_prefault_wait_ms(long timeout_ms) {
@@ -349,12 +377,15 @@ int _fl_prefault_wait_ms(long timeout_ms) {
 }
 
 /* What PREFAULT asks for at start-up, in bytes. Inside Lambda the function's
- * memory is already paid for, so warm half of it; elsewhere warming memory the
- * program may never use costs the machine, so warm a modest 64 MiB. */
+ * memory is already paid for, so warm half of it. Elsewhere nothing says the
+ * process will live long or use memory (a shell running `true` must not pay
+ * for 64 MiB it never touches: populating and then freeing it at exit cost
+ * ~3 ms per process), so nothing is warmed at start-up and AHEAD warms in
+ * step with the heap's growth. */
 static size_t prefault_default(void) {
   fl_arena_t *a = &_fl_arena;
   long long v = _fl_option(FL_OPT_PREFAULT);
-  if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 64 * FL_MiB;
+  if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 0;
   if (v & FL_PERCENT_BIT)
     return (size_t)((double)a->budget.budget * (double)(v & ~FL_PERCENT_BIT) / 10000.0);
   return (size_t)v;
