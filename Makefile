@@ -32,10 +32,10 @@ B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -pthread -Iinclude -Isrc $(SANFLAGS)
-LDLIBS := -pthread
+LDLIBS := -pthread -ldl
 
 CORE_SRC := src/prim/linux.c src/options.c src/stats.c src/budget.c src/warm.c \
-            src/span.c src/outside.c src/heap.c src/alloc.c src/init.c
+            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))

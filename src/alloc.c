@@ -41,6 +41,7 @@ static size_t aligned_class(size_t size, size_t align) {
 }
 
 void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
+  if (FL_UNLIKELY(_fl_ensure_init() && _fl_passthrough)) return _fl_system_alloc(size, align, zero);
   if (size <= FL_SMALL_MAX && align <= FL_SLICE) {
     size_t cls = align <= FL_ALIGN ? _fl_size_class(size) : aligned_class(size, align);
     if (cls < FL_CLASSES) {
@@ -115,6 +116,10 @@ static fl_span_t *checked_span(const void *p, const char *call) {
 void _fl_free_slow(void *p, const char *call) {
   fl_span_t *s = checked_span(p, call);
   if (!s) {
+    if (_fl_passthrough) {
+      _fl_system_free(p);
+      return;
+    }
     if (!_fl_outside_free(p)) _fl_fatal(call, p, "pointer was never handed out by faultless");
     return;
   }
@@ -129,6 +134,7 @@ void _fl_free_slow(void *p, const char *call) {
 size_t _fl_usable(const void *p, const char *call) {
   fl_span_t *s = checked_span(p, call);
   if (!s) {
+    if (_fl_passthrough) return _fl_system_usable((void *)p);
     size_t n = _fl_outside_size(p);
     if (!n) _fl_fatal(call, p, "pointer was never handed out by faultless");
     return n;
@@ -149,6 +155,7 @@ void *fl_calloc(size_t count, size_t size) {
 
 void *fl_realloc(void *p, size_t size) {
   if (!p) return fl_malloc(size);
+  if (FL_UNLIKELY(_fl_passthrough) && size > 0) return _fl_system_realloc(p, size);
   if (size == 0) { /* glibc's behaviour: free and return NULL */
     fl_free(p);
     return NULL;
@@ -204,6 +211,27 @@ int fl_posix_memalign(void **out, size_t alignment, size_t size) {
 
 size_t fl_usable_size(const void *p) {
   return p ? _fl_usable(p, "usable_size") : 0;
+}
+
+/* --- Pages for the adapters --------------------------------------------- */
+
+void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed) {
+  if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init()) return NULL;
+  bool fresh = false;
+  size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+  fl_span_t *s = _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
+  if (!s) return NULL;
+  s->size = size;
+  *zeroed = fresh;
+  return _fl_span_start(s);
+}
+
+void _fl_pages_free(void *p) {
+  _fl_free_slow(p, "pages_free");
+}
+
+bool _fl_pages_owned(const void *p) {
+  return _fl_in_arena(p);
 }
 
 int fl_heap_check(void) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *_fl_fs_root;
+
 static void consider(fl_budget_t *b, uint64_t limit, fl_budget_source_t source) {
   if (limit && limit < b->limit) {
     b->limit = limit;

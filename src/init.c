@@ -16,7 +16,13 @@ bool _fl_init_slow(void) {
     atomic_store(&_fl_ready, 1);
     _fl_options_init();
     _fl_heap_init();
-    bool ok = _fl_arena_init();
+    long long pass = _fl_option(FL_OPT_PASSTHROUGH);
+    _fl_passthrough = pass == 1 || (pass == FL_AUTO && _fl_prim_under_valgrind());
+    if (_fl_passthrough)
+      _fl_verbose("PASSTHROUGH: the system allocator serves every call%s",
+                  pass == FL_AUTO ? " (running under valgrind)" : "");
+    /* In passthrough mode there is no arena: no reservation, no warming. */
+    bool ok = _fl_passthrough || _fl_arena_init();
     atomic_store_explicit(&_fl_ready, ok ? 2 : 3, memory_order_release);
     st = ok ? 2 : 3;
   }

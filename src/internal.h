@@ -83,7 +83,8 @@ static inline bool _fl_is_pow2(size_t n) {
   X(RESERVE, "size", "64G")                                                                        \
   X(WARM_METHOD, "auto, populate or touch", "auto")                                                \
   X(HEADROOM, "size or auto", "auto")                                                              \
-  X(AHEAD, "size, auto or 0", "auto")
+  X(AHEAD, "size, auto or 0", "auto")                                                              \
+  X(PASSTHROUGH, "auto, 0 or 1", "auto")
 
 typedef enum fl_option_e {
 #define FL_OPTION_ENUM(name, kind, def) FL_OPT_##name,
@@ -156,6 +157,9 @@ typedef struct fl_budget_s {
  * option_bytes / lambda_mb: 0 when unset. headroom_opt: FL_AUTO or bytes. */
 FL_INTERNAL void _fl_budget_detect(const char *root, uint64_t option_bytes, const char *lambda_mb,
                                    long long headroom_opt, fl_budget_t *out);
+/* Where the warmers read /proc/meminfo: NULL for the real one; tests point it
+ * at a fixture tree to simulate memory pressure. */
+FL_INTERNAL extern const char *_fl_fs_root;
 /* MemAvailable from <root>/proc/meminfo in bytes, or 0 when unknown. */
 FL_INTERNAL uint64_t _fl_budget_mem_available(const char *root);
 
@@ -209,6 +213,7 @@ typedef struct fl_arena_s {
   _Atomic size_t warm_target; /* warm chunks below this index */
   _Atomic int warmers_running;
   int warmers_max;
+  bool forked; /* this process is a fork() child: no automatic warming */
   fl_budget_t budget;
   uint64_t prefault_bytes; /* total bytes asked by prefault calls */
 } fl_arena_t;
@@ -397,6 +402,24 @@ static inline void _fl_span_push(fl_span_t *s, fl_block_t *b) {
 FL_INTERNAL void *_fl_alloc_aligned(size_t size, size_t align, bool zero);
 FL_INTERNAL void _fl_free_slow(void *p, const char *call);
 FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
+
+/* Pages for the adapters (src/adapters/): a run of warm memory from the arena
+ * for another allocator to manage. size is rounded up to slices; *zeroed
+ * tells whether it reads as zero. NULL when the arena cannot serve it. */
+FL_INTERNAL void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed);
+/* Give back a run from _fl_pages_alloc (whole, as it was handed out). */
+FL_INTERNAL void _fl_pages_free(void *p);
+/* True when p lies in the arena's reservation. */
+FL_INTERNAL bool _fl_pages_owned(const void *p);
+
+/* --- system.c ----------------------------------------------------------- */
+
+/* PASSTHROUGH mode: the system allocator serves everything (valgrind). */
+FL_INTERNAL extern bool _fl_passthrough;
+FL_INTERNAL void *_fl_system_alloc(size_t size, size_t align, bool zero);
+FL_INTERNAL void _fl_system_free(void *p);
+FL_INTERNAL void *_fl_system_realloc(void *p, size_t size);
+FL_INTERNAL size_t _fl_system_usable(void *p);
 
 /* --- init.c ------------------------------------------------------------- */
 

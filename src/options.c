@@ -17,7 +17,7 @@ typedef struct fl_option_desc_s {
   const char *name;
   const char *kind;
   const char *def;
-  long long value;
+  _Atomic long long value; /* relaxed: fl_option_set may race with readers */
   fl_origin_t origin;
 } fl_option_desc_t;
 
@@ -48,7 +48,7 @@ void _fl_message(const char *fmt, ...) {
 }
 
 void _fl_verbose(const char *fmt, ...) {
-  if (!options[FL_OPT_VERBOSE].value) return;
+  if (!atomic_load_explicit(&options[FL_OPT_VERBOSE].value, memory_order_relaxed)) return;
   va_list ap;
   va_start(ap, fmt);
   vmessage(fmt, ap);
@@ -157,6 +157,7 @@ static bool parse_value(fl_option_t opt, const char *s, long long *out) {
     if (errno || end == s || *end || v < 0 || v > 256) return false;
     return *out = v, true;
   case FL_OPT_THP:
+  case FL_OPT_PASSTHROUGH:
     if (word_is(s, "auto")) return *out = FL_AUTO, true;
     return parse_bool(s, out);
   case FL_OPT_BUDGET:
@@ -220,7 +221,7 @@ void _fl_options_init(void) {
 
 long long _fl_option(fl_option_t opt) {
   if (FL_UNLIKELY(!options_loaded)) _fl_options_init();
-  return options[opt].value;
+  return atomic_load_explicit(&options[opt].value, memory_order_relaxed);
 }
 
 bool _fl_option_is_set(fl_option_t opt) {
@@ -240,13 +241,14 @@ void _fl_options_print(void) {
   static const char *origin[] = {"default", "environment", "fl_option_set"};
   for (int i = 0; i < FL_OPT_COUNT; i++) {
     fl_option_desc_t *o = &options[i];
-    if (o->value == FL_AUTO)
+    long long v = atomic_load(&o->value);
+    if (v == FL_AUTO)
       _fl_message("option %-11s = %s (%s)", o->name, o->def, origin[o->origin]);
-    else if (o->value & FL_PERCENT_BIT)
-      _fl_message("option %-11s = %.2f%% (%s)", o->name, (double)(o->value & ~FL_PERCENT_BIT) / 100,
+    else if (v & FL_PERCENT_BIT)
+      _fl_message("option %-11s = %.2f%% (%s)", o->name, (double)(v & ~FL_PERCENT_BIT) / 100,
                   origin[o->origin]);
     else
-      _fl_message("option %-11s = %lld (%s)", o->name, o->value, origin[o->origin]);
+      _fl_message("option %-11s = %lld (%s)", o->name, v, origin[o->origin]);
   }
 }
 
@@ -262,7 +264,7 @@ int fl_option_set(const char *name, const char *value) {
                 value ? value : "(null)", options[i].kind);
     return EINVAL;
   }
-  options[i].value = v;
+  atomic_store_explicit(&options[i].value, v, memory_order_relaxed);
   options[i].origin = FROM_CALL;
   /* PREFAULT set after start-up acts at once, as fl_prefault would. */
   if (i == FL_OPT_PREFAULT && atomic_load(&_fl_ready) == 2) _fl_arena_start_prefault();
@@ -272,5 +274,5 @@ int fl_option_set(const char *name, const char *value) {
 long long fl_option_get(const char *name) {
   _fl_options_init();
   int i = find_option(name);
-  return i < 0 ? -2 : options[i].value;
+  return i < 0 ? -2 : atomic_load(&options[i].value);
 }

@@ -244,10 +244,10 @@ static bool warming_allowed(size_t warmed_here) {
                 (unsigned long long)(a->budget.budget >> 20));
     return false;
   }
-  /* Every 64 MiB, look again at the memory the machine has left: never warm
-   * into memory pressure. */
-  if (warmed_here % 32 == 31) {
-    uint64_t avail = _fl_budget_mem_available(NULL);
+  /* At the start and then every 64 MiB, look again at the memory the machine
+   * has left: never warm into memory pressure. */
+  if (warmed_here % 32 == 0) {
+    uint64_t avail = _fl_budget_mem_available(_fl_fs_root);
     if (avail && avail < a->budget.headroom + FL_CHUNK) {
       _fl_verbose("warming stops: only %llu MiB available", (unsigned long long)(avail >> 20));
       return false;
@@ -345,7 +345,7 @@ int _fl_prefault_bytes(size_t bytes) {
 void _fl_warm_ahead(size_t frontier) {
   fl_arena_t *a = &_fl_arena;
   long long max = _fl_option(FL_OPT_AHEAD);
-  if (max == 0 || a->warmers_max <= 0) return;
+  if (max == 0 || a->warmers_max <= 0 || a->forked) return;
   if (max == FL_AUTO) max = 256 * FL_MiB;
   size_t ahead = (frontier << FL_SLICE_SHIFT) / 2;
   if (ahead < 8 * FL_MiB) ahead = 8 * FL_MiB;
@@ -408,6 +408,10 @@ void _fl_warm_atfork_child(void) {
   pthread_cond_init(&a->warm_done, &ca);
   pthread_condattr_destroy(&ca);
   atomic_store(&a->warmers_running, 0);
+  /* Nor does the child start warmers of its own accord: a child of a
+   * threaded parent should not create threads before it execs (it would be
+   * the usual case: fork, then exec). fl_prefault still warms on request. */
+  a->forked = true;
   atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));
   for (size_t c = 0; c < a->nchunks && c < atomic_load(&a->warm_cursor); c++) {
     uint8_t w = FL_CHUNK_WARMING;

@@ -1,7 +1,7 @@
 # Tests: test/*.c each build into $(B)/test/NAME against the core library.
 #   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
 #   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)
-TEST_STEPS := test-unit test-asan test-tsan test-hardened test-override
+TEST_STEPS := test-unit test-asan test-tsan test-hardened test-override test-valgrind
 TEST_NAMES := api budget stress limits
 TEST_BINS := $(patsubst %,$(B)/test/%,$(TEST_NAMES))
 
@@ -9,7 +9,7 @@ $(B)/test/%: test/%.c test/testhelper.h $(LIB_CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB_CORE_A) $(LDLIBS)
 
-$(B)/test/budget: ALL_CFLAGS += -DFIXTURES='"$(CURDIR)/test/fixtures"'
+$(B)/test/budget $(B)/test/limits: ALL_CFLAGS += -DFIXTURES='"$(CURDIR)/test/fixtures"'
 
 .PHONY: test-unit test-asan test-tsan test-hardened
 test-unit: $(TEST_BINS)
@@ -44,3 +44,11 @@ $(B)/test/override-cxx: test/override_cxx.cc $(LIB_SO)
 .PHONY: test-override
 test-override: $(B)/test/override-preload $(B)/test/override-static $(B)/test/override-cxx
 	@test/override.sh $(B)
+
+# Valgrind memcheck through faultless (PASSTHROUGH=auto).
+$(B)/test/valgrind-target: test/valgrind.c $(LIB_CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O0 $< -o $@ $(LIB_CORE_A) $(LDLIBS)
+.PHONY: test-valgrind
+test-valgrind: $(B)/test/valgrind-target $(LIB_SO)
+	@test/valgrind.sh $(B)

@@ -60,7 +60,23 @@ static int child_prefault_budget(void) {
   return 0;
 }
 
+/* Memory runs short after start-up (the fixture says 256 MiB available): the
+ * warmers stop instead of warming the 2 GiB asked for. */
+extern const char *_fl_fs_root;
+static int child_pressure(void) {
+  _fl_fs_root = FIXTURES "/lowmem";
+  fl_prefault(2048 * MiB);
+  if (fl_prefault_wait(30000) != 0) return 20;
+  fl_stats_t st = stats();
+  printf("warmed=%llu\n", (unsigned long long)st.warmed_by_warmers);
+  char *p = fl_malloc(8 * MiB); /* and the process goes on allocating */
+  memset(p, 1, 8 * MiB);
+  fl_free(p);
+  return 0;
+}
+
 static int run_child(const char *name) {
+  if (!strcmp(name, "pressure")) return child_pressure();
   if (!strcmp(name, "overflow")) return child_overflow();
   if (!strcmp(name, "budget")) return child_prefault_budget();
   if (!strcmp(name, "noop")) {
@@ -179,6 +195,17 @@ TEST(budget_caps_warming) {
   CHECK(rc == 0 && source == FL_BUDGET_LAMBDA && budget == 224 * MiB && warm <= budget);
 }
 
+TEST(memory_pressure_stops_warming) {
+  char *env[] = {"FAULTLESS_PREFAULT=0", "FAULTLESS_VERBOSE=1", NULL};
+  int rc = spawn(self, "pressure", env, 0, out, sizeof out);
+  CHECK(rc == 0);
+  unsigned long long warmed = ~0ull;
+  const char *p = strstr(out, "warmed=");
+  if (p) sscanf(p, "warmed=%llu", &warmed);
+  CHECK(warmed < 2048 * MiB);
+  CHECK(strstr(out, "warming stops: only 256 MiB available") != NULL);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "child")) return run_child(argv[2]);
   self = "/proc/self/exe";
@@ -198,5 +225,6 @@ int main(int argc, char **argv) {
   RUN(malformed_values_reported_once);
   RUN(verbose_and_stats_at_exit);
   RUN(budget_caps_warming);
+  RUN(memory_pressure_stops_warming);
   return test_report("limits");
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "prim/prim.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +17,11 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#if !defined(FL_NO_VALGRIND) && __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define FL_HAVE_VALGRIND 1
+#endif
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -123,9 +129,13 @@ bool _fl_prim_free_page_reporting(void) {
 }
 
 size_t _fl_prim_page_size(void) {
-  static size_t page;
-  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
-  return page;
+  static size_t page; /* relaxed atomics: threads may race to fill it in */
+  size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+  if (!p) {
+    p = (size_t)sysconf(_SC_PAGESIZE);
+    __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+  }
+  return p;
 }
 
 /* --- Limits ------------------------------------------------------------- */
@@ -237,4 +247,25 @@ uint64_t _fl_prim_random(void) {
   if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) != (long)sizeof r)
     r = _fl_prim_now_ns() * 0x9E3779B97F4A7C15ull;
   return r;
+}
+
+/* --- The system allocator ------------------------------------------------ */
+
+bool _fl_prim_system_alloc(fl_system_alloc_t *out) {
+  out->malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+  out->free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+  out->calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+  out->realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+  out->posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+  out->usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  return out->malloc && out->free && out->calloc && out->realloc && out->posix_memalign &&
+         out->usable_size;
+}
+
+bool _fl_prim_under_valgrind(void) {
+#ifdef FL_HAVE_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return false;
+#endif
 }

@@ -79,4 +79,23 @@ _Noreturn void _fl_prim_abort(void);
 /* Some random bits from the kernel (getrandom), else from the clock. */
 uint64_t _fl_prim_random(void);
 
+/* --- The system allocator ------------------------------------------------ */
+
+/* The malloc that the process would have without faultless: libc's, or the
+ * replacement a tool such as valgrind puts in its place. */
+typedef struct fl_system_alloc_s {
+  void *(*malloc)(size_t);
+  void (*free)(void *);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  int (*posix_memalign)(void **, size_t, size_t);
+  size_t (*usable_size)(void *);
+} fl_system_alloc_t;
+
+/* Look the system allocator up (dlsym RTLD_NEXT). May itself allocate.
+ * Returns false when any entry is missing. */
+bool _fl_prim_system_alloc(fl_system_alloc_t *out);
+/* True when the process runs under valgrind. */
+bool _fl_prim_under_valgrind(void);
+
 #endif
