@@ -7,6 +7,7 @@ CC ?= cc
 #   SECURE=1       encoded free lists, guard pages, randomized reuse
 #   DEBUG=1        freed blocks filled and checked on reuse (write-after-free)
 #   VALGRIND=0     leave out the valgrind detection (see TUNING.md, PASSTHROUGH)
+#   CHECKS=0       no invalid/double-free checks on the free fast path (to measure their cost)
 SAN ?=
 SECURE ?= 0
 DEBUG ?= 0
@@ -24,10 +25,13 @@ endif
 ifeq ($(DEBUG),1)
   SANFLAGS += -DFL_DEBUG=1
 endif
+ifeq ($(CHECKS),0)
+  SANFLAGS += -DFL_NO_CHECKS=1
+endif
 ifeq ($(VALGRIND),0)
   SANFLAGS += -DFL_NO_VALGRIND=1
 endif
-B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)
+B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g

@@ -444,6 +444,10 @@ static void recommend(const env_t *env) {
     const warm_result_t *w = &warm[i];
     if (!w->available) continue;
     if (!rec.best || w->median_gbps > rec.best->median_gbps) rec.best = w;
+    /* With free page reporting, huge pages are fast only on memory the guest
+     * still holds; after idle they wait for the host (the after-idle phase of
+     * the 2 MiB table), so advise 4 KiB pages as the library's THP=auto does. */
+    if (w->huge && env->free_page_reporting) continue;
     if (w->threads <= spare && (!rec.advised || w->median_gbps > rec.advised->median_gbps))
       rec.advised = w;
   }
@@ -549,6 +553,9 @@ static void print_text(const env_t *env, double elapsed) {
          rec.prefault_reason, format_bytes(rec.budget / (1 << 20) * (1 << 20), budget),
          rec.budget_source);
   printf("  the library picks the method itself (MADV_POPULATE_WRITE where the kernel has it)\n");
+  if (env->free_page_reporting)
+    printf("  huge pages off: this guest reports free pages to its host, and a 2 MiB page touched\n"
+           "  after idle waits for the host (see the after-idle p90 above); THP=auto does the same\n");
   static const size_t sizes[] = {64UL << 20, 256UL << 20, 1UL << 30, 4UL << 30};
   for (int slow = 0; slow < 1 + (rec.slowdown > 1.2); slow++) {
     double gbps = slow ? rec.start_gbps : rec.advised->median_gbps;

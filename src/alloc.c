@@ -66,15 +66,24 @@ void *fl_malloc(size_t size) {
   return _fl_alloc_aligned(size, FL_ALIGN, false);
 }
 
+/* The checks of the default build on a local free: p starts a block and the
+ * block is not already free. CHECKS=0 builds leave them out, to measure what
+ * they cost; the slow path still checks. */
+static inline bool local_free_ok(const fl_span_t *s, const fl_block_t *b) {
+#ifdef FL_NO_CHECKS
+  return true;
+#else
+  size_t off = (size_t)((const char *)b - (const char *)_fl_span_start(s));
+  return (((uint64_t)off * s->bsize_inv) >> 32) * s->bsize == off && !_fl_block_is_free(b);
+#endif
+}
+
 void fl_free(void *p) {
   if (FL_LIKELY(_fl_in_arena(p))) {
     fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
     if (FL_LIKELY(s->kind == FL_SPAN_SMALL && s->heap == _fl_heap_tl)) {
-      /* Local free: check that p starts a block and is not already free. */
-      size_t off = (size_t)((char *)p - (char *)_fl_span_start(s));
       fl_block_t *b = p;
-      if (FL_LIKELY((((uint64_t)off * s->bsize_inv) >> 32) * s->bsize == off &&
-                    !_fl_block_is_free(b) && s->used > 1 && s->in_list)) {
+      if (FL_LIKELY(local_free_ok(s, b) && s->used > 1 && s->in_list)) {
         _fl_span_push(s, b);
         s->used--;
         return;

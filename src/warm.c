@@ -312,15 +312,20 @@ static int raise_target(size_t from, size_t target) {
   int want = a->warmers_max;
   size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor);
   if ((size_t)want > pending) want = (int)pending;
-  while (atomic_load(&a->warmers_running) < want) {
-    atomic_fetch_add(&a->warmers_running, 1);
+  int start = want - atomic_load(&a->warmers_running);
+  if (start > 0) atomic_fetch_add(&a->warmers_running, start);
+  pthread_mutex_unlock(&a->warm_lock);
+  /* Threads start outside the lock: pthread_create allocates (the new
+   * thread's TLS vector), which can come back here through malloc. */
+  for (int i = 0; i < start; i++)
     if (_fl_prim_thread_start(warmer_main, NULL) != 0) {
-      atomic_fetch_sub(&a->warmers_running, 1);
+      pthread_mutex_lock(&a->warm_lock);
+      if (atomic_fetch_sub(&a->warmers_running, start - i) == start - i)
+        pthread_cond_broadcast(&a->warm_done);
+      pthread_mutex_unlock(&a->warm_lock);
       _fl_verbose("could not start a warmer thread");
       break;
     }
-  }
-  pthread_mutex_unlock(&a->warm_lock);
   return want;
 }
 

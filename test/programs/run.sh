@@ -146,7 +146,13 @@ git repack -q -a -d -f
 git count-objects -v | grep -E "^(count|in-pack|packs)"
 git fsck --no-progress 2>&1 | wc -l
 git log -p --format=%H | md5sum
-cd .. && git clone -q --no-local "$2" self && cd self && git log --stat --format="%H %s" | md5sum && git ls-files | wc -l'
+cd ..
+# this repository, when the tree is a git checkout (an exported tarball is not)
+if git -C "$2" rev-parse --git-dir >/dev/null 2>&1; then
+  git clone -q --no-local "$2" self && cd self && git log --stat --format="%H %s" | md5sum && git ls-files | wc -l
+else
+  echo "not a git checkout: no clone of this repository"
+fi'
   same "git: fast-import 400 commits, clone, log, repack, fsck; clone+log of this repository" \
     "$tmp/git" bash -c "$git_script" git "$tmp/gen.fi" "$root"
 fi
