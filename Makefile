@@ -35,7 +35,7 @@ B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -pthread -Iinclude -Isrc $(SANFLAGS)
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition -pthread -Iinclude -Isrc $(SANFLAGS)
 LDLIBS := -pthread -ldl
 
 CORE_SRC := src/prim/linux.c src/options.c src/stats.c src/budget.c src/warm.c \

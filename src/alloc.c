@@ -73,8 +73,10 @@ static inline bool local_free_ok(const fl_span_t *s, const fl_block_t *b) {
 #ifdef FL_NO_CHECKS
   return true;
 #else
-  size_t off = (size_t)((const char *)b - (const char *)_fl_span_start(s));
-  return (((uint64_t)off * s->bsize_inv) >> 32) * s->bsize == off && !_fl_block_is_free(b);
+  /* s is the first slice of its span (SMALL, not INTERIOR), so the span
+   * starts at b's slice boundary. */
+  uint64_t off = (uintptr_t)b & (FL_SLICE - 1);
+  return off * s->bsize_magic < s->bsize_magic && !_fl_block_is_free(b);
 #endif
 }
 

@@ -19,6 +19,16 @@ const uint32_t _fl_class_size[FL_CLASSES] = {0,      16,     32,     48,     64,
                                              112,    128,    C4(7),  C4(8),  C4(9), C4(10), C4(11),
                                              C4(12), C4(13), C4(14), C4(15), C4(16)};
 
+/* The class of each size up to 1 KiB, in 16-byte steps: _fl_class_of_small[(size + 15) >> 4].
+ * Filled from _fl_class_size, checked by the unit tests against the arithmetic. */
+const uint8_t _fl_class_of_small[65] = {
+    1,  1,  2,  3,  4,  5,  6,  7,  8,                              /* 0..128: 16-byte steps */
+    9,  9,  10, 10, 11, 11, 12, 12,                                 /* ..256: 32-byte steps */
+    13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, /* ..512 */
+    17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, /* ..768 */
+    19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, /* ..1024 */
+};
+
 static pthread_key_t heap_key;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static fl_heap_t *abandoned;
@@ -104,7 +114,7 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   uint32_t bsize = _fl_class_size[cls];
   s->cls = (uint8_t)cls;
   s->bsize = bsize;
-  s->bsize_inv = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+  s->bsize_magic = UINT64_MAX / bsize + 1;
   s->capacity = (uint32_t)(_fl_span_usable(s) / bsize);
   _fl_span_guard(s, true);
   s->used = 0;

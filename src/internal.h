@@ -180,20 +180,31 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags;                 /* FL_SPAN_WARM, FL_SPAN_FRESH */
-  uint8_t in_list;               /* SMALL: linked in its heap's class list */
-  uint8_t cls;                   /* SMALL: size class */
-  uint32_t slices;               /* length; for INTERIOR: distance back to the first slice */
-  uint32_t used;                 /* SMALL: blocks handed out and not yet freed to the owner */
-  uint32_t capacity;             /* SMALL: blocks in the span */
-  uint32_t bsize;                /* SMALL: block size */
-  uint32_t bsize_inv;            /* SMALL: ceil(2^32 / bsize), to check block starts */
-  fl_block_t *free;              /* SMALL: blocks free for the owner to hand out */
-  struct fl_heap_s *heap;        /* SMALL: the owner */
+  uint8_t flags;     /* FL_SPAN_WARM, FL_SPAN_FRESH */
+  uint8_t in_list;   /* SMALL: linked in its heap's class list */
+  uint8_t cls;       /* SMALL: size class */
+  uint32_t slices;   /* length; for INTERIOR: distance back to the first slice */
+  uint32_t used;     /* SMALL: blocks handed out and not yet freed to the owner */
+  uint32_t capacity; /* SMALL: blocks in the span */
+  uint32_t bsize;    /* SMALL: block size */
+  uint32_t unused;
+  /* SMALL: ceil(2^64 / bsize). An offset below 2^32 is a multiple of bsize
+   * exactly when offset * magic (mod 2^64) < magic: one multiply, no divide. */
+  uint64_t bsize_magic;
   struct fl_span_s *next, *prev; /* heap class list, or free bin */
-  uint64_t freed_ms;             /* FREE: when it was freed (RELEASE) */
-  size_t size;                   /* LARGE: bytes asked for */
+  union {
+    struct {
+      fl_block_t *free;       /* SMALL: blocks free for the owner to hand out */
+      struct fl_heap_s *heap; /* SMALL: the owner */
+    };
+    struct {
+      size_t size;       /* LARGE: bytes asked for */
+      uint64_t freed_ms; /* FREE: when it was freed (RELEASE) */
+    };
+  };
 } fl_span_t;
+/* One cache line each: the slice index becomes a descriptor by a shift. */
+_Static_assert(sizeof(fl_span_t) == 64, "span descriptors are 64 bytes");
 
 typedef struct fl_arena_s {
   char *base; /* the reservation */
@@ -312,8 +323,11 @@ FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("ini
 FL_INTERNAL extern uintptr_t _fl_free_key;
 FL_INTERNAL extern const uint32_t _fl_class_size[FL_CLASSES];
 
+FL_INTERNAL extern const uint8_t _fl_class_of_small[65];
+
 static inline size_t _fl_size_class(size_t size) {
-  if (size <= 128) return size <= 16 ? 1 : (size + 15) >> 4;
+  /* Up to 1 KiB by table (the common case: one load), above by arithmetic. */
+  if (size <= 1024) return _fl_class_of_small[(size + 15) >> 4];
   size_t b = 63 - (size_t)__builtin_clzll(size - 1); /* size in (2^b, 2^(b+1)] */
   return 9 + (b - 7) * 4 + (((size - 1) >> (b - 2)) & 3);
 }
