@@ -66,8 +66,8 @@ void *fl_malloc(size_t size) {
   return _fl_alloc_aligned(size, FL_ALIGN, false);
 }
 
-/* The checks of the default build on a local free: p starts a block and the
- * block is not already free. CHECKS=0 builds leave them out, to measure what
+/* The checks of the default build on a free: p starts a block that was handed
+ * out and is not already free. CHECKS=0 builds leave them out, to measure what
  * they cost; the slow path still checks. */
 static inline bool local_free_ok(const fl_span_t *s, const fl_block_t *b) {
 #ifdef FL_NO_CHECKS
@@ -76,20 +76,24 @@ static inline bool local_free_ok(const fl_span_t *s, const fl_block_t *b) {
   /* s is the first slice of its span (SMALL, not INTERIOR), so the span
    * starts at b's slice boundary. */
   uint64_t off = (uintptr_t)b & (FL_SLICE - 1);
-  return off * s->bsize_magic < s->bsize_magic && !_fl_block_is_free(b);
+  return off * s->bsize_magic < s->bsize_magic &&
+         off < __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED) && !_fl_block_is_free(b);
 #endif
 }
 
 void fl_free(void *p) {
   if (FL_LIKELY(_fl_in_arena(p))) {
     fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
-    if (FL_LIKELY(s->kind == FL_SPAN_SMALL && s->heap == _fl_heap_tl)) {
-      fl_block_t *b = p;
-      if (FL_LIKELY(local_free_ok(s, b) && s->used > 1 && s->in_list)) {
+    fl_block_t *b = p;
+    if (FL_LIKELY(s->kind == FL_SPAN_SMALL && local_free_ok(s, b))) {
+      if (FL_LIKELY(s->heap == _fl_heap_tl)) {
         _fl_span_push(s, b);
         s->used--;
-        return;
+        if (FL_UNLIKELY(!s->in_list)) _fl_heap_relink(s);
+      } else {
+        _fl_heap_free_remote(s, b);
       }
+      return;
     }
   } else if (p == NULL) {
     return;
@@ -116,8 +120,9 @@ static fl_span_t *checked_span(const void *p, const char *call) {
     if (p != start) _fl_fatal(call, p, "pointer inside a block, not at its start");
     return s;
   }
-  size_t off = (size_t)((const char *)p - start);
-  if (off % s->bsize != 0 || off >= (size_t)s->capacity * s->bsize)
+  uint64_t off = (uint64_t)((const char *)p - start);
+  if (off * s->bsize_magic >= s->bsize_magic ||
+      off >= __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED))
     _fl_fatal(call, p, "pointer inside a block, not at its start");
   const fl_block_t *b = p;
   if (_fl_block_is_free(b)) _fl_fatal(call, p, "double free");

@@ -92,8 +92,26 @@ static void list_push(fl_heap_t *h, fl_span_t *s) {
   fl_span_t **head = &h->avail[s->cls];
   s->prev = NULL;
   s->next = *head;
-  if (*head) (*head)->prev = s;
+  if (*head)
+    (*head)->prev = s;
+  else
+    h->avail_tail[s->cls] = s;
   *head = s;
+  s->in_list = 1;
+}
+
+/* A span that fills up leaves its list; the first free into it puts it back
+ * at the tail, so it gathers free blocks while the head span serves, instead
+ * of flapping between full and listed on every free. */
+static void list_append(fl_heap_t *h, fl_span_t *s) {
+  fl_span_t **tail = &h->avail_tail[s->cls];
+  s->next = NULL;
+  s->prev = *tail;
+  if (*tail)
+    (*tail)->next = s;
+  else
+    h->avail[s->cls] = s;
+  *tail = s;
   s->in_list = 1;
 }
 
@@ -102,9 +120,38 @@ static void list_remove(fl_heap_t *h, fl_span_t *s) {
     s->prev->next = s->next;
   else
     h->avail[s->cls] = s->next;
-  if (s->next) s->next->prev = s->prev;
+  if (s->next)
+    s->next->prev = s->prev;
+  else
+    h->avail_tail[s->cls] = s->prev;
   s->next = s->prev = NULL;
   s->in_list = 0;
+}
+
+/* Carve the next blocks of s's untouched tail onto its free list: up to a
+ * page's worth, in address order. Carving as the span fills, not all at
+ * once, keeps a span that holds a few blocks from touching all its pages. */
+static void carve(fl_span_t *s) {
+  uint32_t bsize = s->bsize, end = s->capacity * bsize;
+  uint32_t n = bsize >= 4096 ? 1 : 4096 / bsize;
+  uint32_t stop = s->carved_end + n * bsize < end ? s->carved_end + n * bsize : end;
+  char *start = _fl_span_start(s);
+  for (uint32_t off = stop; off > s->carved_end;) {
+    off -= bsize;
+    fl_block_t *b = (fl_block_t *)(start + off);
+    _fl_block_set_next(b, s->free);
+    b->freed_tag = 0;
+#ifdef FL_DEBUG
+    _fl_debug_fill_freed(b, bsize);
+#endif
+    s->free = b;
+  }
+  /* Relaxed atomic: a thread freeing a block of s reads it (checked_span). */
+  __atomic_store_n(&s->carved_end, stop, __ATOMIC_RELAXED);
+}
+
+static bool can_carve(const fl_span_t *s) {
+  return s->carved_end < s->capacity * s->bsize;
 }
 
 static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
@@ -119,19 +166,9 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   _fl_span_guard(s, true);
   s->used = 0;
   s->heap = h;
-  /* Thread the free list in address order, so a fresh span is handed out
-   * sequentially (prefetch-friendly). */
-  char *start = _fl_span_start(s);
   s->free = NULL;
-  for (uint32_t i = s->capacity; i-- > 0;) {
-    fl_block_t *b = (fl_block_t *)(start + (size_t)i * bsize);
-    _fl_block_set_next(b, s->free);
-    b->freed_tag = 0;
-#ifdef FL_DEBUG
-    _fl_debug_fill_freed(b, bsize);
-#endif
-    s->free = b;
-  }
+  __atomic_store_n(&s->carved_end, 0, __ATOMIC_RELAXED);
+  carve(s);
   list_push(h, s);
   return s;
 }
@@ -145,24 +182,41 @@ static void span_retire(fl_heap_t *h, fl_span_t *s) {
 
 /* --- Freeing to the owner ----------------------------------------------- */
 
-/* pre: the caller owns s->heap; b is a live block of s. */
+/* pre: the caller owns s->heap; b is a live block of s. An emptied span
+ * stays listed (it is the warmest memory for its class); sweep_empty gives
+ * spare empty spans back now and then. */
 static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
   _fl_span_push(s, b);
   s->used--;
-  if (!s->in_list)
-    list_push(h, s);
-  else if (s->used == 0 && (s->next || s->prev))
-    span_retire(h, s);
+  if (!s->in_list) list_append(h, s);
+}
+
+void _fl_heap_relink(fl_span_t *s) {
+  list_append(s->heap, s);
+}
+
+/* Give empty spans back to the arena, keeping at most `keep` per class. */
+static void sweep_empty(fl_heap_t *h, int keep) {
+  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+    int kept = 0;
+    for (fl_span_t *s = h->avail[cls], *next; s; s = next) {
+      next = s->next;
+      if (s->used == 0 && ++kept > keep) span_retire(h, s);
+    }
+  }
 }
 
 void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
+  if (s->heap == _fl_heap_tl)
+    free_local(s->heap, s, b);
+  else
+    _fl_heap_free_remote(s, b);
+}
+
+/* Remote free: mark the block free (double frees are caught the same way)
+ * and push it on the owner's list. */
+void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
   fl_heap_t *h = s->heap;
-  if (h == _fl_heap_tl) {
-    free_local(h, s, b);
-    return;
-  }
-  /* Remote free: mark the block free (double frees are caught the same way)
-   * and push it on the owner's list. */
 #ifdef FL_DEBUG
   _fl_debug_fill_freed(b, s->bsize);
 #endif
@@ -178,7 +232,8 @@ static void collect_remote(fl_heap_t *h) {
   fl_block_t *b = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
   while (b) {
     fl_block_t *next = _fl_block_next(b);
-    fl_span_t *s = _fl_span_lookup(b);
+    fl_span_t *s = &_fl_arena.spans[_fl_slice_of(b)];
+    if (s->kind != FL_SPAN_SMALL) s = _fl_span_lookup(b); /* b is past the first slice */
     if (FL_UNLIKELY(!s || s->kind != FL_SPAN_SMALL || s->heap != h)) _fl_corrupt_free_list(s, b);
     free_local(h, s, b);
     b = next;
@@ -189,10 +244,17 @@ static void collect_remote(fl_heap_t *h) {
 
 void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
   if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) collect_remote(h);
+  if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
   fl_span_t *s;
-  /* Spans without free blocks leave the list; a free to them puts them back. */
-  while ((s = h->avail[cls]) && !s->free)
+  /* Spans without free blocks leave the list (a free to them puts them
+   * back), unless their untouched tail can give more. */
+  while ((s = h->avail[cls]) && !s->free) {
+    if (can_carve(s)) {
+      carve(s);
+      break;
+    }
     list_remove(h, s);
+  }
   if (!s && !(s = span_new(h, cls))) return NULL;
   return _fl_span_pop(s);
 }
@@ -203,14 +265,9 @@ void _fl_heap_thread_exit(void *arg) {
   fl_heap_t *h = arg;
   if (!h) return;
   collect_remote(h);
-  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
-    fl_span_t *s = h->avail[cls];
-    while (s) {
-      fl_span_t *next = s->next;
-      if (s->used == 0) span_retire(h, s);
-      s = next;
-    }
-  }
+  /* Keep one empty span per class for the thread that adopts this heap:
+   * short-lived threads then reuse warm spans instead of cutting new ones. */
+  sweep_empty(h, 1);
   _fl_heap_tl = NULL;
   pthread_mutex_lock(&heaps_lock);
   h->abandoned = true;
@@ -270,16 +327,15 @@ int _fl_heap_check_current(void) {
       char *start = _fl_span_start(s);
       for (fl_block_t *b = s->free; b; b = _fl_block_next(b)) {
         size_t off = (size_t)((char *)b - start);
-        if ((char *)b < start || off >= (size_t)s->capacity * s->bsize || off % s->bsize ||
-            ++nfree > s->capacity) {
+        if ((char *)b < start || off >= s->carved_end || off % s->bsize || ++nfree > s->capacity) {
           _fl_message("heap check: free list of span %p (class %zu) has a bad entry %p",
                       (void *)start, cls, (void *)b);
           return 1;
         }
       }
-      if (nfree + s->used != s->capacity) {
+      if (nfree + s->used != s->carved_end / s->bsize) {
         _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
-                    s->used, s->capacity);
+                    s->used, s->carved_end / s->bsize);
         return 1;
       }
     }

@@ -180,14 +180,14 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags;     /* FL_SPAN_WARM, FL_SPAN_FRESH */
-  uint8_t in_list;   /* SMALL: linked in its heap's class list */
-  uint8_t cls;       /* SMALL: size class */
-  uint32_t slices;   /* length; for INTERIOR: distance back to the first slice */
-  uint32_t used;     /* SMALL: blocks handed out and not yet freed to the owner */
-  uint32_t capacity; /* SMALL: blocks in the span */
-  uint32_t bsize;    /* SMALL: block size */
-  uint32_t unused;
+  uint8_t flags;       /* FL_SPAN_WARM, FL_SPAN_FRESH */
+  uint8_t in_list;     /* SMALL: linked in its heap's class list */
+  uint8_t cls;         /* SMALL: size class */
+  uint32_t slices;     /* length; for INTERIOR: distance back to the first slice */
+  uint32_t used;       /* SMALL: blocks handed out and not yet freed to the owner */
+  uint32_t capacity;   /* SMALL: blocks in the span */
+  uint32_t bsize;      /* SMALL: block size */
+  uint32_t carved_end; /* SMALL: blocks below this offset exist; above, untouched */
   /* SMALL: ceil(2^64 / bsize). An offset below 2^32 is a multiple of bsize
    * exactly when offset * magic (mod 2^64) < magic: one multiply, no divide. */
   uint64_t bsize_magic;
@@ -313,10 +313,15 @@ FL_INTERNAL void _fl_outside_atfork_child(void);
 
 typedef struct fl_heap_s {
   fl_span_t *avail[FL_CLASSES];      /* spans with (maybe) free blocks; head is current */
-  _Atomic(fl_block_t *) remote_free; /* blocks freed by other threads */
+  fl_span_t *avail_tail[FL_CLASSES]; /* their last span */
+  /* Blocks freed by other threads. On a cache line of its own: the freeing
+   * threads write it, and it must not share a line with the owner's lists. */
+  _Alignas(64) _Atomic(fl_block_t *) remote_free;
+  char remote_pad[64 - sizeof(void *)];
   struct fl_heap_s *next_abandoned;
   struct fl_heap_s *next_all;
   bool abandoned;
+  uint32_t slow_calls; /* malloc slow paths, to sweep empty spans now and then */
 } fl_heap_t;
 
 FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
@@ -335,6 +340,10 @@ static inline size_t _fl_size_class(size_t size) {
 FL_INTERNAL void *_fl_heap_malloc_slow(fl_heap_t *heap, size_t cls);
 FL_INTERNAL fl_heap_t *_fl_heap_get(void);
 FL_INTERNAL void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p);
+/* Free a block of a span another thread owns. */
+FL_INTERNAL void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b);
+/* Put a span that had no free block back on its heap's list. pre: owner. */
+FL_INTERNAL void _fl_heap_relink(fl_span_t *s);
 FL_INTERNAL void _fl_heap_thread_exit(void *heap);
 FL_INTERNAL void _fl_heap_init(void);
 FL_INTERNAL int _fl_heap_check_current(void);

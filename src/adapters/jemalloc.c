@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,31 @@ static extent_hooks_t *previous_of(unsigned arena_ind) {
 
 static bool ours(const void *addr) { return _fl_pages_owned(addr); }
 
+/* --- fork() --------------------------------------------------------------
+ * jemalloc's fork handler takes its locks while other threads may sit in a
+ * hook, holding an arena lock and waiting for faultless's; if faultless's
+ * handler took its locks first, that is a deadlock. So while a fork is being
+ * prepared the hooks do not enter faultless: they fall back to jemalloc's
+ * own hooks (alloc) or opt out (dalloc), and the fork waits for the calls
+ * already inside to leave. Our handler is registered after jemalloc's and
+ * faultless's, so it runs before both. */
+static _Atomic int forking, inside;
+
+static bool enter(void) {
+  atomic_fetch_add(&inside, 1);
+  if (!atomic_load(&forking)) return true;
+  atomic_fetch_sub(&inside, 1);
+  return false;
+}
+static void leave(void) { atomic_fetch_sub(&inside, 1); }
+
+static void fork_prepare(void) {
+  atomic_store(&forking, 1);
+  while (atomic_load(&inside))
+    sched_yield();
+}
+static void fork_done(void) { atomic_store(&forking, 0); }
+
 static void *hook_alloc(extent_hooks_t *self, void *new_addr, size_t size, size_t alignment,
                         bool *zero, bool *commit, unsigned arena_ind) {
   COUNT(H_ALLOC);
@@ -160,10 +186,14 @@ static void *hook_alloc(extent_hooks_t *self, void *new_addr, size_t size, size_
    * jemalloc takes NULL as "allocate elsewhere". */
   if (new_addr && ours(new_addr)) return NULL;
   bool zeroed = false;
-  void *p = new_addr ? NULL : _fl_pages_alloc(size, alignment ? alignment : 4096, &zeroed);
-  if (p && !run_add(p, size)) {
-    _fl_pages_free(p);
-    p = NULL;
+  void *p = NULL;
+  if (!new_addr && enter()) {
+    p = _fl_pages_alloc(size, alignment ? alignment : 4096, &zeroed);
+    if (p && !run_add(p, size)) {
+      _fl_pages_free(p);
+      p = NULL;
+    }
+    leave();
   }
   if (!p) {
     /* The reservation is full (or faultless is passed through): never harm,
@@ -187,7 +217,10 @@ static bool hook_dalloc(extent_hooks_t *self, void *addr, size_t size, bool comm
   }
   /* false (taken) only when this completes whole runs; otherwise opt out, and
    * jemalloc keeps the extent, warm, for reuse. */
-  return !runs_give_back(addr, size, true);
+  if (!enter()) return true;
+  bool taken = runs_give_back(addr, size, true);
+  leave();
+  return !taken;
 }
 
 static void hook_destroy(extent_hooks_t *self, void *addr, size_t size, bool committed,
@@ -198,7 +231,10 @@ static void hook_destroy(extent_hooks_t *self, void *addr, size_t size, bool com
     if (prev && prev->destroy) prev->destroy(prev, addr, size, committed, arena_ind);
     return;
   }
+  /* During a fork the range is left to the process (destroy cannot opt out). */
+  if (!enter()) return;
   runs_give_back(addr, size, false);
+  leave();
 }
 
 static bool hook_commit(extent_hooks_t *self, void *addr, size_t size, size_t offset,
@@ -307,6 +343,10 @@ static int hook_missing_arena(fl_mallctl_fn mallctl_fn, unsigned i) {
   return hook_arena(mallctl_fn, i);
 }
 
+static void register_fork_handlers(void) {
+  pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 int fl_jemalloc_attach(fl_mallctl_fn mallctl_fn) {
   if (!mallctl_fn) return EINVAL;
   const char *version = NULL;
@@ -342,6 +382,8 @@ int fl_jemalloc_attach(fl_mallctl_fn mallctl_fn) {
     if (rc == EFAULT) rc = hook_missing_arena(mallctl_fn, i);
     if (rc == 0) hooked++;
   }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handlers);
   attached_mallctl = mallctl_fn;
   _fl_verbose("jemalloc %s: extent hooks on %d of %u arenas", version, hooked, narenas);
   return 0;
