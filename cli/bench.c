@@ -27,7 +27,8 @@ static void usage(FILE *out) {
           "\n"
           "  --allocators LIST  comma-separated (default: every one found of glibc,\n"
           "                     glibc-tuned, jemalloc, mimalloc, tcmalloc, faultless);\n"
-          "                     also faultless-preload (LD_PRELOAD libfaultless.so).\n"
+          "                     also faultless-preload (LD_PRELOAD libfaultless.so),\n"
+          "                     jemalloc+faultless, mimalloc+faultless (their adapters).\n"
           "                     An entry may override options: NAME:setup-ms=MS:prefault=BYTES,\n"
           "                     or preload any library: LABEL:lib=/path/libx.so\n"
           "  --chunks N         buffers per iteration (100)\n"
@@ -86,7 +87,23 @@ static const known_t known[] = {
      "libgoogle-perftools4"},
     {"faultless", KIND_FAULTLESS, {NULL}, NULL},
     {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
+    /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/).
+     * The jemalloc adapter goes first so that it also sees the program's
+     * mallctl("arenas.create"). */
+    {"jemalloc+faultless", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
+    {"mimalloc+faultless",
+     KIND_PRELOAD,
+     {"libmimalloc.so.2", "libmimalloc.so", NULL},
+     "libmimalloc2.0"},
 };
+
+/* NAME+faultless: the adapter preloaded with the allocator, and whether it
+ * goes first in LD_PRELOAD. */
+static const struct {
+  const char *name, *adapter;
+  bool first;
+} adapters[] = {{"jemalloc+faultless", "libfaultless-jemalloc.so", true},
+                {"mimalloc+faultless", "libfaultless-mimalloc.so", false}};
 #define NKNOWN (int)(sizeof known / sizeof known[0])
 #define NDEFAULT 6 /* the first six are the default list */
 
@@ -108,6 +125,12 @@ static char *find_library(const known_t *k) {
       free(sb.data);
     }
   return NULL;
+}
+
+/* Whether the variant's processes load faultless by LD_PRELOAD (and so take
+ * prefault as FAULTLESS_PREFAULT). */
+static bool preloads_faultless(const variant_t *v) {
+  return v->kind == KIND_FAULTLESS_PRELOAD || strstr(v->base, "+faultless") != NULL;
 }
 
 static char *package_of(const char *path) {
@@ -152,7 +175,8 @@ static int add_variant(bench_t *b, const char *spec) {
   }
   if (!k && !v.library)
     return free(copy), bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
-                                 "tcmalloc, faultless, faultless-preload, or NAME:lib=PATH)",
+                                 "tcmalloc, faultless, faultless-preload, jemalloc+faultless, "
+                                 "mimalloc+faultless, or NAME:lib=PATH)",
                                  name);
   v.base = k ? k->name : "custom";
   v.kind = k ? k->kind : KIND_PRELOAD;
@@ -165,6 +189,24 @@ static int add_variant(bench_t *b, const char *spec) {
     v.library = find_library(k);
     if (!v.library)
       sb_printf(&note, "%s: not found (Debian package %s); skipped", name, k->package);
+    for (size_t i = 0; v.library && i < sizeof adapters / sizeof adapters[0]; i++) {
+      if (strcmp(adapters[i].name, k->name)) continue;
+      /* the adapter beside libfaultless.so; both go into LD_PRELOAD */
+      strbuf_t ad = {0}, both = {0};
+      const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
+      if (slash)
+        sb_printf(&ad, "%.*s/%s", (int)(slash - b->library_so), b->library_so, adapters[i].adapter);
+      if (!ad.data || access(ad.data, R_OK) != 0) {
+        sb_printf(&note, "%s: %s not found next to libfaultless.so (make adapters); skipped", name,
+                  adapters[i].adapter);
+      } else {
+        sb_printf(&both, "%s %s", adapters[i].first ? ad.data : v.library,
+                  adapters[i].first ? v.library : ad.data);
+        free(v.library);
+        v.library = both.data;
+      }
+      free(ad.data);
+    }
   } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
     if (b->library_so)
       v.library = xstrdup(b->library_so);
@@ -172,7 +214,7 @@ static int add_variant(bench_t *b, const char *spec) {
       sb_printf(&note, "%s: libfaultless.so not found next to this program (make lib); skipped",
                 name);
   }
-  if (v.prefault && v.kind != KIND_FAULTLESS && v.kind != KIND_FAULTLESS_PRELOAD && v.library &&
+  if (v.prefault && v.kind != KIND_FAULTLESS && !preloads_faultless(&v) && v.library &&
       strcmp(spec, name) != 0)
     fprintf(stderr, "faultless bench: note: prefault applies to faultless only (%s)\n", spec);
   free(copy);
@@ -338,8 +380,7 @@ static char **worker_env(const variant_t *v, char *owned[3]) {
       tunables = environ[i] + 15;
       if (v->kind == KIND_GLIBC_TUNED) continue;
     }
-    if (v->kind == KIND_FAULTLESS_PRELOAD && v->prefault &&
-        !strncmp(environ[i], "FAULTLESS_PREFAULT=", 19))
+    if (preloads_faultless(v) && v->prefault && !strncmp(environ[i], "FAULTLESS_PREFAULT=", 19))
       continue;
     envp[k++] = environ[i];
   }
@@ -352,7 +393,7 @@ static char **worker_env(const variant_t *v, char *owned[3]) {
     sb_printf(&sb, "LD_PRELOAD=%s", v->library);
     envp[k++] = owned[nowned++] = sb.data;
   }
-  if (v->kind == KIND_FAULTLESS_PRELOAD && v->prefault) {
+  if (preloads_faultless(v) && v->prefault) {
     strbuf_t pf = {0};
     sb_printf(&pf, "FAULTLESS_PREFAULT=%zu", v->prefault);
     envp[k++] = owned[nowned++] = pf.data;

@@ -8,8 +8,8 @@
 #   make test-cli   quick self-test of both commands (cli/test.sh)
 
 CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/env.c cli/util.c cli/run.c \
-           cli/lambda.c lambda/json.c
-CLI_HDR := cli/util.h cli/env.h cli/bench.h cli/probe.h cli/run.h cli/lambda.h lambda/json.h include/faultless.h
+           cli/lambda.c lambda/json.c cli/suite.c
+CLI_HDR := cli/util.h cli/env.h cli/bench.h cli/probe.h cli/run.h cli/lambda.h lambda/json.h cli/suite.h include/faultless.h
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
 
 # Knobs for `make bench` (under two minutes on a 2-vCPU machine). The second

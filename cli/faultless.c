@@ -7,6 +7,7 @@
 #include "lambda.h"
 #include "probe.h"
 #include "run.h"
+#include "suite.h"
 #include "util.h"
 
 #include <string.h>
@@ -18,6 +19,7 @@ static void usage(FILE *out) {
           "  lambda   the experiment on AWS Lambda (faultless lambda --help)\n"
           "  probe    what first touch of memory costs on this machine (faultless probe --help)\n"
           "  run      run a program with faultless as its malloc (faultless run --help)\n"
+          "  suite    the general-purpose allocator suite (faultless suite --help)\n"
           "  version  print the version\n");
 }
 
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "lambda")) return cmd_lambda(argc - 1, argv + 1);
   if (!strcmp(cmd, "probe")) return cmd_probe(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "suite")) return cmd_suite(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("faultless %d.%d.%d\n", FL_VERSION_MAJOR, FL_VERSION_MINOR, FL_VERSION_PATCH);
     return 0;

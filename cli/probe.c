@@ -554,8 +554,9 @@ static void print_text(const env_t *env, double elapsed) {
          rec.budget_source);
   printf("  the library picks the method itself (MADV_POPULATE_WRITE where the kernel has it)\n");
   if (env->free_page_reporting)
-    printf("  huge pages off: this guest reports free pages to its host, and a 2 MiB page touched\n"
-           "  after idle waits for the host (see the after-idle p90 above); THP=auto does the same\n");
+    printf(
+        "  huge pages off: this guest reports free pages to its host, and a 2 MiB page touched\n"
+        "  after idle waits for the host (see the after-idle p90 above); THP=auto does the same\n");
   static const size_t sizes[] = {64UL << 20, 256UL << 20, 1UL << 30, 4UL << 30};
   for (int slow = 0; slow < 1 + (rec.slowdown > 1.2); slow++) {
     double gbps = slow ? rec.start_gbps : rec.advised->median_gbps;

@@ -36,6 +36,9 @@ static void run_usage(FILE *out) {
           "  --stats[=json]   each process that loads faultless prints its statistics on\n"
           "                   stderr when it exits; then this command prints CMD's status,\n"
           "                   wall time and peak RSS\n"
+          "  --with ALLOC     keep jemalloc or mimalloc as malloc, with faultless as its page\n"
+          "                   source (libfaultless-ALLOC.so and Debian's libjemalloc.so.2 or\n"
+          "                   libmimalloc.so.2; src/adapters/README.md)\n"
           "  --verbose        faultless prints its options and decisions; this command\n"
           "                   prints what it runs\n"
           "Options not given here keep what the environment says (FAULTLESS_*).\n");
@@ -104,10 +107,14 @@ static bool valid_warmers(const char *s) {
 /* libfaultless.so beside the binary (build tree: build/faultless and
  * build/libfaultless.so) or in the prefix's lib (PREFIX/bin/faultless and
  * PREFIX/lib/libfaultless.so). */
-static char *find_library(void) {
+static char *find_library(const char *with) {
   static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so", NULL};
+  static const char *const je[] = {"libfaultless-jemalloc.so", "../lib/libfaultless-jemalloc.so",
+                                   NULL};
+  static const char *const mi[] = {"libfaultless-mimalloc.so", "../lib/libfaultless-mimalloc.so",
+                                   NULL};
   char *dir = self_dir();
-  char *lib = find_relative(dir, rel, false);
+  char *lib = find_relative(dir, !with ? rel : !strcmp(with, "jemalloc") ? je : mi, false);
   free(dir);
   return lib;
 }
@@ -144,7 +151,7 @@ static int exit_code(int status) {
 }
 
 int cmd_run(int argc, char **argv) {
-  const char *prefault = NULL, *budget = NULL, *warmers = NULL, *stats = NULL;
+  const char *prefault = NULL, *budget = NULL, *warmers = NULL, *stats = NULL, *with = NULL;
   bool verbose = false;
   int i = 1;
   for (; i < argc; i++) {
@@ -177,6 +184,12 @@ int cmd_run(int argc, char **argv) {
         goto bad;
       }
       warmers = v;
+    } else if ((v = option_value(argc, argv, &i, "--with", &missing))) {
+      if (strcmp(v, "jemalloc") && strcmp(v, "mimalloc")) {
+        fprintf(stderr, "faultless run: --with '%s': jemalloc or mimalloc\n", v);
+        goto bad;
+      }
+      with = v;
     } else if (missing) {
       fprintf(stderr, "faultless run: %s needs a value\n", a);
       goto bad;
@@ -198,19 +211,33 @@ int cmd_run(int argc, char **argv) {
     goto bad;
   }
 
-  char *lib = find_library();
+  char *lib = find_library(with);
   if (!lib) {
     char *dir = self_dir();
     fprintf(stderr,
-            "faultless run: libfaultless.so is neither in %s nor in %s/../lib; "
-            "build it (make lib) or install it (make install)\n",
-            dir, dir);
+            "faultless run: %s is neither in %s nor in %s/../lib; "
+            "build it (make lib%s) or install it (make install)\n",
+            !with                       ? "libfaultless.so"
+            : !strcmp(with, "jemalloc") ? "libfaultless-jemalloc.so"
+                                        : "libfaultless-mimalloc.so",
+            dir, dir, with ? " adapters" : "");
     free(dir);
     return 127;
   }
   if (strpbrk(lib, ": ")) {
     fprintf(stderr, "faultless run: cannot preload '%s': LD_PRELOAD splits at ':' and ' '\n", lib);
     return 127;
+  }
+  if (with) {
+    /* The allocator by name (the loader's search path finds Debian's copy).
+     * The jemalloc adapter goes first, to see mallctl("arenas.create"). */
+    strbuf_t both = {0};
+    if (!strcmp(with, "jemalloc"))
+      sb_printf(&both, "%s libjemalloc.so.2", lib);
+    else
+      sb_printf(&both, "libmimalloc.so.2 %s", lib);
+    free(lib);
+    lib = both.data;
   }
   char *preload = preload_value(lib);
   setenv("LD_PRELOAD", preload, 1);

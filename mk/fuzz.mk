@@ -32,6 +32,7 @@ $(FUZZ_BIN): test/fuzz/fuzz_ops.c $(CORE_SRC) $(HDRS) $(B)/fuzz/cflags
 FUZZ_ENV := FUZZ_CC="$(FUZZ_CC)" FUZZ_BIN="$(FUZZ_BIN)" FUZZ_DIR="$(B)/fuzz" MAKE="$(MAKE)" B="$(B)"
 
 .PHONY: fuzz fuzz-bin test-fuzz fuzz-always
+fuzz-always:
 fuzz-bin: $(FUZZ_BIN)
 
 fuzz:

@@ -155,7 +155,7 @@ size_t _fl_usable(const void *p, const char *call) {
     if (!n) _fl_fatal(call, p, "pointer was never handed out by faultless");
     return n;
   }
-  return s->kind == FL_SPAN_LARGE ? _fl_span_usable(s) : s->bsize;
+  return s->kind == FL_SPAN_LARGE ? _fl_span_usable(s) : _fl_span_bsize(s);
 }
 
 /* --- The rest of the API ------------------------------------------------ */

@@ -1,6 +1,6 @@
 /* Thread heaps: each thread allocates small blocks from size-class spans it
  * owns, without locks. A block freed by another thread is pushed onto the
- * owner heap's atomic remote_free list and collected by the owner on its slow
+ * its span's atomic remote list and collected by the owner on its slow
  * path. The heap of an exited thread is kept and adopted by the next new
  * thread, with its blocks and pending remote frees. */
 #include "internal.h"
@@ -128,11 +128,17 @@ static void list_remove(fl_heap_t *h, fl_span_t *s) {
   s->in_list = 0;
 }
 
+/* Where the last whole block of s ends. */
+static uint32_t blocks_end(const fl_span_t *s) {
+  uint32_t bsize = _fl_span_bsize(s), usable = (uint32_t)_fl_span_usable(s);
+  return usable - usable % bsize;
+}
+
 /* Carve the next blocks of s's untouched tail onto its free list: up to a
  * page's worth, in address order. Carving as the span fills, not all at
  * once, keeps a span that holds a few blocks from touching all its pages. */
 static void carve(fl_span_t *s) {
-  uint32_t bsize = s->bsize, end = s->capacity * bsize;
+  uint32_t bsize = _fl_span_bsize(s), end = blocks_end(s);
   uint32_t n = bsize >= 4096 ? 1 : 4096 / bsize;
   uint32_t stop = s->carved_end + n * bsize < end ? s->carved_end + n * bsize : end;
   char *start = _fl_span_start(s);
@@ -151,7 +157,7 @@ static void carve(fl_span_t *s) {
 }
 
 static bool can_carve(const fl_span_t *s) {
-  return s->carved_end < s->capacity * s->bsize;
+  return s->carved_end < blocks_end(s);
 }
 
 static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
@@ -160,9 +166,8 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   if (!s) return NULL;
   uint32_t bsize = _fl_class_size[cls];
   s->cls = (uint8_t)cls;
-  s->bsize = bsize;
   s->bsize_magic = UINT64_MAX / bsize + 1;
-  s->capacity = (uint32_t)(_fl_span_usable(s) / bsize);
+  atomic_store_explicit(&s->remote_head, 0, memory_order_relaxed);
   _fl_span_guard(s, true);
   s->used = 0;
   s->heap = h;
@@ -214,36 +219,69 @@ void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
 }
 
 /* Remote free: mark the block free (double frees are caught the same way)
- * and push it on the owner's list. */
+ * and push it on the span's own remote list. The freer that makes the list
+ * non-empty also announces the span on its owner's remote_spans stack, so the
+ * owner finds it even when the span is full and off its lists. Per-span lists
+ * keep the freeing threads off one shared cache line. */
 void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
   fl_heap_t *h = s->heap;
+  char *start = _fl_span_start(s);
 #ifdef FL_DEBUG
-  _fl_debug_fill_freed(b, s->bsize);
+  _fl_debug_fill_freed(b, _fl_span_bsize(s));
 #endif
   _fl_block_mark_free(b);
-  fl_block_t *head = atomic_load_explicit(&h->remote_free, memory_order_relaxed);
+  uint32_t me = (uint32_t)((char *)b - start) + 1;
+  uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
   do {
-    _fl_block_set_next(b, head);
-  } while (!atomic_compare_exchange_weak_explicit(&h->remote_free, &head, b, memory_order_release,
-                                                  memory_order_relaxed));
+    uint32_t last = head & ~FL_REMOTE_ANNOUNCED;
+    _fl_block_set_next(b, last ? (fl_block_t *)(start + last - 1) : NULL);
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote_head, &head, me | FL_REMOTE_ANNOUNCED,
+                                                  memory_order_acq_rel, memory_order_relaxed));
+  if (head & FL_REMOTE_ANNOUNCED) return; /* acq_rel above: after the owner's read of remote_link */
+  uint32_t self = (uint32_t)_fl_span_index(s) + 1;
+  uint32_t top = atomic_load_explicit(&h->remote_spans, memory_order_relaxed);
+  do {
+    s->remote_link = top;
+  } while (!atomic_compare_exchange_weak_explicit(&h->remote_spans, &top, self,
+                                                  memory_order_release, memory_order_relaxed));
 }
 
+/* Take every announced span's remote list back onto its free list. A span
+ * leaves the stack before its list is taken (which clears ANNOUNCED), so it is
+ * never on the stack twice, and one on the stack always has blocks pending:
+ * it cannot be retired meanwhile. */
 static void collect_remote(fl_heap_t *h) {
-  fl_block_t *b = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
-  while (b) {
-    fl_block_t *next = _fl_block_next(b);
-    fl_span_t *s = &_fl_arena.spans[_fl_slice_of(b)];
-    if (s->kind != FL_SPAN_SMALL) s = _fl_span_lookup(b); /* b is past the first slice */
-    if (FL_UNLIKELY(!s || s->kind != FL_SPAN_SMALL || s->heap != h)) _fl_corrupt_free_list(s, b);
-    free_local(h, s, b);
-    b = next;
+  uint32_t top = atomic_exchange_explicit(&h->remote_spans, 0, memory_order_acquire);
+  while (top) {
+    fl_span_t *s = &_fl_arena.spans[top - 1];
+    top = s->remote_link;
+    if (FL_UNLIKELY(s->kind != FL_SPAN_SMALL || s->heap != h)) _fl_corrupt_free_list(s, s);
+    /* acq_rel: the read of remote_link above happens before a freer that
+     * sees the cleared head announces the span again (writing remote_link). */
+    uint32_t head = atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel);
+    head &= ~FL_REMOTE_ANNOUNCED;
+    if (!head) continue;
+    char *start = _fl_span_start(s);
+    fl_block_t *first = (fl_block_t *)(start + head - 1), *last = first;
+    uint32_t n = 1;
+    for (fl_block_t *b = _fl_block_next(first); b; b = _fl_block_next(b)) {
+      if (FL_UNLIKELY((uintptr_t)b - (uintptr_t)start >= s->carved_end))
+        _fl_corrupt_free_list(s, b);
+      last = b;
+      n++;
+    }
+    /* Splice the whole list onto the free list. */
+    _fl_block_set_next(last, s->free);
+    s->free = first;
+    s->used -= n;
+    if (!s->in_list) list_append(h, s);
   }
 }
 
 /* --- Allocation slow path ----------------------------------------------- */
 
 void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
-  if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) collect_remote(h);
+  if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h);
   if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
   fl_span_t *s;
   /* Spans without free blocks leave the list (a free to them puts them
@@ -327,15 +365,16 @@ int _fl_heap_check_current(void) {
       char *start = _fl_span_start(s);
       for (fl_block_t *b = s->free; b; b = _fl_block_next(b)) {
         size_t off = (size_t)((char *)b - start);
-        if ((char *)b < start || off >= s->carved_end || off % s->bsize || ++nfree > s->capacity) {
+        if ((char *)b < start || off >= s->carved_end || off % _fl_span_bsize(s) ||
+            ++nfree > s->carved_end / _fl_span_bsize(s)) {
           _fl_message("heap check: free list of span %p (class %zu) has a bad entry %p",
                       (void *)start, cls, (void *)b);
           return 1;
         }
       }
-      if (nfree + s->used != s->carved_end / s->bsize) {
+      if (nfree + s->used != s->carved_end / _fl_span_bsize(s)) {
         _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
-                    s->used, s->carved_end / s->bsize);
+                    s->used, s->carved_end / _fl_span_bsize(s));
         return 1;
       }
     }

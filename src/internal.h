@@ -185,9 +185,12 @@ typedef struct fl_span_s {
   uint8_t cls;         /* SMALL: size class */
   uint32_t slices;     /* length; for INTERIOR: distance back to the first slice */
   uint32_t used;       /* SMALL: blocks handed out and not yet freed to the owner */
-  uint32_t capacity;   /* SMALL: blocks in the span */
-  uint32_t bsize;      /* SMALL: block size */
   uint32_t carved_end; /* SMALL: blocks below this offset exist; above, untouched */
+  /* SMALL: blocks freed by other threads, a list through the blocks: offset
+   * + 1 of the last one (0: none), and FL_REMOTE_ANNOUNCED once the span is
+   * on its heap's remote_spans stack. */
+  _Atomic uint32_t remote_head;
+  uint32_t remote_link; /* SMALL: slice + 1 of the next span on that stack */
   /* SMALL: ceil(2^64 / bsize). An offset below 2^32 is a multiple of bsize
    * exactly when offset * magic (mod 2^64) < magic: one multiply, no divide. */
   uint64_t bsize_magic;
@@ -284,6 +287,13 @@ FL_INTERNAL void _fl_span_guard(fl_span_t *s, bool on);
 #define FL_GUARD ((size_t)0)
 static inline void _fl_span_guard(fl_span_t *s, bool on) {}
 #endif
+#define FL_REMOTE_ANNOUNCED 0x80000000u
+
+/* Block size of a SMALL span. */
+FL_INTERNAL extern const uint32_t _fl_class_size[FL_CLASSES];
+static inline uint32_t _fl_span_bsize(const fl_span_t *s) {
+  return _fl_class_size[s->cls];
+}
 /* Bytes of a span that blocks may use. */
 static inline size_t _fl_span_usable(const fl_span_t *s) {
   return ((size_t)s->slices << FL_SLICE_SHIFT) - FL_GUARD;
@@ -314,10 +324,11 @@ FL_INTERNAL void _fl_outside_atfork_child(void);
 typedef struct fl_heap_s {
   fl_span_t *avail[FL_CLASSES];      /* spans with (maybe) free blocks; head is current */
   fl_span_t *avail_tail[FL_CLASSES]; /* their last span */
-  /* Blocks freed by other threads. On a cache line of its own: the freeing
+  /* Spans holding blocks freed by other threads (slice + 1 of the first;
+   * they link through remote_link). On a cache line of its own: the freeing
    * threads write it, and it must not share a line with the owner's lists. */
-  _Alignas(64) _Atomic(fl_block_t *) remote_free;
-  char remote_pad[64 - sizeof(void *)];
+  _Alignas(64) _Atomic uint32_t remote_spans;
+  char remote_pad[64 - sizeof(uint32_t)];
   struct fl_heap_s *next_abandoned;
   struct fl_heap_s *next_all;
   bool abandoned;
@@ -389,11 +400,11 @@ static inline fl_block_t *_fl_span_pop(fl_span_t *s) {
   fl_block_t *b = s->free;
   fl_block_t *next = _fl_block_next(b);
 #ifdef FL_SECURE
-  if (next && (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= (size_t)s->capacity * s->bsize)
+  if (next && (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= s->carved_end)
     _fl_corrupt_free_list(s, b);
 #endif
 #ifdef FL_DEBUG
-  _fl_debug_check_freed(b, s->bsize);
+  _fl_debug_check_freed(b, _fl_span_bsize(s));
 #endif
   s->free = next;
   s->used++;
@@ -405,7 +416,7 @@ static inline fl_block_t *_fl_span_pop(fl_span_t *s) {
  * allocation is not predictably the block just freed. */
 static inline void _fl_span_push(fl_span_t *s, fl_block_t *b) {
 #ifdef FL_DEBUG
-  _fl_debug_fill_freed(b, s->bsize);
+  _fl_debug_fill_freed(b, _fl_span_bsize(s));
 #endif
   _fl_block_mark_free(b);
 #ifdef FL_SECURE

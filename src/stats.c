@@ -58,8 +58,8 @@ static const char *source_name(uint32_t s) {
   X(warmed_by_warmers)                                                                             \
   X(warmer_ns)                                                                                     \
   X(populated_inline)                                                                              \
-  X(faults_taken) X(faults_avoided) X(released) X(spans_small) X(spans_large) X(heaps)             \
-      X(heaps_reused)
+  X(faults_taken)                                                                                  \
+  X(faults_avoided) X(released) X(spans_small) X(spans_large) X(heaps) X(heaps_reused)
 
 void fl_stats_print(FILE *out) {
   fl_stats_t st = {.size = sizeof st};

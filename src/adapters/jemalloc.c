@@ -129,8 +129,18 @@ static bool runs_give_back(void *addr, size_t size, bool only_if_complete) {
 /* --- The hooks ---------------------------------------------------------- */
 
 /* Calls per hook, on our extents and on others' (the tests read them). */
-enum { H_ALLOC, H_DALLOC, H_DESTROY, H_COMMIT, H_DECOMMIT, H_PURGE_LAZY, H_PURGE_FORCED, H_SPLIT,
-       H_MERGE, H_COUNT };
+enum {
+  H_ALLOC,
+  H_DALLOC,
+  H_DESTROY,
+  H_COMMIT,
+  H_DECOMMIT,
+  H_PURGE_LAZY,
+  H_PURGE_FORCED,
+  H_SPLIT,
+  H_MERGE,
+  H_COUNT
+};
 static _Atomic unsigned long hook_calls[H_COUNT];
 #define COUNT(h) atomic_fetch_add_explicit(&hook_calls[h], 1, memory_order_relaxed)
 
@@ -152,7 +162,9 @@ static extent_hooks_t *previous_of(unsigned arena_ind) {
   return h ? h : atomic_load(&default_hooks);
 }
 
-static bool ours(const void *addr) { return _fl_pages_owned(addr); }
+static bool ours(const void *addr) {
+  return _fl_pages_owned(addr);
+}
 
 /* --- fork() --------------------------------------------------------------
  * jemalloc's fork handler takes its locks while other threads may sit in a
@@ -170,14 +182,18 @@ static bool enter(void) {
   atomic_fetch_sub(&inside, 1);
   return false;
 }
-static void leave(void) { atomic_fetch_sub(&inside, 1); }
+static void leave(void) {
+  atomic_fetch_sub(&inside, 1);
+}
 
 static void fork_prepare(void) {
   atomic_store(&forking, 1);
   while (atomic_load(&inside))
     sched_yield();
 }
-static void fork_done(void) { atomic_store(&forking, 0); }
+static void fork_done(void) {
+  atomic_store(&forking, 0);
+}
 
 static void *hook_alloc(extent_hooks_t *self, void *new_addr, size_t size, size_t alignment,
                         bool *zero, bool *commit, unsigned arena_ind) {
@@ -199,8 +215,9 @@ static void *hook_alloc(extent_hooks_t *self, void *new_addr, size_t size, size_
     /* The reservation is full (or faultless is passed through): never harm,
      * let jemalloc's own hooks map it. */
     extent_hooks_t *prev = previous_of(arena_ind);
-    return prev && prev->alloc ? prev->alloc(prev, new_addr, size, alignment, zero, commit, arena_ind)
-                               : NULL;
+    return prev && prev->alloc
+               ? prev->alloc(prev, new_addr, size, alignment, zero, commit, arena_ind)
+               : NULL;
   }
   if (*zero && !zeroed) memset(p, 0, size); /* warm: a memset, not faults */
   *zero = *zero || zeroed;
@@ -237,8 +254,8 @@ static void hook_destroy(extent_hooks_t *self, void *addr, size_t size, bool com
   leave();
 }
 
-static bool hook_commit(extent_hooks_t *self, void *addr, size_t size, size_t offset,
-                        size_t length, unsigned arena_ind) {
+static bool hook_commit(extent_hooks_t *self, void *addr, size_t size, size_t offset, size_t length,
+                        unsigned arena_ind) {
   COUNT(H_COMMIT);
   if (!ours(addr)) {
     extent_hooks_t *prev = previous_of(arena_ind);
@@ -282,8 +299,8 @@ static bool hook_purge_forced(extent_hooks_t *self, void *addr, size_t size, siz
   return true;
 }
 
-static bool hook_split(extent_hooks_t *self, void *addr, size_t size, size_t size_a,
-                       size_t size_b, bool committed, unsigned arena_ind) {
+static bool hook_split(extent_hooks_t *self, void *addr, size_t size, size_t size_a, size_t size_b,
+                       bool committed, unsigned arena_ind) {
   COUNT(H_SPLIT);
   if (!ours(addr)) {
     extent_hooks_t *prev = previous_of(arena_ind);
@@ -381,6 +398,15 @@ int fl_jemalloc_attach(fl_mallctl_fn mallctl_fn) {
     int rc = hook_arena(mallctl_fn, i);
     if (rc == EFAULT) rc = hook_missing_arena(mallctl_fn, i);
     if (rc == 0) hooked++;
+  }
+  /* Warming ahead starts warmer threads from inside _fl_pages_alloc, and
+   * pthread_create calls calloc, which is jemalloc, whose lock the hook's
+   * caller holds: a deadlock. Until the core can start warmers without the
+   * process's malloc, the hooks take only PREFAULT's warm memory and
+   * populate the rest in one call per extent. */
+  if (fl_option_get("AHEAD") != 0) {
+    fl_option_set("AHEAD", "0");
+    _fl_verbose("jemalloc: AHEAD off (warmers must not start inside a hook)");
   }
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, register_fork_handlers);

@@ -27,7 +27,9 @@ typedef void *(*area_fn)(int, size_t *);
 /* mimalloc 2.0 allocates arenas in blocks of one segment (32 MiB), 2.1 in
  * 64 MiB; a segment is found by masking a pointer, so a region must start on
  * a block boundary and only whole blocks of it are used. */
-static size_t block_size(int version) { return version >= 210 ? 64 * FL_MiB : 32 * FL_MiB; }
+static size_t block_size(int version) {
+  return version >= 210 ? 64 * FL_MiB : 32 * FL_MiB;
+}
 
 /* mimalloc 2.0 keeps at most 64 arenas; a few regions per process is plenty. */
 #define MAX_REGIONS 8
@@ -59,9 +61,8 @@ static size_t hand_over(const mimalloc_t *mi, size_t bytes) {
   }
   size_t used = size;
   if (mi->area) mi->area(id, &used);
-  _fl_verbose("mimalloc %d.%d.%d: region %p of %zu MiB (arena %d, %zu MiB used)",
-              mi->version / 100, mi->version / 10 % 10, mi->version % 10, p, size >> 20, id,
-              used >> 20);
+  _fl_verbose("mimalloc %d.%d.%d: region %p of %zu MiB (arena %d, %zu MiB used)", mi->version / 100,
+              mi->version / 10 % 10, mi->version % 10, p, size >> 20, id, used >> 20);
   return size;
 }
 
@@ -125,4 +126,6 @@ int fl_mimalloc_attach(void) {
   return rc;
 }
 
-__attribute__((constructor)) static void mimalloc_adapter_start(void) { fl_mimalloc_attach(); }
+__attribute__((constructor)) static void mimalloc_adapter_start(void) {
+  fl_mimalloc_attach();
+}

@@ -21,7 +21,9 @@
  * handoff slot lets blocks move between the threads, so frees, reallocs and
  * usable-size calls also happen on the thread that does not own the block.
  * fl_heap_check() runs on a CHECK record, at the end of each thread's stream
- * and after each input. Any failure prints one line and aborts. */
+ * and after each input. PREFAULT and RELEASE records call fl_prefault and
+ * fl_release, so warmers and released memory meet the allocations. Any failure prints one line and
+ * aborts. */
 #include "faultless.h"
 
 #include <inttypes.h>
@@ -49,6 +51,8 @@ enum {
   OP_HANDOFF,
   OP_REWRITE,
   OP_CHECK,
+  OP_PREFAULT,
+  OP_RELEASE,
   OP_COUNT
 };
 
@@ -369,6 +373,15 @@ static void run_record(stream_t *st, const uint8_t *r) {
     /* Walking the heap costs more than most inputs: one CHECK in eight. */
     if (r[2] % 8 == 0) heap_check("on a CHECK record");
     break;
+  case OP_PREFAULT:
+    /* Warmers populate chunks while both threads allocate from them. */
+    if (fl_prefault(size) != 0) fail("prefault(%zu) failed", size);
+    break;
+  case OP_RELEASE:
+    /* Free warm memory goes back to the OS; blocks made from it later must
+     * still work, and calloc must still read zero. */
+    if (r[2] % 4 == 0) fl_release();
+    break;
   }
 }
 
@@ -388,8 +401,9 @@ static void *stream_main(void *arg) {
 /* Options must be in the environment before faultless initialises, which its
  * own constructor does: this one runs earlier. Values already set win. */
 __attribute__((constructor(101))) static void fuzz_options(void) {
-  setenv("FAULTLESS_PREFAULT", "0", 0); /* no start-up warming: fast runs */
-  setenv("FAULTLESS_RESERVE", "1G", 0); /* small enough for ASan; beyond it, OS blocks */
+  setenv("FAULTLESS_PREFAULT", "0", 0); /* warming only on PREFAULT records */
+  /* Small: inputs with many large blocks fill it and get OS blocks. */
+  setenv("FAULTLESS_RESERVE", "64M", 0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -13,7 +13,7 @@ import random
 import sys
 
 # The order of the enum in fuzz_ops.c.
-MALLOC, CALLOC, REALLOC, ALIGNED, FREE, USABLE, HANDOFF, REWRITE, CHECK = range(9)
+MALLOC, CALLOC, REALLOC, ALIGNED, FREE, USABLE, HANDOFF, REWRITE, CHECK, PREFAULT, RELEASE = range(11)
 SLOTS = 32
 KiB = 1024
 MiB = 1024 * KiB
@@ -101,6 +101,19 @@ def seeds():
     s["two_threads"] = b"".join(
         rec(op, i, 24 * i + 8, thread=t)
         for i in range(20) for t in (0, 1) for op in (MALLOC, HANDOFF, REWRITE, FREE if i % 3 else REALLOC)
+    )
+    # Warmers run while both threads allocate; released memory is reused.
+    s["prefault_release"] = b"".join(
+        [rec(PREFAULT, 0, 2 * MiB), rec(MALLOC, 0, 1 * MiB), rec(MALLOC, 1, 500 * KiB, thread=1),
+         rec(PREFAULT, 0, 2 * MiB, thread=1), rec(FREE, 0), rec(FREE, 1, thread=1), rec(RELEASE),
+         rec(CALLOC, 0, 1 * MiB, arg=2), rec(MALLOC, 2, 3000), rec(FREE, 2), rec(RELEASE, thread=1),
+         rec(CALLOC, 2, 3000, arg=1, thread=1), rec(CHECK)]
+    )
+    # Many large blocks: more than the 64 MiB reservation, so some are OS blocks.
+    s["reservation_full"] = b"".join(
+        [rec(MALLOC, i, 2 * MiB - 256, thread=i % 2) for i in range(40)]
+        + [rec(FREE, i, thread=i % 2) for i in range(0, 40, 3)]
+        + [rec(REALLOC, i, 2 * MiB - 256, thread=i % 2) for i in range(1, 40, 3)] + [rec(CHECK)]
     )
     # A longer mix: every operation, both threads, all scales.
     rnd = random.Random(5)

@@ -41,16 +41,24 @@ fi
 
 passed=0 failed=0
 
+# The lines of a libFuzzer log that say what failed and where: messages, the
+# summary, and the stack frames outside the sanitizer, libFuzzer and libc.
+summary() {
+  grep -E 'fuzz_ops: FAILED|faultless:|ERROR:|SUMMARY:|^ +#[0-9]+ |Test unit written to' "$1" |
+    grep -vE '__sanitizer|fuzzer::|libc\.so|nptl/|raise\.c|abort\.c' | head -n 30
+}
+
 # --- Replay ------------------------------------------------------------------
 if [ "$mode" = test ]; then
   for f in "$src"/corpus/* "$src"/regress/*; do
     [ -f "$f" ] || continue
-    if "$FUZZ_BIN" "${flags[@]}" "$f" >"$FUZZ_DIR/replay.log" 2>&1; then
+    # (The braces keep bash's own "Aborted" line out of the output.)
+    if { "$FUZZ_BIN" "${flags[@]}" "$f" >"$FUZZ_DIR/replay.log" 2>&1; } 2>/dev/null; then
       passed=$((passed + 1))
     else
       failed=$((failed + 1))
       echo "fuzz: replay of $f FAILED:"
-      grep -E 'fuzz_ops: FAILED|faultless:|ERROR:|SUMMARY:|^ +#[0-9] ' "$FUZZ_DIR/replay.log" | head -n 20
+      summary "$FUZZ_DIR/replay.log"
     fi
   done
   echo "fuzz: replayed $((passed + failed)) inputs of $src/corpus and $src/regress: $failed failed"
@@ -82,13 +90,13 @@ elapsed=$(($(date +%s) - start))
 execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
 [ -n "$execs" ] || execs=$(sed -nE 's/^Done ([0-9]+) runs.*/\1/p' "$log" | tail -n 1)
 [ -n "$execs" ] || execs=$(sed -nE 's/^#([0-9]+)[[:space:]].*/\1/p' "$log" | tail -n 1)
-echo "fuzz: $seconds s asked, $elapsed s run, ${execs:-?} executions, corpus $(ls "$work" | wc -l) new inputs"
+echo "fuzz: $seconds s asked, $elapsed s run, ${execs:-?} executions; $work holds $(ls "$work" | wc -l) inputs"
 if [ $rc -eq 0 ]; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
   echo "fuzz: the fuzzer stopped with exit $rc (log: $log):"
-  grep -E 'fuzz_ops: FAILED|faultless:|ERROR:|SUMMARY:|^ +#[0-9] |Test unit written to' "$log" | head -n 30
+  summary "$log"
   crash=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n 1)
   if [ -n "$crash" ]; then
     echo "fuzz: minimize it and keep it as a regression test:"

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Quick test of the allocator suite (make test-suite): every workload runs once
+# at a tiny size under glibc and faultless through `faultless suite`, and
+# each program alone; outputs must be sane and the runner's JSON must parse.
+# This is not a benchmark. usage: bench/suite/test.sh [BUILD_DIR]
+B=${1:-build}
+FL=$B/faultless
+BIN=$B/bench/suite
+T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-suite.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+check() {
+  name=$1
+  shift
+  if "$@"; then ok; else fail "$name"; fi
+}
+
+[ -x "$FL" ] && [ -f "$B/libfaultless.so" ] || {
+  echo "suite: $FL or $B/libfaultless.so missing (make bench-suite-tools)" >&2
+  exit 1
+}
+
+# Each program alone, under faultless: one well-formed result line.
+for w in small churn larson prodcons falseshare realloc columnar threadchurn; do
+  LD_PRELOAD=$B/libfaultless.so "$BIN/$w" --threads 2 --scale 0.01 >"$T/$w.out" 2>"$T/$w.err"
+  check "$w: exit 0 under faultless" test $? -eq 0
+  check "$w: result line" grep -qE "^suite workload=$w threads=[12] scale=0.01 elapsed_ms=[0-9.]+ ops=[1-9][0-9]* check=[0-9a-f]{16}\$" "$T/$w.out"
+  check "$w: quiet" test ! -s "$T/$w.err"
+done
+"$BIN/small" --threads 0 >/dev/null 2>"$T/err"
+check "bad --threads: exit 2" test $? -eq 2
+
+# The runner: both allocators, thread counts 1 and 2, JSON, CSV and charts.
+"$FL" suite --repeat 1 --warmup 0 --scale 0.01 --threads 1,2 --allocators glibc,faultless \
+  --out "$T/out" >"$T/table" 2>"$T/err"
+check "runner: exit 0 (every run ok, checks agree)" test $? -eq 0
+check "runner: time table" grep -q '^time, ms: median' "$T/table"
+check "runner: geomean row" grep -qE '^geomean +[0-9.]+' "$T/table"
+check "runner: targets" grep -q 'faultless time / glibc, worst' "$T/table"
+check "runner: results.json parses" python3 -c "
+import json, sys
+d = json.load(open('$T/out/results.json'))
+runs = d['runs']
+assert len(runs) == 12 * 2, len(runs)
+assert all(r['ok'] and r['ms'] > 0 and r['peak_rss_kib'] > 0 for r in runs), runs
+cases = {r['case'] for r in runs}
+assert len(cases) == 12, cases
+for c in cases:
+    assert len({r['check'] for r in runs if r['case'] == c}) == 1, c
+assert {s['allocator'] for s in d['summary']} == {'glibc', 'faultless'}
+assert any(g['allocator'] == 'faultless' and g['peer'] == 'glibc' for g in d['geomean'])
+"
+check "runner: results.csv has every run" sh -c "[ \$(grep -c ',glibc,\|,faultless,' '$T/out/results.csv') -eq 24 ]"
+check "runner: chart script" test -s "$T/out/charts.gp"
+"$FL" suite --allocators nosuch >/dev/null 2>"$T/err"
+check "runner: unknown allocator is a usage error" test $? -eq 2
+
+echo "suite: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

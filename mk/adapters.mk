@@ -1,0 +1,57 @@
+# faultless as the page source of jemalloc and mimalloc (issue 7; src/adapters/).
+# Included by the top Makefile (B, CC, ALL_CFLAGS, LDLIBS, CORE_OBJ).
+#
+#   make adapters        $(B)/libfaultless-jemalloc.so, $(B)/libfaultless-mimalloc.so
+#   make test-adapters   every hook path, the stress test under each adapter,
+#                        node + apache-arrow (test/adapters/run.sh)
+#   make bench-adapters  the seed's experiment: jemalloc+faultless and
+#                        mimalloc+faultless beside plain jemalloc and mimalloc;
+#                        part of `make bench`
+# The core objects without override.c: jemalloc or mimalloc stays malloc. The
+# adapter links last so that its constructor runs after the core's.
+ADAPTER_HDR := src/adapters/faultless-adapters.h
+ADAPTER_LIBS := $(B)/libfaultless-jemalloc.so $(B)/libfaultless-mimalloc.so
+ADAPTERS_BENCH_REPEAT ?= 9
+ADAPTERS_BENCH_ARGS ?=
+ADAPTERS_BENCH_ALLOCATORS ?= jemalloc:setup-ms=300,jemalloc+faultless:setup-ms=300:prefault=160M,mimalloc:setup-ms=300,mimalloc+faultless:setup-ms=300:prefault=160M
+
+TEST_STEPS += test-adapters
+.PHONY: adapters test-adapters bench-adapters
+
+adapters: $(ADAPTER_LIBS)
+
+$(B)/libfaultless-%.so: $(B)/obj/src/adapters/%.o $(CORE_OBJ) src/adapters/exports.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/adapters/exports.map \
+	  -Wl,-soname,libfaultless-$*.so -o $@ $(CORE_OBJ) $< -ldl $(LDLIBS)
+
+$(B)/obj/src/adapters/%.o: src/adapters/%.c $(HDRS) $(ADAPTER_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The tests call jemalloc/mimalloc only through dlsym, so they build without
+# those headers and run against whichever library is preloaded.
+$(B)/test/adapters/%: test/adapters/%.c test/testhelper.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itest $< -o $@ -ldl $(LDLIBS)
+
+# test/stress.c itself, with the fl_* calls turned into the process's malloc.
+$(B)/test/adapters/stress-malloc: test/stress.c test/testhelper.h test/adapters/stress_shim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itest -include test/adapters/stress_shim.h $< -o $@ -ldl $(LDLIBS)
+
+ADAPTER_TESTS := $(B)/test/adapters/hooks $(B)/test/adapters/stress-malloc \
+  $(B)/test/adapters/libfake_allocator.so
+
+test-adapters: lib tools $(ADAPTER_LIBS) $(ADAPTER_TESTS)
+	@test/adapters/run.sh $(B)
+
+bench-adapters: tools $(ADAPTER_LIBS)
+	@if [ -x scripts/setup ]; then scripts/setup; fi
+	$(B)/faultless bench --repeat $(ADAPTERS_BENCH_REPEAT) \
+	  --allocators $(ADAPTERS_BENCH_ALLOCATORS) --out $(B)/bench-results/adapters $(ADAPTERS_BENCH_ARGS)
+
+bench: bench-adapters
+
+$(B)/test/adapters/libfake_allocator.so: test/adapters/fake_allocator.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared $< -o $@
