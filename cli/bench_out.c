@@ -204,10 +204,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
     json_object_end(&j);
   }
   json_array_end(&j);
-  json_array_begin(&j, "skipped");
-  for (int i = 0; i < b->nskipped; i++)
-    json_string(&j, NULL, b->skipped[i]);
-  json_array_end(&j);
+  json_string_array(&j, "skipped", b->skipped, (size_t)b->nskipped);
 
   json_array_begin(&j, "summary");
   for (int i = 0; i < b->nsummary; i++) {

@@ -946,17 +946,11 @@ static void write_json(const suite_t *s, FILE *out) {
     json_string(&j, "allocator", x->base);
     json_string(&j, "library", x->library);
     json_bool(&j, "warming", x->warming);
-    json_array_begin(&j, "environment");
-    for (int e = 0; e < x->nenv; e++)
-      json_string(&j, NULL, x->env[e]);
-    json_array_end(&j);
+    json_string_array(&j, "environment", x->env, (size_t)x->nenv);
     json_object_end(&j);
   }
   json_array_end(&j);
-  json_array_begin(&j, "skipped");
-  for (int i = 0; i < s->nskipped; i++)
-    json_string(&j, NULL, s->skipped[i]);
-  json_array_end(&j);
+  json_string_array(&j, "skipped", s->skipped, (size_t)s->nskipped);
 
   json_array_begin(&j, "summary");
   for (int c = 0; c < s->ncases; c++)

@@ -7,20 +7,7 @@ FL=$B/faultless
 SEED=$B/bench/seed
 T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-# check NAME CMD...: CMD must succeed
-check() {
-  name=$1
-  shift
-  if "$@"; then ok; else fail "$name"; fi
-}
+. "$(dirname "$0")/../test/checks.sh"
 # usage_error NAME ARGS...: exit status 2 and usage on stderr
 usage_error() {
   name=$1
@@ -127,5 +114,4 @@ assert any(w['measured'] for w in d['warming'])
 assert 'environment' in d and 'recommendation' in d
 "
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report cli

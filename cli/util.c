@@ -331,6 +331,13 @@ void json_u32_array(json_t *j, const char *key, const uint32_t *values, size_t n
   fputc(']', j->out);
 }
 
+void json_string_array(json_t *j, const char *key, char *const *values, size_t n) {
+  json_array_begin(j, key);
+  for (size_t i = 0; i < n; i++)
+    json_string(j, NULL, values[i]);
+  json_array_end(j);
+}
+
 /* --- Processes and paths --- */
 
 void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,

@@ -71,6 +71,7 @@ void json_raw(json_t *j, const char *key, const char *text);
 /* Compact arrays of numbers, one line. */
 void json_u64_array(json_t *j, const char *key, const uint64_t *values, size_t n);
 void json_u32_array(json_t *j, const char *key, const uint32_t *values, size_t n);
+void json_string_array(json_t *j, const char *key, char *const *values, size_t n);
 
 /* --- Processes and paths --- */
 

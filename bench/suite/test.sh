@@ -8,18 +8,7 @@ FL=$B/faultless
 BIN=$B/bench/suite
 T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-suite.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-check() {
-  name=$1
-  shift
-  if "$@"; then ok; else fail "$name"; fi
-}
+. "$(dirname "$0")/../../test/checks.sh"
 
 [ -x "$FL" ] && [ -f "$B/libfaultless.so" ] || {
   echo "suite: $FL or $B/libfaultless.so missing (make bench-suite-tools)" >&2
@@ -61,5 +50,4 @@ check "runner: chart script" test -s "$T/out/charts.gp"
 "$FL" suite --allocators nosuch >/dev/null 2>"$T/err"
 check "runner: unknown allocator is a usage error" test $? -eq 2
 
-echo "suite: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report suite

@@ -12,18 +12,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-lambda.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-check() {
-  name=$1
-  shift
-  if "$@"; then ok; else fail "$name"; fi
-}
+. "$(dirname "$0")/../checks.sh"
 [ -f "$ZIP" ] && [ -x "$FL" ] || {
   echo "lambda: $ZIP or $FL missing (make lambda tools)" >&2
   exit 1
@@ -225,5 +214,4 @@ mkdir "$T/junk" && echo '{"hello": 1}' >"$T/junk/a.json" && echo 'nope' >"$T/jun
 "$FL" lambda collect "$T/junk" >/dev/null 2>"$T/junk.err"
 check "collect: nothing usable -> exit 1" sh -c "[ $? -eq 1 ] && grep -q 'not JSON' '$T/junk.err'"
 
-echo "lambda: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report lambda
