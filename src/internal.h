@@ -243,6 +243,8 @@ FL_INTERNAL void _fl_arena_start_prefault(void);
  * Returns 0 or an errno. */
 FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
 FL_INTERNAL int _fl_prefault_bytes(size_t bytes);
+/* True unless warming is off (WARMERS=0, or PREFAULT=0 with AHEAD=0). */
+FL_INTERNAL bool _fl_warming_on(void);
 /* The frontier moved to slice `frontier` and entered a new chunk. */
 FL_INTERNAL void _fl_warm_ahead(size_t frontier);
 FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);

@@ -167,7 +167,12 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
   if (crossed) _fl_warm_ahead(crossed);
 
   /* Populate outside the lock: other threads keep allocating meanwhile. */
-  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
+  /* A large span is populated in one call. A size-class span is populated
+   * only while warming is on: with warming off faultless acts as a plain
+   * allocator for small blocks, whose pages fault as they are carved, so
+   * that a small heap's RSS is what it touches. */
+  bool populate = kind == FL_SPAN_LARGE || _fl_warming_on();
+  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
     pthread_mutex_lock(&a->lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
     free_range(first, slices, flags);

@@ -342,6 +342,12 @@ int _fl_prefault_bytes(size_t bytes) {
   return 0;
 }
 
+static size_t prefault_default(void);
+
+bool _fl_warming_on(void) {
+  return _fl_arena.warmers_max > 0 && (_fl_option(FL_OPT_AHEAD) != 0 || prefault_default() != 0);
+}
+
 /* Warm ahead: each time the frontier enters a new chunk, keep warming a part
  * of the arena ahead of it proportional to what the heap has used so far
  * (half of it, from 8 MiB up to AHEAD). A process that never grows pays
