@@ -143,7 +143,7 @@ void _fl_free_slow(void *p, const char *call) {
     _fl_span_guard(s, false);
     _fl_span_free(s);
   } else {
-    _fl_heap_free_small(s, p, p);
+    _fl_heap_free_small(s, p);
   }
 }
 

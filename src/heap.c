@@ -211,7 +211,7 @@ static void sweep_empty(fl_heap_t *h, int keep) {
   }
 }
 
-void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p) {
+void _fl_heap_free_small(fl_span_t *s, fl_block_t *b) {
   if (s->heap == _fl_heap_tl)
     free_local(s->heap, s, b);
   else

@@ -25,7 +25,9 @@
  *                was full; tracked in a table so free() recognises it.
  *
  * Layers, each using only those below it:
- *   alloc.c / override.c   the public API and the malloc family
+ *   adapters/              page provider for jemalloc and mimalloc
+ *   alloc.c / override.c   the public API and the malloc family; system.c
+ *                          (PASSTHROUGH to the system allocator)
  *   heap.c                 size classes, thread heaps, remote frees
  *   span.c outside.c       slices to spans: free bins, frontier, release
  *   warm.c budget.c        reservation, chunk states, warmers, budget
@@ -352,7 +354,7 @@ static inline size_t _fl_size_class(size_t size) {
 
 FL_INTERNAL void *_fl_heap_malloc_slow(fl_heap_t *heap, size_t cls);
 FL_INTERNAL fl_heap_t *_fl_heap_get(void);
-FL_INTERNAL void _fl_heap_free_small(fl_span_t *s, fl_block_t *b, const void *p);
+FL_INTERNAL void _fl_heap_free_small(fl_span_t *s, fl_block_t *b);
 /* Free a block of a span another thread owns. */
 FL_INTERNAL void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b);
 /* Put a span that had no free block back on its heap's list. pre: owner. */

@@ -222,12 +222,6 @@ bool _fl_prim_thread_lowest_priority(void) {
   return false;
 }
 
-void _fl_prim_sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
 void _fl_prim_write_stderr(const char *msg, size_t len) {
   while (len > 0) {
     ssize_t n = write(2, msg, len);

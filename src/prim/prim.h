@@ -70,8 +70,6 @@ int _fl_prim_thread_start(void *(*fn)(void *), void *arg);
 /* Put the calling thread at the lowest scheduling priority (SCHED_IDLE, else
  * nice 19). Returns true when SCHED_IDLE was granted. */
 bool _fl_prim_thread_lowest_priority(void);
-/* Sleep for ms milliseconds. */
-void _fl_prim_sleep_ms(long ms);
 /* Write a message to stderr with one write(2) call; never allocates. */
 void _fl_prim_write_stderr(const char *msg, size_t len);
 /* Stop the process now (abort). */
