@@ -134,10 +134,20 @@ static int populate(void *addr, size_t size) {
 }
 
 int _fl_populate_inline(void *addr, size_t size) {
+  static _Atomic bool refused; /* populate refused (a seccomp filter, say): stop asking */
+  if (atomic_load_explicit(&refused, memory_order_relaxed)) return 0;
   uint64_t before = _fl_prim_thread_minflt();
   int rc = populate(addr, size);
   FL_STAT_ADD(faults_taken, _fl_prim_thread_minflt() - before);
   FL_STAT_ADD(populated_inline, size);
+  /* Only ENOMEM fails the allocation: the memory is not there, and touching
+   * it would bring the OOM killer. Any other refusal leaves the pages to
+   * fault in on first use, as with any allocator. */
+  if (rc != 0 && rc != ENOMEM) {
+    atomic_store_explicit(&refused, true, memory_order_relaxed);
+    _fl_verbose("populate refused (errno %d): pages will fault in on first use", rc);
+    rc = 0;
+  }
   return rc;
 }
 
@@ -361,10 +371,13 @@ void _fl_warm_ahead(size_t frontier) {
   size_t ahead = (frontier << FL_SLICE_SHIFT) / 2;
   if (ahead < 8 * FL_MiB) ahead = 8 * FL_MiB;
   if (ahead > (size_t)max) ahead = (size_t)max;
-  size_t from = frontier / FL_SLICES_PER_CHUNK;
-  size_t target = from + 1 + (ahead >> FL_CHUNK_SHIFT);
-  if (target > atomic_load_explicit(&a->warm_target, memory_order_relaxed))
-    raise_target(from, target);
+  size_t from = frontier / FL_SLICES_PER_CHUNK, chunks = ahead >> FL_CHUNK_SHIFT;
+  /* Hysteresis: while more than half the distance is still warm ahead, leave
+   * the warmers idle, so that they work in bursts rather than follow every
+   * chunk the application takes across memory that is already warm. */
+  size_t target = atomic_load_explicit(&a->warm_target, memory_order_relaxed);
+  if (target > from && target - from > chunks / 2 + 1) return;
+  raise_target(from, from + 1 + chunks);
 }
 
 int _fl_prefault_wait_ms(long timeout_ms) {
