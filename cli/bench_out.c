@@ -372,22 +372,7 @@ static int write_charts(const bench_t *b, const char *dir) {
   }
   fclose(f);
 
-  char *argv[] = {"gnuplot", "charts.gp", NULL};
-  child_t child;
-  run_child(argv, NULL, dir, false, 60000, &child);
-  free(child.output.data);
-  if (child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 127) {
-    fprintf(stderr,
-            "faultless bench: gnuplot not found (Debian package gnuplot-nox): charts "
-            "skipped; %s/charts.gp is ready for it\n",
-            dir);
-    return 0;
-  }
-  if (child.status < 0 || !WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0) {
-    fprintf(stderr, "faultless bench: gnuplot failed on %s/charts.gp\n", dir);
-    return -1;
-  }
-  return 0;
+  return run_gnuplot(dir, "faultless bench");
 }
 
 int bench_write_dir(const bench_t *b, const char *dir) {

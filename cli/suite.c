@@ -1154,19 +1154,7 @@ static int write_charts(const suite_t *s, const char *dir) {
     }
   }
   fclose(f);
-  char *argv[] = {"gnuplot", "charts.gp", NULL};
-  child_t child;
-  run_child(argv, NULL, dir, false, 60000, &child);
-  free(child.output.data);
-  if (child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 127) {
-    fprintf(stderr, "faultless suite: gnuplot not found: charts skipped (%s/charts.gp)\n", dir);
-    return 0;
-  }
-  if (child.status < 0 || !WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0) {
-    fprintf(stderr, "faultless suite: gnuplot failed on %s/charts.gp\n", dir);
-    return -1;
-  }
-  return 0;
+  return run_gnuplot(dir, "faultless suite");
 }
 
 static int write_dir(const suite_t *s, const char *dir) {

@@ -340,6 +340,25 @@ void json_string_array(json_t *j, const char *key, char *const *values, size_t n
 
 /* --- Processes and paths --- */
 
+int run_gnuplot(const char *dir, const char *who) {
+  char *argv[] = {"gnuplot", "charts.gp", NULL};
+  child_t child;
+  run_child(argv, NULL, dir, false, 60000, &child);
+  free(child.output.data);
+  if (child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 127) {
+    fprintf(stderr,
+            "%s: gnuplot not found (Debian package gnuplot-nox): charts skipped; %s/charts.gp "
+            "is ready for it\n",
+            who, dir);
+    return 0;
+  }
+  if (child.status < 0 || !WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0) {
+    fprintf(stderr, "%s: gnuplot failed on %s/charts.gp\n", who, dir);
+    return -1;
+  }
+  return 0;
+}
+
 void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,
                long timeout_ms, child_t *child) {
   memset(child, 0, sizeof *child);

@@ -72,6 +72,9 @@ void json_raw(json_t *j, const char *key, const char *text);
 void json_u64_array(json_t *j, const char *key, const uint64_t *values, size_t n);
 void json_u32_array(json_t *j, const char *key, const uint32_t *values, size_t n);
 void json_string_array(json_t *j, const char *key, char *const *values, size_t n);
+/* Run gnuplot on DIR/charts.gp. A missing gnuplot is a note on stderr and 0;
+ * a failing one a note and -1. who: the command, for the messages. */
+int run_gnuplot(const char *dir, const char *who);
 
 /* --- Processes and paths --- */
 
