@@ -118,8 +118,10 @@ void fl_stats_print_json(FILE *out);
 
 /* --- Checking ----------------------------------------------------------- */
 
-/* Walk the arena and the calling thread's heap; return 0 when consistent,
- * otherwise print the first inconsistency on stderr and return EFAULT. */
+/* Walk the arena's spans and free bins, the calling thread's heap and the
+ * heaps of exited threads; return 0 when consistent, otherwise print the
+ * first inconsistency on stderr and return EFAULT. (Other live threads'
+ * heaps change without locks and are not walked.) */
 int fl_heap_check(void);
 
 #ifdef __cplusplus

@@ -351,9 +351,9 @@ void _fl_debug_check_freed(fl_block_t *b, size_t bsize) {
 }
 #endif
 
-int _fl_heap_check_current(void) {
-  fl_heap_t *h = _fl_heap_tl;
-  if (!h) return 0;
+/* Check one heap's class lists and their spans' free lists.
+ * pre: nobody else changes h (its owner, or heaps_lock for an abandoned one). */
+static int check_heap(fl_heap_t *h) {
   for (size_t cls = 1; cls < FL_CLASSES; cls++) {
     for (fl_span_t *s = h->avail[cls]; s; s = s->next) {
       if (s->kind != FL_SPAN_SMALL || s->cls != cls || s->heap != h || !s->in_list) {
@@ -380,4 +380,17 @@ int _fl_heap_check_current(void) {
     }
   }
   return 0;
+}
+
+/* The calling thread's heap, and every abandoned one (under heaps_lock, so no
+ * thread adopts one meanwhile). Heaps of other live threads change under
+ * their owners' hands without locks and are left out. */
+int _fl_heap_check_current(void) {
+  if (_fl_heap_tl && check_heap(_fl_heap_tl)) return 1;
+  int rc = 0;
+  pthread_mutex_lock(&heaps_lock);
+  for (fl_heap_t *h = abandoned; h && !rc; h = h->next_abandoned)
+    rc = check_heap(h);
+  pthread_mutex_unlock(&heaps_lock);
+  return rc;
 }
