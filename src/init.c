@@ -60,6 +60,14 @@ __attribute__((constructor)) static void fl_process_start(void) {
   if (!_fl_ensure_init()) return;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   if (_fl_option(FL_OPT_VERBOSE)) _fl_options_print();
+  /* Two copies of faultless in one process (a program with the library
+   * linked in statically, run with libfaultless.so or an adapter preloaded):
+   * only the copy that serves the process's calls warms, or the two would
+   * warm twice the memory and compete for the same core. */
+  if (_fl_prim_shadowed("fl_malloc", (void *)fl_malloc)) {
+    _fl_verbose("another copy of faultless comes first in this process: this one does not warm");
+    return;
+  }
   /* Warm during the program's own start-up: this is the point of faultless. */
   _fl_arena_start_prefault();
 }

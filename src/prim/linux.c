@@ -256,6 +256,11 @@ bool _fl_prim_system_alloc(fl_system_alloc_t *out) {
          out->usable_size;
 }
 
+bool _fl_prim_shadowed(const char *name, void *self) {
+  void *first = dlsym(RTLD_DEFAULT, name);
+  return first && first != self;
+}
+
 bool _fl_prim_under_valgrind(void) {
 #ifdef FL_HAVE_VALGRIND
   return RUNNING_ON_VALGRIND != 0;

@@ -93,6 +93,9 @@ typedef struct fl_system_alloc_s {
 /* Look the system allocator up (dlsym RTLD_NEXT). May itself allocate.
  * Returns false when any entry is missing. */
 bool _fl_prim_system_alloc(fl_system_alloc_t *out);
+/* True when the first definition of `name` in the process's symbol lookup
+ * order is not `self`: another copy of the library comes first. */
+bool _fl_prim_shadowed(const char *name, void *self);
 /* True when the process runs under valgrind. */
 bool _fl_prim_under_valgrind(void);
 
