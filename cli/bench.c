@@ -469,7 +469,7 @@ static void measure(bench_t *b, run_t *r) {
   child_t child;
   uint64_t t0 = now_ns();
   long timeout_ms = b->timeout_s * 1000 + v->setup_ms;
-  run_child(argv, envp, NULL, true, timeout_ms, &child);
+  run_child(argv, envp, NULL, CHILD_STDOUT, timeout_ms, &child);
   r->wall_ms = (double)(now_ns() - t0) / 1e6;
   r->status = child.status;
   size_t expected = (size_t)b->threads * b->iterations * b->chunks;

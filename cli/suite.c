@@ -410,60 +410,6 @@ static char **child_env(const allocator_t *a, char *const *extra) {
   return envp;
 }
 
-typedef struct {
-  int status;
-  bool timed_out;
-  struct rusage usage;
-  double wall_ms;
-  strbuf_t output; /* stdout and stderr together */
-} proc_t;
-
-/* run_child() with stderr captured too and the child's rusage from wait4. */
-static void run_proc(char *const argv[], char *const envp[], long timeout_ms, proc_t *p) {
-  memset(p, 0, sizeof *p);
-  p->status = -1;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return;
-  fflush(NULL);
-  uint64_t t0 = now_ns();
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return;
-  }
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    execve(argv[0], argv, envp);
-    _exit(127);
-  }
-  close(fds[1]);
-  uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ULL;
-  char buf[16384];
-  for (;;) {
-    uint64_t now = now_ns();
-    if (now >= deadline) {
-      kill(pid, SIGKILL);
-      p->timed_out = true;
-      break;
-    }
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    int r = poll(&pfd, 1, (int)((deadline - now) / 1000000ULL) + 1);
-    if (r <= 0) continue;
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    sb_append(&p->output, buf, (size_t)n);
-  }
-  close(fds[0]);
-  int status;
-  while (wait4(pid, &status, 0, &p->usage) < 0 && errno == EINTR)
-    ;
-  p->wall_ms = (double)(now_ns() - t0) / 1e6;
-  p->status = status;
-}
-
 static const char *find_field(const char *line, const char *key) {
   const char *f = strstr(line, key);
   return f ? f + strlen(key) : NULL;
@@ -478,8 +424,8 @@ static void run_one(suite_t *s, srun_t *r) {
   sb_printf(&scale, "%g", s->scale);
   char *argv[] = {prog.data, "--threads", thr.data, "--scale", scale.data, NULL};
   char **envp = child_env(a, NULL);
-  proc_t p;
-  run_proc(argv, envp, s->timeout_s * 1000, &p);
+  child_t p;
+  run_child(argv, envp, NULL, CHILD_STDOUT | CHILD_STDERR, s->timeout_s * 1000, &p);
   r->status = p.status;
   r->wall_ms = p.wall_ms;
   r->maxrss_kib = p.usage.ru_maxrss;
@@ -626,7 +572,7 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
   char *argv[] = {probe.data, "probe", "--json", "--idle-ms", "0", NULL};
   char **envp = child_env(&none, NULL);
   child_t child;
-  run_child(argv, envp, NULL, true, 300000, &child);
+  run_child(argv, envp, NULL, CHILD_STDOUT, 300000, &child);
   free(envp);
   free(probe.data);
   char err[128];
@@ -664,8 +610,8 @@ static double run_warmers(suite_t *s, bool huge) {
   char *extra[] = {"FAULTLESS_PREFAULT=512M", "FAULTLESS_STATS=json",
                    huge ? "FAULTLESS_THP=1" : "FAULTLESS_THP=0", NULL};
   char **envp = child_env(&fl, extra);
-  proc_t p;
-  run_proc(argv, envp, 60000, &p);
+  child_t p;
+  run_child(argv, envp, NULL, CHILD_STDOUT | CHILD_STDERR, 60000, &p);
   for (size_t i = 0; envp[i]; i++)
     if (!strncmp(envp[i], "LD_PRELOAD=", 11)) free(envp[i]);
   free(envp);

@@ -343,7 +343,7 @@ void json_string_array(json_t *j, const char *key, char *const *values, size_t n
 int run_gnuplot(const char *dir, const char *who) {
   char *argv[] = {"gnuplot", "charts.gp", NULL};
   child_t child;
-  run_child(argv, NULL, dir, false, 60000, &child);
+  run_child(argv, NULL, dir, CHILD_DISCARD, 60000, &child);
   free(child.output.data);
   if (child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 127) {
     fprintf(stderr,
@@ -359,13 +359,14 @@ int run_gnuplot(const char *dir, const char *who) {
   return 0;
 }
 
-void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,
+void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
                long timeout_ms, child_t *child) {
   memset(child, 0, sizeof *child);
   child->status = -1;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return;
   fflush(NULL);
+  uint64_t t0 = now_ns();
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -373,6 +374,7 @@ void run_child(char *const argv[], char *const envp[], const char *cwd, bool cap
     return;
   }
   if (pid == 0) {
+    if (capture & CHILD_STDERR) dup2(fds[1], STDERR_FILENO);
     if (capture)
       dup2(fds[1], STDOUT_FILENO);
     else {
@@ -408,8 +410,9 @@ void run_child(char *const argv[], char *const envp[], const char *cwd, bool cap
   }
   close(fds[0]);
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+  while (wait4(pid, &status, 0, &child->usage) < 0 && errno == EINTR)
     ;
+  child->wall_ms = (double)(now_ns() - t0) / 1e6;
   child->status = status;
 }
 

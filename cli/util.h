@@ -4,6 +4,7 @@
 #define FL_CLI_UTIL_H
 
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,14 +80,20 @@ int run_gnuplot(const char *dir, const char *who);
 /* --- Processes and paths --- */
 
 typedef struct {
-  int status;      /* as from waitpid; -1 when it could not start */
-  bool timed_out;  /* killed after timeout_ms */
-  strbuf_t output; /* its stdout */
+  int status;          /* as from waitpid; -1 when it could not start */
+  bool timed_out;      /* killed after timeout_ms */
+  strbuf_t output;     /* its stdout (and stderr with CHILD_STDERR) */
+  struct rusage usage; /* its resource use, from wait4 */
+  double wall_ms;      /* from fork to exit */
 } child_t;
 
-/* Run argv with environment envp (NULL: ours), stdout captured, stderr passed
- * through; stdout goes to /dev/null when capture is false. */
-void run_child(char *const argv[], char *const envp[], const char *cwd, bool capture,
+/* How run_child treats the child's output. */
+enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2 /* with stdout */ };
+
+/* Run argv with environment envp (NULL: ours). capture: CHILD_DISCARD sends
+ * stdout to /dev/null, CHILD_STDOUT captures it, CHILD_STDOUT | CHILD_STDERR
+ * captures both; stderr is passed through otherwise. */
+void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
                long timeout_ms, child_t *child);
 /* Directory of /proc/self/exe (malloc'd). */
 char *self_dir(void);

@@ -59,7 +59,7 @@ static bool worker_runs(const handler_t *h, const char *lib) {
   envp[k] = NULL;
   char *argv[] = {h->worker, "--chunks", "1", "--size", "4096", "--iterations", "1", NULL};
   child_t child;
-  run_child(argv, envp, NULL, true, 10000, &child);
+  run_child(argv, envp, NULL, CHILD_STDOUT, 10000, &child);
   free(child.output.data);
   free(preload);
   free(envp);
@@ -314,7 +314,7 @@ int handler_invoke(handler_t *h, const invocation_t *inv, const char *event, siz
   envp[k] = NULL;
 
   child_t child;
-  run_child(argv, envp, NULL, true, budget_ms, &child);
+  run_child(argv, envp, NULL, CHILD_STDOUT, budget_ms, &child);
   free(libdir);
   free(envp);
 
