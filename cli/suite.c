@@ -389,14 +389,12 @@ static int parse_options(suite_t *s, int argc, char **argv) {
 
 /* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's. */
 static char **child_env(const allocator_t *a, char *const *extra) {
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **envp = xmalloc((n + 16) * sizeof *envp);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "FAULTLESS_", 10))
-      envp[k++] = environ[i];
+  static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
+  size_t nextra = 0;
+  while (extra && extra[nextra])
+    nextra++;
+  size_t k;
+  char **envp = env_without(drop, 1 + (size_t)a->nenv + nextra, &k);
   strbuf_t pre = {0};
   if (a->library) {
     sb_printf(&pre, "LD_PRELOAD=%s", a->library);

@@ -340,6 +340,23 @@ void json_string_array(json_t *j, const char *key, char *const *values, size_t n
 
 /* --- Processes and paths --- */
 
+char **env_without(const char *const drop[], size_t room, size_t *count) {
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **envp = xmalloc((n + room + 1) * sizeof *envp);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool keep = true;
+    for (size_t d = 0; drop[d] && keep; d++)
+      keep = strncmp(environ[i], drop[d], strlen(drop[d])) != 0;
+    if (keep) envp[k++] = environ[i];
+  }
+  envp[k] = NULL;
+  *count = k;
+  return envp;
+}
+
 int run_gnuplot(const char *dir, const char *who) {
   char *argv[] = {"gnuplot", "charts.gp", NULL};
   child_t child;

@@ -95,6 +95,10 @@ enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2 /* with stdout */ }
  * captures both; stderr is passed through otherwise. */
 void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
                long timeout_ms, child_t *child);
+/* Our environment without the entries that start with any of `drop`
+ * (NULL-terminated prefixes, e.g. "LD_PRELOAD="), in a malloc'd array with
+ * room for `room` more entries and the closing NULL; *count: entries used. */
+char **env_without(const char *const drop[], size_t room, size_t *count);
 /* Directory of /proc/self/exe (malloc'd). */
 char *self_dir(void);
 /* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */

@@ -47,13 +47,9 @@ static bool exited_ok(const child_t *c) {
  * whose dependencies or symbol versions are missing here makes the loader stop
  * the process, so exit 0 means the allocator really was loaded. */
 static bool worker_runs(const handler_t *h, const char *lib) {
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **envp = xmalloc((n + 2) * sizeof *envp);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "LD_PRELOAD=", 11)) envp[k++] = environ[i];
+  static const char *const drop[] = {"LD_PRELOAD=", NULL};
+  size_t k;
+  char **envp = env_without(drop, 1, &k);
   char *preload = lib ? vformat("LD_PRELOAD=%s", lib) : NULL;
   if (preload) envp[k++] = preload;
   envp[k] = NULL;
@@ -302,13 +298,9 @@ int handler_invoke(handler_t *h, const invocation_t *inv, const char *event, siz
                   timeout,      NULL};
 
   /* faultless bench looks for peers in FAULTLESS_BENCH_LIB_DIR first. */
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **envp = xmalloc((n + 2) * sizeof *envp);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "FAULTLESS_BENCH_LIB_DIR=", 24)) envp[k++] = environ[i];
+  static const char *const drop[] = {"FAULTLESS_BENCH_LIB_DIR=", NULL};
+  size_t k;
+  char **envp = env_without(drop, 1, &k);
   char *libdir = vformat("FAULTLESS_BENCH_LIB_DIR=%s", h->peer_dir ? h->peer_dir : "/nonexistent");
   envp[k++] = libdir;
   envp[k] = NULL;
