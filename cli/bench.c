@@ -149,35 +149,42 @@ static char *package_of(const char *path) {
  * allocator is known but not installed (note added to b->skipped). */
 static int add_variant(bench_t *b, const char *spec) {
   char *copy = xstrdup(spec);
-  char *name = strtok(copy, ":");
-  if (!name) return free(copy), bad_usage("empty allocator name in '%s'", spec);
+  const char *name = strtok(copy, ":");
   variant_t v = {.label = xstrdup(spec), .setup_ms = b->setup_ms, .prefault = b->prefault};
   const known_t *k = NULL;
-  for (int i = 0; i < NKNOWN; i++)
+  int bad = 0; /* set after printing usage; everything is freed below, once */
+  if (!name) bad = bad_usage("empty allocator name in '%s'", spec);
+  for (int i = 0; !bad && i < NKNOWN; i++)
     if (!strcmp(known[i].name, name)) k = &known[i];
-  for (char *kv = strtok(NULL, ":"); kv; kv = strtok(NULL, ":")) {
+  for (char *kv = bad ? NULL : strtok(NULL, ":"); kv && !bad; kv = strtok(NULL, ":")) {
     char *eq = strchr(kv, '=');
-    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
-    *eq = 0;
-    const char *value = eq + 1;
-    if (!strcmp(kv, "setup-ms")) {
+    const char *value = eq ? eq + 1 : "";
+    if (eq) *eq = 0;
+    if (!eq)
+      bad = bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
+    else if (!strcmp(kv, "setup-ms")) {
       if (!parse_long(value, 0, 3600000, &v.setup_ms))
-        return free(copy), bad_usage("bad setup-ms in '%s'", spec);
+        bad = bad_usage("bad setup-ms in '%s'", spec);
     } else if (!strcmp(kv, "prefault")) {
-      if (!parse_bytes(value, &v.prefault))
-        return free(copy), bad_usage("bad prefault in '%s'", spec);
+      if (!parse_bytes(value, &v.prefault)) bad = bad_usage("bad prefault in '%s'", spec);
     } else if (!strcmp(kv, "lib")) {
+      free(v.library);
       v.library = xstrdup(value);
     } else {
-      return free(copy),
-             bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib)", spec);
+      bad = bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib)", spec);
     }
   }
-  if (!k && !v.library)
-    return free(copy), bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
-                                 "tcmalloc, faultless, faultless-preload, jemalloc+faultless, "
-                                 "mimalloc+faultless, or NAME:lib=PATH)",
-                                 name);
+  if (!bad && !k && !v.library)
+    bad = bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
+                    "tcmalloc, faultless, faultless-preload, jemalloc+faultless, "
+                    "mimalloc+faultless, or NAME:lib=PATH)",
+                    name);
+  if (bad) {
+    free(copy);
+    free(v.label);
+    free(v.library);
+    return bad;
+  }
   v.base = k ? k->name : "custom";
   v.kind = k ? k->kind : KIND_PRELOAD;
   v.package = k ? k->package : NULL;

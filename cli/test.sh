@@ -31,6 +31,10 @@ usage_error "zero size" "$FL" bench --size 0
 usage_error "size overflow" "$FL" bench --size 99999999999999999999G
 usage_error "unknown allocator" "$FL" bench --allocators glibc,nosuch
 usage_error "bad allocator option" "$FL" bench --allocators faultless:warp=9
+# the message names the entry it refuses (it once printed freed memory)
+"$FL" bench --allocators nosuch-name 2>"$T/err" >/dev/null
+check "unknown allocator named" grep -q "unknown allocator 'nosuch-name'" "$T/err"
+usage_error "allocator option without value" "$FL" bench --allocators faultless:x
 usage_error "zero repeat" "$FL" bench --repeat 0
 usage_error "align not a power of two" "$FL" bench --align 48
 usage_error "bad format" "$FL" bench --format xml
