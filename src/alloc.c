@@ -242,6 +242,18 @@ void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed) {
   return _fl_span_start(s);
 }
 
+void *_fl_pages_lease(size_t size, size_t align, bool *zeroed) {
+  if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init()) return NULL;
+  bool fresh = false;
+  size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
+  fl_span_t *s = _fl_span_lease(slices, align, &fresh);
+  if (!s) return NULL;
+  s->size = size;
+  *zeroed = fresh;
+  _fl_warm_range(_fl_span_index(s), slices);
+  return _fl_span_start(s);
+}
+
 void _fl_pages_free(void *p) {
   _fl_free_slow(p, "pages_free");
 }

@@ -240,6 +240,18 @@ FL_INTERNAL extern _Atomic int _fl_ready; /* 0 no, 1 initialising, 2 ready, 3 fa
 /* pre: called once, under the init lock. Reserves and starts the warmers. */
 FL_INTERNAL bool _fl_arena_init(void);
 FL_INTERNAL void _fl_arena_start_prefault(void);
+/* The start-up prefault happens once: the first caller of this gets true.
+ * An adapter that warms its own regions instead takes it first. */
+FL_INTERNAL bool _fl_claim_start_prefault(void);
+/* The bytes PREFAULT asks for at start-up (its default worked out). */
+FL_INTERNAL size_t _fl_prefault_default(void);
+/* Have the warmers populate slices [first, first+n), in address order, at
+ * idle priority, within the budget, whoever owns them meanwhile. */
+FL_INTERNAL void _fl_warm_range(size_t first, size_t n);
+/* Have the warmers populate another allocator's memory [addr, addr+size)
+ * before their next chunk, within the budget; pieces that fail are skipped.
+ * fl_prefault_wait waits for it too. 0, or EBUSY when too many are queued. */
+FL_INTERNAL int _fl_warm_foreign(void *addr, size_t size);
 /* Make slices [first, first+n) of fresh memory warm before they are handed
  * out: warm chunks cost nothing, the rest is populated in one call per run.
  * Returns 0 or an errno. */
@@ -277,6 +289,9 @@ static inline void *_fl_span_start(const fl_span_t *s) {
  * whether the memory is known to read as zero. */
 FL_INTERNAL fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh);
 /* Return a span (SMALL or LARGE) to the free bins, coalescing neighbours. */
+/* A large span whose fresh memory is left as it is, for an adapter that
+ * hands it over at once and lets the warmers populate it (_fl_warm_range). */
+FL_INTERNAL fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh);
 FL_INTERNAL void _fl_span_free(fl_span_t *s);
 /* Grow a LARGE span in place to `slices`; true on success. */
 FL_INTERNAL bool _fl_span_grow(fl_span_t *s, size_t slices);
@@ -445,6 +460,11 @@ FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
  * for another allocator to manage. size is rounded up to slices; *zeroed
  * tells whether it reads as zero. NULL when the arena cannot serve it. */
 FL_INTERNAL void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed);
+/* The same, but returned at once with its fresh pages not yet populated:
+ * the warmers populate them in the background, in address order, while the
+ * other allocator may already write there (populating never changes what a
+ * page holds). For an allocator that takes its memory once, up front. */
+FL_INTERNAL void *_fl_pages_lease(size_t size, size_t align, bool *zeroed);
 /* Give back a run from _fl_pages_alloc (whole, as it was handed out). */
 FL_INTERNAL void _fl_pages_free(void *p);
 /* True when p lies in the arena's reservation. */

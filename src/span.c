@@ -132,7 +132,11 @@ static fl_span_t *find_free(size_t slices, size_t align) {
   return NULL;
 }
 
-fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh) {
+/* mode: POPULATE_NONE leaves fresh memory as it is (the warmers reach it in
+ * their own time); otherwise as _fl_span_alloc says. */
+enum { POPULATE_AUTO, POPULATE_NONE };
+
+static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode, bool *fresh) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base || slices == 0 || slices > a->nslices) return NULL;
   if (align < FL_SLICE) align = FL_SLICE;
@@ -164,14 +168,15 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
   pthread_mutex_unlock(&a->lock);
-  if (crossed) _fl_warm_ahead(crossed);
+  /* A lease is warmed as a range by its taker, not ahead of the heap. */
+  if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed);
 
   /* Populate outside the lock: other threads keep allocating meanwhile. */
   /* A large span is populated in one call. A size-class span is populated
    * only while warming is on: with warming off faultless acts as a plain
    * allocator for small blocks, whose pages fault as they are carved, so
    * that a small heap's RSS is what it touches. */
-  bool populate = kind == FL_SPAN_LARGE || _fl_warming_on();
+  bool populate = mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || _fl_warming_on());
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
     pthread_mutex_lock(&a->lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
@@ -185,6 +190,14 @@ fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh
   else
     FL_STAT_ADD(spans_large, 1);
   return s;
+}
+
+fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh) {
+  return span_alloc(slices, align, kind, POPULATE_AUTO, fresh);
+}
+
+fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh) {
+  return span_alloc(slices, align, FL_SPAN_LARGE, POPULATE_NONE, fresh);
 }
 
 void _fl_span_free(fl_span_t *s) {

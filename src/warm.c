@@ -36,6 +36,8 @@ static size_t reservation_size(void) {
   return want & ~(FL_CHUNK - 1);
 }
 
+#define RESERVE_ALIGN (64 * FL_MiB)
+
 bool _fl_arena_init(void) {
   fl_arena_t *a = &_fl_arena;
   size_t want = reservation_size();
@@ -48,7 +50,10 @@ bool _fl_arena_init(void) {
     size_t nslices = size >> FL_SLICE_SHIFT;
     size_t meta =
         _fl_align_up(nslices * sizeof(fl_span_t) + 2 * (size >> FL_CHUNK_SHIFT), FL_CHUNK);
-    base = _fl_prim_reserve(size, FL_CHUNK);
+    /* A large reservation starts on a 64 MiB boundary: an adapter's regions
+     * must be aligned to mimalloc's arena block (32 or 64 MiB), and then the
+     * first one starts at the base, with no gap left cold before it. */
+    base = _fl_prim_reserve(size, size >= 64 * RESERVE_ALIGN ? RESERVE_ALIGN : FL_CHUNK);
     if (!base) continue;
     spans = _fl_prim_reserve(meta, 4096);
     if (spans) break;
@@ -166,7 +171,15 @@ int _fl_warm_fresh(size_t first, size_t n) {
     size_t upto = cend < end ? cend : end;
     size_t from = s; /* first slice of [s, upto) that needs populating */
     uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
-    if (st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) {
+    /* A cold chunk that a warmer will come to, of which this takes only a
+     * part: populate the part and leave the chunk to the warmer, which
+     * warms the rest (finding this part present costs it little). Taken,
+     * the rest would stay cold for the allocations that follow. */
+    bool part = s > cstart || upto < cend;
+    if (st == FL_CHUNK_COLD && part && c >= atomic_load(&a->warm_cursor) &&
+        c < atomic_load(&a->warm_target))
+      st = FL_CHUNK_TAKEN; /* populate [s, upto) below, chunk left COLD */
+    else if (st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) {
       /* Take the chunk: no warmer starts on it, and a warmer working on it
        * stops after its current piece; populate from that piece on. */
       if (atomic_compare_exchange_strong(&a->chunk_state[c], &st, FL_CHUNK_TAKEN) &&
@@ -208,6 +221,13 @@ static int warm_chunk(size_t c) {
   int rc = 0;
   atomic_store(&a->chunk_progress[c], 0);
   uint64_t t0 = _fl_prim_now_ns();
+  /* The chunk's span descriptors too: the allocation that takes the chunk
+   * writes them, and their pages would fault there (one page serves two
+   * chunks, so every other call finds it present and returns at once). */
+  size_t page = _fl_prim_page_size();
+  uintptr_t d0 = (uintptr_t)&a->spans[c * FL_SLICES_PER_CHUNK] & ~(uintptr_t)(page - 1);
+  uintptr_t d1 = _fl_align_up((uintptr_t)&a->spans[(c + 1) * FL_SLICES_PER_CHUNK], page);
+  populate((void *)d0, d1 - d0);
   size_t k = 0;
   for (; k < FL_CHUNK / piece; k++) {
     if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
@@ -227,6 +247,51 @@ static int warm_chunk(size_t c) {
     /* Fully populated, even if an allocation took it meanwhile. */
     atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);
   return rc;
+}
+
+/* Memory that is not the arena's (another allocator's own OS memory) for the
+ * warmers to populate before their next chunk: a few ranges, under warm_lock.
+ * A piece that fails (unmapped, PROT_NONE) is skipped: populating never
+ * changes what a page holds, so a wrong guess costs nothing but time. */
+#define MAX_FOREIGN 4
+static struct {
+  char *addr;
+  size_t size;
+} foreign[MAX_FOREIGN];
+static _Atomic int nforeign;
+
+static void warm_foreign_range(char *addr, size_t size) {
+  fl_arena_t *a = &_fl_arena;
+  size_t piece = PIECE_SLICES << FL_SLICE_SHIFT, done = 0;
+  uint64_t t0 = _fl_prim_now_ns();
+  for (size_t off = 0; off < size; off += piece) {
+    if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + piece > a->budget.budget)
+      break;
+    size_t n = size - off < piece ? size - off : piece;
+    if (populate(addr + off, n) == 0) done += n;
+  }
+  FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+  FL_STAT_ADD(warm, done);
+  FL_STAT_ADD(warmed_by_warmers, done);
+  _fl_verbose("warmed %zu of %zu MiB of another allocator's memory at %p", done >> 20, size >> 20,
+              (void *)addr);
+}
+
+/* pre: warm_lock not held. Serve the foreign ranges queued so far. */
+static void warm_foreign_queue(void) {
+  fl_arena_t *a = &_fl_arena;
+  for (;;) {
+    pthread_mutex_lock(&a->warm_lock);
+    if (nforeign == 0) {
+      pthread_mutex_unlock(&a->warm_lock);
+      return;
+    }
+    int k = atomic_fetch_sub(&nforeign, 1) - 1;
+    char *addr = foreign[k].addr;
+    size_t size = foreign[k].size;
+    pthread_mutex_unlock(&a->warm_lock);
+    warm_foreign_range(addr, size);
+  }
 }
 
 /* --- Warmers ------------------------------------------------------------ */
@@ -271,9 +336,12 @@ static void *warmer_main(void *arg) {
   _fl_prim_thread_lowest_priority();
   size_t warmed_here = 0;
   for (;;) {
+    warm_foreign_queue();
     size_t c;
     bool stop = false;
     while (!stop && next_chunk(&c)) {
+      /* Foreign memory queued meanwhile is in use already: it goes first. */
+      if (atomic_load_explicit(&nforeign, memory_order_relaxed)) warm_foreign_queue();
       uint8_t cold = FL_CHUNK_COLD;
       if (!atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_WARMING)) continue;
       if (!warming_allowed(warmed_here)) {
@@ -294,7 +362,7 @@ static void *warmer_main(void *arg) {
     if (stop) atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));
     /* A prefault call may have raised the target after we ran out of work
      * but before we got the lock: go on rather than leave it unserved. */
-    if (!stop && atomic_load(&a->warm_cursor) < atomic_load(&a->warm_target)) {
+    if (!stop && (atomic_load(&a->warm_cursor) < atomic_load(&a->warm_target) || nforeign)) {
       pthread_mutex_unlock(&a->warm_lock);
       continue;
     }
@@ -315,12 +383,16 @@ static int raise_target(size_t from, size_t target) {
   pthread_mutex_lock(&a->warm_lock);
   size_t old = atomic_load(&a->warm_target);
   if (target > old) {
-    if (atomic_load(&a->warm_cursor) < from) atomic_store(&a->warm_cursor, from);
+    /* Skip what lies below `from` (taken by allocations already), but only
+     * when nothing is pending there: a range raised a moment ago (an
+     * adapter's previous region) must not be skipped. */
+    size_t cursor = atomic_load(&a->warm_cursor);
+    if (cursor < from && cursor >= old) atomic_store(&a->warm_cursor, from);
     a->prefault_bytes += (uint64_t)(target - (old > from ? old : from)) * FL_CHUNK;
     atomic_store(&a->warm_target, target);
   }
   int want = a->warmers_max;
-  size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor);
+  size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor) + (size_t)nforeign;
   if ((size_t)want > pending) want = (int)pending;
   int start = want - atomic_load(&a->warmers_running);
   if (start > 0) atomic_fetch_add(&a->warmers_running, start);
@@ -352,10 +424,9 @@ int _fl_prefault_bytes(size_t bytes) {
   return 0;
 }
 
-static size_t prefault_default(void);
-
 bool _fl_warming_on(void) {
-  return _fl_arena.warmers_max > 0 && (_fl_option(FL_OPT_AHEAD) != 0 || prefault_default() != 0);
+  return _fl_arena.warmers_max > 0 &&
+         (_fl_option(FL_OPT_AHEAD) != 0 || _fl_prefault_default() != 0);
 }
 
 /* Warm ahead: each time the frontier enters a new chunk, keep warming a part
@@ -406,7 +477,7 @@ int _fl_prefault_wait_ms(long timeout_ms) {
  * for 64 MiB it never touches: populating and then freeing it at exit cost
  * ~3 ms per process), so nothing is warmed at start-up and AHEAD warms in
  * step with the heap's growth. */
-static size_t prefault_default(void) {
+size_t _fl_prefault_default(void) {
   fl_arena_t *a = &_fl_arena;
   long long v = _fl_option(FL_OPT_PREFAULT);
   if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 0;
@@ -415,9 +486,44 @@ static size_t prefault_default(void) {
   return (size_t)v;
 }
 
+static _Atomic bool start_prefault_claimed;
+
+bool _fl_claim_start_prefault(void) {
+  return !atomic_exchange(&start_prefault_claimed, true);
+}
+
 void _fl_arena_start_prefault(void) {
-  size_t bytes = prefault_default();
+  if (!_fl_claim_start_prefault()) return;
+  size_t bytes = _fl_prefault_default();
   if (bytes && _fl_arena.warmers_max > 0) _fl_prefault_bytes(bytes);
+}
+
+int _fl_warm_foreign(void *addr, size_t size) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || size == 0 || a->warmers_max <= 0) return 0;
+  pthread_mutex_lock(&a->warm_lock);
+  bool queued = nforeign < MAX_FOREIGN;
+  if (queued) {
+    int k = atomic_load(&nforeign);
+    foreign[k].addr = addr;
+    foreign[k].size = size;
+    atomic_store(&nforeign, k + 1);
+  }
+  pthread_mutex_unlock(&a->warm_lock);
+  if (!queued) return EBUSY;
+  /* No new chunks: this only wakes the warmers for the queued range. */
+  raise_target(0, 0);
+  return 0;
+}
+
+void _fl_warm_range(size_t first, size_t n) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || n == 0 || a->warmers_max <= 0) return;
+  size_t from = first / FL_SLICES_PER_CHUNK;
+  size_t to = (first + n + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
+  int warmers = raise_target(from, to);
+  _fl_verbose("warming %zu MiB handed to another allocator with %d warmer(s)",
+              (n << FL_SLICE_SHIFT) >> 20, warmers);
 }
 
 void _fl_warm_atfork_child(void) {

@@ -31,6 +31,9 @@ static size_t block_size(int version) {
   return version >= 210 ? 64 * FL_MiB : 32 * FL_MiB;
 }
 
+/* A 2.x segment: 32 MiB, aligned to its size (found by masking a pointer). */
+#define SEGMENT_SIZE (32 * FL_MiB)
+
 /* mimalloc 2.0 keeps at most 64 arenas; a few regions per process is plenty. */
 #define MAX_REGIONS 8
 
@@ -39,55 +42,37 @@ static _Atomic int started;
 typedef struct {
   manage_fn manage;
   area_fn area;
+  void *(*mi_malloc)(size_t);
+  void (*mi_free)(void *);
   int version;
 } mimalloc_t;
 
-/* Hand mimalloc `bytes` of the arena (rounded to whole blocks), as one
- * region. Returns the bytes mimalloc took. */
-static size_t hand_over(const mimalloc_t *mi, size_t bytes) {
-  size_t block = block_size(mi->version);
+static mimalloc_t mi;
+
+/* Hand mimalloc `bytes` of the arena (rounded to whole blocks) as one region,
+ * leased: its pages are not populated yet, the warmers do that in address
+ * order while mimalloc may already use it. Returns the bytes handed over. */
+static size_t hand_over(size_t bytes) {
+  size_t block = block_size(mi.version);
   size_t size = _fl_align_up(bytes, block);
   bool zeroed = false;
-  void *p = _fl_pages_alloc(size, block, &zeroed);
+  void *p = _fl_pages_lease(size, block, &zeroed);
   if (!p) return 0;
-  /* is_committed: mapped and warm. That also makes mimalloc 2 treat the
-   * region as pinned: it never decommits or resets it, so warm pages stay
-   * warm. is_large false: these are not huge OS pages reserved up front,
-   * and mimalloc must not limit the region to threads that allow them. */
+  /* is_committed: mimalloc may use every page at once (it will fault in or
+   * find it warm). That also makes mimalloc 2 treat the region as pinned: it
+   * never decommits or resets it, so warm pages stay warm. is_large false:
+   * these are not huge OS pages reserved up front, and mimalloc must not
+   * limit the region to threads that allow them. */
   int id = 0;
-  if (!mi->manage(p, size, true, false, zeroed, -1, false, &id)) {
+  if (!mi.manage(p, size, true, false, zeroed, -1, false, &id)) {
     _fl_pages_free(p);
     return 0;
   }
   size_t used = size;
-  if (mi->area) mi->area(id, &used);
-  _fl_verbose("mimalloc %d.%d.%d: region %p of %zu MiB (arena %d, %zu MiB used)", mi->version / 100,
-              mi->version / 10 % 10, mi->version % 10, p, size >> 20, id, used >> 20);
+  if (mi.area) mi.area(id, &used);
+  _fl_verbose("mimalloc %d.%d.%d: region %p of %zu MiB (arena %d, %zu MiB used)", mi.version / 100,
+              mi.version / 10 % 10, mi.version % 10, p, size >> 20, id, used >> 20);
   return size;
-}
-
-/* In the background: wait for the warmers (at idle priority) to warm what
- * PREFAULT asked, then hand it over. Taking the region before would populate
- * it in one go, here, at normal priority. */
-static void *hand_over_thread(void *arg) {
-  mimalloc_t mi = *(mimalloc_t *)arg;
-  fl_free(arg);
-  /* The warmers start after this library's constructors. */
-  for (int i = 0; i < 100 && fl_prefault_wait(0) == 0; i++)
-    usleep(1000);
-  fl_prefault_wait(10000);
-  fl_stats_t st = {.size = sizeof st};
-  fl_stats_get(&st);
-  size_t want = (size_t)st.prefault_target, given = 0;
-  size_t piece = _fl_align_up(want / MAX_REGIONS + 1, block_size(mi.version));
-  for (int r = 0; r < MAX_REGIONS && given < want; r++) {
-    size_t got = hand_over(&mi, want - given < piece ? want - given : piece);
-    if (!got) break;
-    given += got;
-  }
-  if (want && !given)
-    _fl_message("mimalloc: no warm region could be handed over; mimalloc runs unwarmed");
-  return NULL;
 }
 
 int fl_mimalloc_attach(void) {
@@ -110,22 +95,45 @@ int fl_mimalloc_attach(void) {
   }
   if (atomic_exchange(&started, 1)) return 0;
   if (!_fl_ensure_init()) return ENOMEM;
-  mimalloc_t *mi = fl_malloc(sizeof *mi);
-  if (!mi) return ENOMEM;
-  *mi = (mimalloc_t){manage, (area_fn)dlsym(RTLD_DEFAULT, "mi_arena_area"), v};
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&t, &attr, hand_over_thread, mi);
-  pthread_attr_destroy(&attr);
-  if (rc) {
-    fl_free(mi);
-    atomic_store(&started, 0);
+  mi = (mimalloc_t){manage, (area_fn)dlsym(RTLD_DEFAULT, "mi_arena_area"),
+                    (void *(*)(size_t))dlsym(RTLD_DEFAULT, "mi_malloc"),
+                    (void (*)(void *))dlsym(RTLD_DEFAULT, "mi_free"), v};
+  /* PREFAULT is served as regions, not by the core's own start-up warming
+   * (memory mimalloc would never see). Without PREFAULT nothing is handed
+   * over: mimalloc runs as it would alone. */
+  if (!_fl_claim_start_prefault()) {
+    _fl_verbose("mimalloc: the start-up prefault already ran; warm regions are not handed over");
+    return 0;
   }
-  return rc;
+  size_t want = _fl_prefault_default(), given = 0;
+  if (want == 0 || !_fl_warming_on()) return 0;
+  /* The main thread's first segment: mimalloc takes it from the OS before
+   * any constructor of ours runs, and fills its free space before it opens a
+   * new segment, so the program's first allocations land there, not in a
+   * region. The warmers warm it first, then the regions. */
+  if (mi.mi_malloc && mi.mi_free) {
+    void *probe = mi.mi_malloc(1);
+    uintptr_t segment = (uintptr_t)probe & ~(uintptr_t)(SEGMENT_SIZE - 1);
+    mi.mi_free(probe);
+    if (probe && !_fl_pages_owned((void *)segment)) _fl_warm_foreign((void *)segment, SEGMENT_SIZE);
+  }
+  /* Synchronously, before the program's first real allocation: the regions
+   * are only reserved here, so this costs a few system calls. */
+  size_t piece = _fl_align_up(want / MAX_REGIONS + 1, block_size(v));
+  for (int r = 0; r < MAX_REGIONS && given < want; r++) {
+    size_t got = hand_over(want - given < piece ? want - given : piece);
+    if (!got) break;
+    given += got;
+  }
+  if (!given) {
+    _fl_message("mimalloc: no warm region could be handed over; mimalloc runs unwarmed");
+    return ENOMEM;
+  }
+  return 0;
 }
 
-__attribute__((constructor)) static void mimalloc_adapter_start(void) {
+/* Before the core's own start-up constructor, which would otherwise warm
+ * PREFAULT where mimalloc never looks. */
+__attribute__((constructor(200))) static void mimalloc_adapter_start(void) {
   fl_mimalloc_attach();
 }

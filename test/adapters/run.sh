@@ -30,6 +30,7 @@ if [ -r "$je" ]; then
   # Both orders: the adapter first also catches arenas.create (mallctl).
   run "jemalloc hooks, adapter first" 30 FAULTLESS_PREFAULT=64M LD_PRELOAD="$fj $je" -- "$b/test/adapters/hooks"
   run "jemalloc hooks, jemalloc first" 30 FAULTLESS_PREFAULT=64M LD_PRELOAD="$je $fj" -- "$b/test/adapters/hooks"
+  run "jemalloc+faultless: 100 buffers in warm memory" 60 FAULTLESS_PREFAULT=160M LD_PRELOAD="$fj $je" -- "$b/test/adapters/warm" 100
   run "test/stress.c on jemalloc+faultless" 60 LD_PRELOAD="$fj $je" -- "$b/test/adapters/stress-malloc" 4 20000
   if grep -qE 'peak_in_use [1-9]' "$tmp/out"; then ok "jemalloc's extents came from faultless"; else
     bad "jemalloc's extents came from faultless"; fi
@@ -41,6 +42,9 @@ if [ -r "$mi" ]; then
   FAULTLESS_VERBOSE=1 FAULTLESS_PREFAULT=64M LD_PRELOAD="$mi $fm" timeout 10 sleep 0.5 2>"$tmp/v"
   if grep -q 'mimalloc 2\.[0-9.]*: region' "$tmp/v"; then ok "mimalloc took warm regions"; else
     bad "mimalloc took warm regions"; cat "$tmp/v"; fi
+  if grep -q "warmed 32 of 32 MiB of another allocator's memory" "$tmp/v"; then
+    ok "mimalloc's first segment warmed"; else bad "mimalloc's first segment warmed"; cat "$tmp/v"; fi
+  run "mimalloc+faultless: 100 buffers in warm memory" 60 FAULTLESS_PREFAULT=160M LD_PRELOAD="$mi $fm" -- "$b/test/adapters/warm" 100
 else
   skip "mimalloc" "$mi not installed (Debian package libmimalloc2.0)"
 fi
