@@ -176,6 +176,11 @@ int _fl_warm_fresh(size_t first, size_t n) {
      * warms the rest (finding this part present costs it little). Taken,
      * the rest would stay cold for the allocations that follow. */
     bool part = s > cstart || upto < cend;
+#ifdef FL_SECURE
+    /* Guard pages: a warmer's populate would fail on the span's guard and
+     * stop warming; the allocation takes the chunk as before. */
+    part = false;
+#endif
     if (st == FL_CHUNK_COLD && part && c >= atomic_load(&a->warm_cursor) &&
         c < atomic_load(&a->warm_target))
       st = FL_CHUNK_TAKEN; /* populate [s, upto) below, chunk left COLD */
