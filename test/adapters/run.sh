@@ -72,8 +72,8 @@ done
 # keeps glibc malloc otherwise (it is not built with jemalloc), and with
 # jemalloc or mimalloc preloaded the adapters serve it the same way.
 nodedir=$here/../programs/node
-if ! command -v node >/dev/null || ! [ -d "$nodedir/node_modules/apache-arrow" ]; then
-  skip "node + apache-arrow" "node or test/programs/node/node_modules missing (make test-programs installs it)"
+if ! why=$("$nodedir/ensure.sh"); then
+  skip "node + apache-arrow" "$why"
 else
   js=("$nodedir/arrow.mjs" 1000000 1)
   node "${js[@]}" >"$tmp/plain" 2>/dev/null

@@ -98,17 +98,10 @@ fi
 
 # --- Node.js with apache-arrow -----------------------------------------------
 nodedir=$here/node
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  skip "node + apache-arrow" "node or npm not installed"
+if ! why=$("$nodedir/ensure.sh"); then
+  skip "node + apache-arrow" "$why"
 else
-  if ! [ -d "$nodedir/node_modules/apache-arrow" ] || [ "$nodedir/package-lock.json" -nt "$nodedir/node_modules/.package-lock.json" ]; then
-    (cd "$nodedir" && npm ci --no-audit --no-fund --silent) >"$tmp/npm.log" 2>&1 || true
-  fi
-  if ! [ -d "$nodedir/node_modules/apache-arrow" ]; then
-    skip "node + apache-arrow" "npm ci failed (offline?): $(tail -n 1 "$tmp/npm.log")"
-  else
-    same "node $(node --version) + apache-arrow: 3M-row table -> IPC -> table, 2 rounds" "$tmp/node" node "$nodedir/arrow.mjs" 3000000 2
-  fi
+  same "node $(node --version) + apache-arrow: 3M-row table -> IPC -> table, 2 rounds" "$tmp/node" node "$nodedir/arrow.mjs" 3000000 2
 fi
 
 # --- git ----------------------------------------------------------------------
