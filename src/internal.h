@@ -218,7 +218,12 @@ typedef struct fl_arena_s {
   fl_span_t *spans;                /* one descriptor per slice */
   _Atomic uint8_t *chunk_state;    /* one FL_CHUNK_* per chunk */
   _Atomic uint8_t *chunk_progress; /* pieces a warmer has populated, per chunk */
-  bool thp;
+  bool thp;                        /* huge pages on the whole reservation */
+  /* Huge pages for the chunks warmers warm, while they stay cheap: under
+   * free page reporting a huge page costs ~0.25 ms while the guest holds the
+   * memory and ~5 ms once the host has taken it back. */
+  bool thp_warmers;
+  _Atomic bool thp_slow;   /* a huge chunk was slow: 4 KiB pages from now on */
   bool touch_method;       /* warm by touching pages instead of populate */
   pthread_mutex_t lock;    /* span allocation, free bins, frontier */
   _Atomic size_t frontier; /* first slice never handed out */
@@ -232,6 +237,9 @@ typedef struct fl_arena_s {
   bool forked; /* this process is a fork() child: no automatic warming */
   fl_budget_t budget;
   uint64_t prefault_bytes; /* total bytes asked by prefault calls */
+  /* Chunks below this were asked for by PREFAULT or fl_prefault (not AHEAD):
+   * warmed while the program is still starting, with time to spare. */
+  _Atomic size_t prefault_until;
 } fl_arena_t;
 
 FL_INTERNAL extern fl_arena_t _fl_arena;
