@@ -75,7 +75,21 @@ static int child_pressure(void) {
   return 0;
 }
 
+/* Warm 16 MiB, then report how much of the process is in huge pages. */
+static int child_huge(void) {
+  if (fl_prefault_wait(30000) != 0) return 30;
+  unsigned long long kb = 0, total = 0;
+  FILE *f = fopen("/proc/self/smaps", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "AnonHugePages: %llu kB", &kb) == 1) total += kb;
+  if (f) fclose(f);
+  printf("huge_kb=%llu\n", total);
+  return 0;
+}
+
 static int run_child(const char *name) {
+  if (!strcmp(name, "huge")) return child_huge();
   if (!strcmp(name, "pressure")) return child_pressure();
   if (!strcmp(name, "overflow")) return child_overflow();
   if (!strcmp(name, "budget")) return child_prefault_budget();
@@ -206,6 +220,33 @@ TEST(memory_pressure_stops_warming) {
   CHECK(strstr(out, "warming stops: only 256 MiB available") != NULL);
 }
 
+static unsigned long long huge_kb(void) {
+  unsigned long long kb = ~0ull;
+  const char *p = strstr(out, "huge_kb=");
+  if (p) sscanf(p, "huge_kb=%llu", &kb);
+  return kb;
+}
+
+/* In a guest that reports free pages, THP=auto gives the prefault's chunks
+ * huge pages until one is slow to warm; THP=0 never does. */
+TEST(huge_pages_for_prefault_chunks) {
+  char *off[] = {"FAULTLESS_PREFAULT=16M", "FAULTLESS_THP=0", NULL};
+  CHECK(spawn(self, "huge", off, 0, out, sizeof out) == 0);
+  CHECK(huge_kb() == 0);
+  char *on[] = {"FAULTLESS_PREFAULT=16M", "FAULTLESS_VERBOSE=1", NULL};
+  CHECK(spawn(self, "huge", on, 0, out, sizeof out) == 0);
+  if (!strstr(out, "huge pages for warmed chunks while they stay cheap")) {
+    printf("limits: skipped the huge-page half of huge_pages_for_prefault_chunks: this machine "
+           "reports no free pages to a host, or THP is off\n");
+    return;
+  }
+  unsigned long long kb = huge_kb();
+  if (strstr(out, "a huge page took"))
+    CHECK(kb <= 16 * 1024); /* the slow chunk and those before it */
+  else
+    CHECK(kb >= 16 * 1024); /* every chunk of the prefault */
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "child")) return run_child(argv[2]);
   self = "/proc/self/exe";
@@ -226,5 +267,6 @@ int main(int argc, char **argv) {
   RUN(verbose_and_stats_at_exit);
   RUN(budget_caps_warming);
   RUN(memory_pressure_stops_warming);
+  RUN(huge_pages_for_prefault_chunks);
   return test_report("limits");
 }
