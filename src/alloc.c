@@ -231,27 +231,27 @@ size_t fl_usable_size(const void *p) {
 
 /* --- Pages for the adapters --------------------------------------------- */
 
-void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed) {
+/* Both kinds of run for the adapters; a lease is left unpopulated and
+ * queued for the warmers as a range. */
+static void *pages_take(size_t size, size_t align, bool lease, bool *zeroed) {
   if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init()) return NULL;
   bool fresh = false;
   size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
-  fl_span_t *s = _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
+  fl_span_t *s = lease ? _fl_span_lease(slices, align, &fresh)
+                       : _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
   if (!s) return NULL;
   s->size = size;
   *zeroed = fresh;
+  if (lease) _fl_warm_range(_fl_span_index(s), slices);
   return _fl_span_start(s);
 }
 
+void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed) {
+  return pages_take(size, align, false, zeroed);
+}
+
 void *_fl_pages_lease(size_t size, size_t align, bool *zeroed) {
-  if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init()) return NULL;
-  bool fresh = false;
-  size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
-  fl_span_t *s = _fl_span_lease(slices, align, &fresh);
-  if (!s) return NULL;
-  s->size = size;
-  *zeroed = fresh;
-  _fl_warm_range(_fl_span_index(s), slices);
-  return _fl_span_start(s);
+  return pages_take(size, align, true, zeroed);
 }
 
 void _fl_pages_free(void *p) {

@@ -169,6 +169,23 @@ int _fl_populate_inline(void *addr, size_t size) {
  * with a warmer can take the chunk over and populate only what is left. */
 #define PIECE_SLICES 4 /* 256 KiB */
 
+/* A cold chunk that a warmer will come to, of which an allocation takes
+ * only a part: the allocation populates its part and leaves the chunk to the
+ * warmer, which warms the rest (finding that part present costs it little).
+ * Taken, the rest would stay cold for the allocations that follow. */
+static bool leave_to_warmer(size_t c, bool part) {
+#ifdef FL_SECURE
+  /* Guard pages: a warmer's populate would fail on the span's guard and
+   * stop warming; the allocation takes the chunk. */
+  (void)c;
+  (void)part;
+  return false;
+#else
+  fl_arena_t *a = &_fl_arena;
+  return part && c >= atomic_load(&a->warm_cursor) && c < atomic_load(&a->warm_target);
+#endif
+}
+
 int _fl_warm_fresh(size_t first, size_t n) {
   fl_arena_t *a = &_fl_arena;
   size_t end = first + n;
@@ -180,20 +197,9 @@ int _fl_warm_fresh(size_t first, size_t n) {
     size_t upto = cend < end ? cend : end;
     size_t from = s; /* first slice of [s, upto) that needs populating */
     uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
-    /* A cold chunk that a warmer will come to, of which this takes only a
-     * part: populate the part and leave the chunk to the warmer, which
-     * warms the rest (finding this part present costs it little). Taken,
-     * the rest would stay cold for the allocations that follow. */
-    bool part = s > cstart || upto < cend;
-#ifdef FL_SECURE
-    /* Guard pages: a warmer's populate would fail on the span's guard and
-     * stop warming; the allocation takes the chunk as before. */
-    part = false;
-#endif
-    if (st == FL_CHUNK_COLD && part && c >= atomic_load(&a->warm_cursor) &&
-        c < atomic_load(&a->warm_target))
-      st = FL_CHUNK_TAKEN; /* populate [s, upto) below, chunk left COLD */
-    else if (st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) {
+    if (st == FL_CHUNK_COLD && leave_to_warmer(c, s > cstart || upto < cend)) {
+      /* populate [s, upto) below; the chunk stays COLD */
+    } else if (st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) {
       /* Take the chunk: no warmer starts on it, and a warmer working on it
        * stops after its current piece; populate from that piece on. */
       if (atomic_compare_exchange_strong(&a->chunk_state[c], &st, FL_CHUNK_TAKEN) &&
