@@ -7,6 +7,11 @@
 
 #include <string.h>
 
+_Static_assert(FL_SLICE / 16 <= FL_REMOTE_COUNT / FL_REMOTE_ONE,
+               "a span's remote count holds every block of a one-slice span");
+_Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD) / 16 < FL_REMOTE_HEAD,
+               "a span's remote head holds the offset / 16 of any block");
+
 __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
 uintptr_t _fl_free_key;
 
@@ -166,6 +171,7 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   if (!s) return NULL;
   uint32_t bsize = _fl_class_size[cls];
   s->cls = (uint8_t)cls;
+  s->flags &= (uint8_t)~FL_SPAN_HELD;
   s->bsize_magic = UINT64_MAX / bsize + 1;
   atomic_store_explicit(&s->remote_head, 0, memory_order_relaxed);
   _fl_span_guard(s, true);
@@ -230,13 +236,14 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
   _fl_debug_fill_freed(b, _fl_span_bsize(s));
 #endif
   _fl_block_mark_free(b);
-  uint32_t me = (uint32_t)((char *)b - start) + 1;
+  uint32_t me = (uint32_t)(((char *)b - start) >> 4) + 1;
   uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
   do {
-    uint32_t last = head & ~FL_REMOTE_ANNOUNCED;
-    _fl_block_set_next(b, last ? (fl_block_t *)(start + last - 1) : NULL);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote_head, &head, me | FL_REMOTE_ANNOUNCED,
-                                                  memory_order_acq_rel, memory_order_relaxed));
+    uint32_t last = head & FL_REMOTE_HEAD;
+    _fl_block_set_next(b, last ? (fl_block_t *)(start + ((size_t)(last - 1) << 4)) : NULL);
+  } while (!atomic_compare_exchange_weak_explicit(
+      &s->remote_head, &head, ((head & FL_REMOTE_COUNT) + FL_REMOTE_ONE) | me | FL_REMOTE_ANNOUNCED,
+      memory_order_acq_rel, memory_order_relaxed));
   if (head & FL_REMOTE_ANNOUNCED) return; /* acq_rel above: after the owner's read of remote_link */
   uint32_t self = (uint32_t)_fl_span_index(s) + 1;
   uint32_t top = atomic_load_explicit(&h->remote_spans, memory_order_relaxed);
@@ -246,47 +253,74 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
                                                   memory_order_release, memory_order_relaxed));
 }
 
-/* Take every announced span's remote list back onto its free list. A span
- * leaves the stack before its list is taken (which clears ANNOUNCED), so it is
- * never on the stack twice, and one on the stack always has blocks pending:
- * it cannot be retired meanwhile. */
-static void collect_remote(fl_heap_t *h) {
+/* Move a remote list onto s's free list. It goes in front, so when s has
+ * free blocks this walks the list for its tail: each step is a miss on a line
+ * another core wrote, which is why collect_remote avoids it. */
+static void take_remote(fl_heap_t *h, fl_span_t *s, uint32_t head) {
+  uint32_t n = (head & FL_REMOTE_COUNT) / FL_REMOTE_ONE;
+  if (!(head & FL_REMOTE_HEAD)) return;
+  char *start = _fl_span_start(s);
+  fl_block_t *first = (fl_block_t *)(start + ((size_t)((head & FL_REMOTE_HEAD) - 1) << 4));
+  if (FL_UNLIKELY(n == 0 || n > s->used)) _fl_corrupt_free_list(s, first);
+  if (s->free) {
+    fl_block_t *last = first;
+    for (uint32_t i = 1; i < n; i++) {
+      last = _fl_block_next(last);
+      if (FL_UNLIKELY((uintptr_t)last - (uintptr_t)start >= s->carved_end))
+        _fl_corrupt_free_list(s, last);
+    }
+    _fl_block_set_next(last, s->free);
+  }
+  s->free = first;
+  s->used -= n;
+  if (!s->in_list) list_append(h, s);
+}
+
+/* Take s's remote list, which clears ANNOUNCED. acq_rel: the owner's read of
+ * remote_link happens before a freer that sees the cleared head announces the
+ * span again (writing remote_link); the blocks' links are visible after. */
+static void take_announced(fl_heap_t *h, fl_span_t *s) {
+  s->flags &= (uint8_t)~FL_SPAN_HELD;
+  take_remote(h, s, atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel));
+}
+
+/* Collect every announced span. A span leaves the stack before its list is
+ * taken, so it is never on the stack twice, and one on the stack always has
+ * blocks pending: it cannot be retired meanwhile. A span that still has free
+ * blocks is HELD instead: it stays announced (freers keep pushing without
+ * announcing it again) and its list is taken when its free list runs out,
+ * with no walk. `all` takes every list now (thread exit). */
+static void collect_remote(fl_heap_t *h, bool all) {
   uint32_t top = atomic_exchange_explicit(&h->remote_spans, 0, memory_order_acquire);
   while (top) {
     fl_span_t *s = &_fl_arena.spans[top - 1];
     top = s->remote_link;
     if (FL_UNLIKELY(s->kind != FL_SPAN_SMALL || s->heap != h)) _fl_corrupt_free_list(s, s);
-    /* acq_rel: the read of remote_link above happens before a freer that
-     * sees the cleared head announces the span again (writing remote_link). */
-    uint32_t head = atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel);
-    head &= ~FL_REMOTE_ANNOUNCED;
-    if (!head) continue;
-    char *start = _fl_span_start(s);
-    fl_block_t *first = (fl_block_t *)(start + head - 1), *last = first;
-    uint32_t n = 1;
-    for (fl_block_t *b = _fl_block_next(first); b; b = _fl_block_next(b)) {
-      if (FL_UNLIKELY((uintptr_t)b - (uintptr_t)start >= s->carved_end))
-        _fl_corrupt_free_list(s, b);
-      last = b;
-      n++;
-    }
-    /* Splice the whole list onto the free list. */
-    _fl_block_set_next(last, s->free);
-    s->free = first;
-    s->used -= n;
-    if (!s->in_list) list_append(h, s);
+    if (s->free && !all)
+      s->flags |= FL_SPAN_HELD;
+    else
+      take_announced(h, s);
   }
+  if (!all) return;
+  for (size_t cls = 1; cls < FL_CLASSES; cls++)
+    for (fl_span_t *s = h->avail[cls]; s; s = s->next)
+      if (s->flags & FL_SPAN_HELD) take_announced(h, s);
 }
 
 /* --- Allocation slow path ----------------------------------------------- */
 
 void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
-  if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h);
+  if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h, false);
   if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
   fl_span_t *s;
   /* Spans without free blocks leave the list (a free to them puts them
-   * back), unless their untouched tail can give more. */
+   * back), unless remote frees wait for them or their untouched tail can
+   * give more. */
   while ((s = h->avail[cls]) && !s->free) {
+    if (s->flags & FL_SPAN_HELD) {
+      take_announced(h, s);
+      break;
+    }
     if (can_carve(s)) {
       carve(s);
       break;
@@ -302,7 +336,7 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
 void _fl_heap_thread_exit(void *arg) {
   fl_heap_t *h = arg;
   if (!h) return;
-  collect_remote(h);
+  collect_remote(h, true);
   /* Keep one empty span per class for the thread that adopts this heap:
    * short-lived threads then reuse warm spans instead of cutting new ones. */
   sweep_empty(h, 1);
@@ -371,6 +405,15 @@ static int check_heap(fl_heap_t *h) {
                       (void *)start, cls, (void *)b);
           return 1;
         }
+      }
+      uint32_t remote = atomic_load_explicit(&s->remote_head, memory_order_acquire);
+      if ((s->flags & FL_SPAN_HELD) &&
+          (h->abandoned || !(remote & FL_REMOTE_ANNOUNCED) || !(remote & FL_REMOTE_HEAD) ||
+           (remote & FL_REMOTE_COUNT) / FL_REMOTE_ONE > s->used)) {
+        _fl_message("heap check: span %p (class %zu) is held without remote frees, or by "
+                    "an exited thread",
+                    (void *)start, cls);
+        return 1;
       }
       if (nfree + s->used != s->carved_end / _fl_span_bsize(s)) {
         _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,

@@ -172,7 +172,9 @@ enum { FL_CHUNK_COLD = 0, FL_CHUNK_WARMING = 1, FL_CHUNK_WARM = 2, FL_CHUNK_TAKE
 /* Span descriptor kinds. Every slice has a descriptor; only the first slice of
  * a span holds the span's state, the others are INTERIOR and point back. */
 enum { FL_SPAN_NONE = 0, FL_SPAN_FREE, FL_SPAN_SMALL, FL_SPAN_LARGE, FL_SPAN_INTERIOR };
-enum { FL_SPAN_WARM = 1, FL_SPAN_FRESH = 2 };
+/* HELD (SMALL): the span's remote list stays announced and untaken until
+ * its free list runs out (collect_remote in heap.c). */
+enum { FL_SPAN_WARM = 1, FL_SPAN_FRESH = 2, FL_SPAN_HELD = 4 };
 
 typedef struct fl_block_s {
   struct fl_block_s *next;
@@ -182,15 +184,17 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags;       /* FL_SPAN_WARM, FL_SPAN_FRESH */
+  uint8_t flags;       /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
   uint8_t in_list;     /* SMALL: linked in its heap's class list */
   uint8_t cls;         /* SMALL: size class */
   uint32_t slices;     /* length; for INTERIOR: distance back to the first slice */
   uint32_t used;       /* SMALL: blocks handed out and not yet freed to the owner */
   uint32_t carved_end; /* SMALL: blocks below this offset exist; above, untouched */
-  /* SMALL: blocks freed by other threads, a list through the blocks: offset
-   * + 1 of the last one (0: none), and FL_REMOTE_ANNOUNCED once the span is
-   * on its heap's remote_spans stack. */
+  /* SMALL: blocks freed by other threads, a list through the blocks: the
+   * last one's offset / 16 + 1 (0: none) and how many there are, packed
+   * (FL_REMOTE_*), and FL_REMOTE_ANNOUNCED once the span is on its heap's
+   * remote_spans stack. The count saves the owner a walk of the list, whose
+   * every step is a miss on a line the freeing thread wrote. */
   _Atomic uint32_t remote_head;
   uint32_t remote_link; /* SMALL: slice + 1 of the next span on that stack */
   /* SMALL: ceil(2^64 / bsize). An offset below 2^32 is a multiple of bsize
@@ -315,6 +319,10 @@ FL_INTERNAL void _fl_span_guard(fl_span_t *s, bool on);
 static inline void _fl_span_guard(fl_span_t *s, bool on) {}
 #endif
 #define FL_REMOTE_ANNOUNCED 0x80000000u
+#define FL_REMOTE_HEAD_BITS 17 /* offsets / 16 in spans up to 2 MiB */
+#define FL_REMOTE_HEAD ((1u << FL_REMOTE_HEAD_BITS) - 1)
+#define FL_REMOTE_ONE (1u << FL_REMOTE_HEAD_BITS) /* one block in the count */
+#define FL_REMOTE_COUNT (FL_REMOTE_ANNOUNCED - FL_REMOTE_ONE)
 
 /* Block size of a SMALL span. */
 FL_INTERNAL extern const uint32_t _fl_class_size[FL_CLASSES];

@@ -335,6 +335,79 @@ TEST(remote_free_and_heap_reuse) {
   CHECK(fl_heap_check() == 0);
 }
 
+/* Remote frees into a span that still has free blocks wait, announced, until
+ * its free list runs out; then they are handed out again. Also at thread exit,
+ * where the owner takes them all. */
+enum { HELD_N = 200 };
+static void **held_blocks;
+
+static void *free_held_blocks(void *arg) {
+  for (int i = 0; i < HELD_N; i++)
+    fl_free(held_blocks[i]); /* remote: the main thread owns them */
+  return NULL;
+}
+
+/* Allocate 64-byte blocks until every one of held_blocks came back, or far
+ * more than the spans they came from hold. */
+static int held_blocks_come_back(void) {
+  enum { TRIES = 8192 };
+  static void *got[TRIES];
+  int back = 0, n = 0;
+  while (back < HELD_N && n < TRIES) {
+    got[n] = fl_malloc(64);
+    for (int i = 0; i < HELD_N; i++)
+      if (got[n] == held_blocks[i]) back++;
+    n++;
+  }
+  for (int i = 0; i < n; i++)
+    fl_free(got[i]);
+  return back;
+}
+
+/* Run malloc's slow path, which collects remote frees: a span of 40000-byte
+ * blocks holds fewer than 32 of them. */
+static void slow_path(void) {
+  void *p[32];
+  for (int i = 0; i < 32; i++)
+    p[i] = fl_malloc(40000);
+  for (int i = 0; i < 32; i++)
+    fl_free(p[i]);
+}
+
+static void *held_then_exit(void *arg) {
+  static void *mine[2 * HELD_N];
+  for (int i = 0; i < 2 * HELD_N; i++)
+    mine[i] = fl_malloc(64);
+  held_blocks = mine;
+  pthread_t t;
+  pthread_create(&t, NULL, free_held_blocks, NULL);
+  pthread_join(t, NULL);
+  for (int i = HELD_N; i < 2 * HELD_N; i++)
+    fl_free(mine[i]); /* local: the span has free blocks again */
+  slow_path();        /* collects: the span has free blocks, so it is held */
+  return NULL;        /* exits with the span held */
+}
+
+TEST(remote_frees_held_until_needed) {
+  static void *blocks[2 * HELD_N];
+  for (int i = 0; i < 2 * HELD_N; i++)
+    blocks[i] = fl_malloc(64);
+  held_blocks = blocks;
+  pthread_t t;
+  pthread_create(&t, NULL, free_held_blocks, NULL);
+  pthread_join(t, NULL);
+  for (int i = HELD_N; i < 2 * HELD_N; i++)
+    fl_free(blocks[i]);
+  slow_path(); /* collects: the span has free blocks, so it is held */
+  CHECK(fl_heap_check() == 0);
+  CHECK(held_blocks_come_back() == HELD_N);
+  CHECK(fl_heap_check() == 0);
+
+  pthread_create(&t, NULL, held_then_exit, NULL);
+  pthread_join(t, NULL);
+  CHECK(fl_heap_check() == 0); /* checks the abandoned heap too */
+}
+
 static void *thread_spin_alloc(void *arg) {
   atomic_int *stop = arg;
   while (!atomic_load(stop))
@@ -515,6 +588,7 @@ int main(void) {
   RUN(stats_versioning);
   RUN(release);
   RUN(remote_free_and_heap_reuse);
+  RUN(remote_frees_held_until_needed);
   RUN(fork_while_threads_allocate);
   RUN(invalid_frees_abort);
   RUN(hardening);
