@@ -257,12 +257,22 @@ static bool huge_chunk(size_t c) {
   return true;
 }
 
+/* Two slow pieces in a row turn huge pages off. One alone does not: the guest
+ * holds a stretch of recently freed memory, then the host's; a stray slow
+ * block inside the stretch (or at its start) should not cost the rest. */
+#define HUGE_SLOW_RUN 2
+
 static void huge_cost(uint64_t ns) {
   fl_arena_t *a = &_fl_arena;
-  if (ns > HUGE_SLOW_NS && !atomic_exchange(&a->thp_slow, true))
-    _fl_verbose("a huge page took %.1f ms to warm (the host had taken the memory back): "
-                "4 KiB pages from now on",
-                (double)ns / 1e6);
+  static _Atomic int slow_run;
+  if (ns <= HUGE_SLOW_NS) {
+    atomic_store_explicit(&slow_run, 0, memory_order_relaxed);
+    return;
+  }
+  if (atomic_fetch_add(&slow_run, 1) + 1 >= HUGE_SLOW_RUN && !atomic_exchange(&a->thp_slow, true))
+    _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms: the host had "
+                "taken the memory back): 4 KiB pages from now on",
+                HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6);
 }
 
 /* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
