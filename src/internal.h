@@ -20,7 +20,10 @@
  *   block        one allocation.
  *   heap         a thread's allocator state: its size-class spans.
  *   remote free  a block freed by a thread that does not own its heap; it is
- *                pushed onto the owner heap's atomic list and collected later.
+ *                pushed onto its span's atomic remote list, and the span is
+ *                announced to the owner heap, which collects it later.
+ *   held span    an announced span whose owner still had free blocks in it:
+ *                its remote list waits until those run out.
  *   outside      a block mapped straight from the OS because the reservation
  *                was full; tracked in a table so free() recognises it.
  *
