@@ -171,7 +171,6 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   if (!s) return NULL;
   uint32_t bsize = _fl_class_size[cls];
   s->cls = (uint8_t)cls;
-  s->flags &= (uint8_t)~FL_SPAN_HELD;
   s->bsize_magic = UINT64_MAX / bsize + 1;
   atomic_store_explicit(&s->remote_head, 0, memory_order_relaxed);
   _fl_span_guard(s, true);
@@ -204,17 +203,6 @@ static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
 
 void _fl_heap_relink(fl_span_t *s) {
   list_append(s->heap, s);
-}
-
-/* Give empty spans back to the arena, keeping at most `keep` per class. */
-static void sweep_empty(fl_heap_t *h, int keep) {
-  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
-    int kept = 0;
-    for (fl_span_t *s = h->avail[cls], *next; s; s = next) {
-      next = s->next;
-      if (s->used == 0 && ++kept > keep) span_retire(h, s);
-    }
-  }
 }
 
 void _fl_heap_free_small(fl_span_t *s, fl_block_t *b) {
@@ -262,14 +250,20 @@ static void take_remote(fl_heap_t *h, fl_span_t *s, uint32_t head) {
   char *start = _fl_span_start(s);
   fl_block_t *first = (fl_block_t *)(start + ((size_t)((head & FL_REMOTE_HEAD) - 1) << 4));
   if (FL_UNLIKELY(n == 0 || n > s->used)) _fl_corrupt_free_list(s, first);
-  if (s->free) {
+#if defined(FL_SECURE) || defined(FL_DEBUG)
+  bool walk = true; /* check every link, as the default build did before counting */
+#else
+  bool walk = s->free != NULL;
+#endif
+  if (walk) {
     fl_block_t *last = first;
     for (uint32_t i = 1; i < n; i++) {
       last = _fl_block_next(last);
       if (FL_UNLIKELY((uintptr_t)last - (uintptr_t)start >= s->carved_end))
         _fl_corrupt_free_list(s, last);
     }
-    _fl_block_set_next(last, s->free);
+    if (FL_UNLIKELY(_fl_block_next(last) != NULL)) _fl_corrupt_free_list(s, last);
+    if (s->free) _fl_block_set_next(last, s->free);
   }
   s->free = first;
   s->used -= n;
@@ -305,6 +299,33 @@ static void collect_remote(fl_heap_t *h, bool all) {
   for (size_t cls = 1; cls < FL_CLASSES; cls++)
     for (fl_span_t *s = h->avail[cls]; s; s = s->next)
       if (s->flags & FL_SPAN_HELD) take_announced(h, s);
+}
+
+/* Blocks of s on a held remote list (0 unless HELD). */
+static uint32_t held_blocks(const fl_span_t *s) {
+  if (!(s->flags & FL_SPAN_HELD)) return 0;
+  return (atomic_load_explicit(&s->remote_head, memory_order_relaxed) & FL_REMOTE_COUNT) /
+         FL_REMOTE_ONE;
+}
+
+/* Give empty spans back to the arena, keeping at most `keep` per class. A
+ * held span whose remote list holds every block it handed out is empty too:
+ * its list goes with it, unwalked. */
+static void sweep_empty(fl_heap_t *h, int keep) {
+  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+    int kept = 0;
+    for (fl_span_t *s = h->avail[cls], *next; s; s = next) {
+      next = s->next;
+      if (s->used != held_blocks(s) || ++kept <= keep) continue;
+      if (s->flags & FL_SPAN_HELD) {
+        s->flags &= (uint8_t)~FL_SPAN_HELD;
+        uint32_t head = atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel);
+        /* Every block is free, so only a double free could have added one. */
+        if ((head & FL_REMOTE_COUNT) / FL_REMOTE_ONE != s->used) _fl_corrupt_free_list(s, s);
+      }
+      span_retire(h, s);
+    }
+  }
 }
 
 /* --- Allocation slow path ----------------------------------------------- */
@@ -385,6 +406,34 @@ void _fl_debug_check_freed(fl_block_t *b, size_t bsize) {
 }
 #endif
 
+/* A held span: announced, with a remote list of at most `used` blocks, all
+ * inside it. Freers only push in front of the head read here, so the list
+ * from it stays put while the owner (the caller) does not take it. */
+static int check_held(const fl_heap_t *h, const fl_span_t *s) {
+  char *start = _fl_span_start(s);
+  uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_acquire);
+  uint32_t n = (head & FL_REMOTE_COUNT) / FL_REMOTE_ONE;
+  bool bad = h->abandoned || !(head & FL_REMOTE_ANNOUNCED) || !(head & FL_REMOTE_HEAD) || n == 0 ||
+             n > s->used;
+  fl_block_t *b = bad ? NULL : (fl_block_t *)(start + ((size_t)((head & FL_REMOTE_HEAD) - 1) << 4));
+  for (uint32_t i = 0; b && i < n; i++) {
+    size_t off = (size_t)((char *)b - start);
+    if ((char *)b < start || off >= s->carved_end || off % _fl_span_bsize(s) ||
+        !_fl_block_is_free(b)) {
+      bad = true;
+      break;
+    }
+    b = _fl_block_next(b);
+  }
+  if (bad || b) {
+    _fl_message("heap check: span %p (class %u) is held with a bad remote list, or by an "
+                "exited thread",
+                (void *)start, s->cls);
+    return 1;
+  }
+  return 0;
+}
+
 /* Check one heap's class lists and their spans' free lists.
  * pre: nobody else changes h (its owner, or heaps_lock for an abandoned one). */
 static int check_heap(fl_heap_t *h) {
@@ -406,15 +455,7 @@ static int check_heap(fl_heap_t *h) {
           return 1;
         }
       }
-      uint32_t remote = atomic_load_explicit(&s->remote_head, memory_order_acquire);
-      if ((s->flags & FL_SPAN_HELD) &&
-          (h->abandoned || !(remote & FL_REMOTE_ANNOUNCED) || !(remote & FL_REMOTE_HEAD) ||
-           (remote & FL_REMOTE_COUNT) / FL_REMOTE_ONE > s->used)) {
-        _fl_message("heap check: span %p (class %zu) is held without remote frees, or by "
-                    "an exited thread",
-                    (void *)start, cls);
-        return 1;
-      }
+      if ((s->flags & FL_SPAN_HELD) && check_held(h, s)) return 1;
       if (nfree + s->used != s->carved_end / _fl_span_bsize(s)) {
         _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
                     s->used, s->carved_end / _fl_span_bsize(s));

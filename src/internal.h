@@ -437,7 +437,7 @@ FL_INTERNAL _Noreturn void _fl_corrupt_free_list(const fl_span_t *s, const void 
 static inline fl_block_t *_fl_span_pop(fl_span_t *s) {
   fl_block_t *b = s->free;
   fl_block_t *next = _fl_block_next(b);
-#ifdef FL_SECURE
+#if defined(FL_SECURE) || defined(FL_DEBUG)
   if (next && (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= s->carved_end)
     _fl_corrupt_free_list(s, b);
 #endif

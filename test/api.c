@@ -408,6 +408,35 @@ TEST(remote_frees_held_until_needed) {
   CHECK(fl_heap_check() == 0); /* checks the abandoned heap too */
 }
 
+/* Spans whose blocks all came back as remote frees while they were held are
+ * empty: the owner's sweep gives them back to the arena. */
+enum { SWEPT_N = 64 * 1024 };
+static void *swept[SWEPT_N];
+static int swept_phase;
+
+static void *free_swept(void *arg) {
+  for (int i = 0; i < SWEPT_N; i++)
+    if ((swept_phase == 0) == (i % 512 == 0)) fl_free(swept[i]);
+  return NULL;
+}
+
+TEST(held_spans_given_back_when_empty) {
+  size_t before = stats().in_use;
+  for (int i = 0; i < SWEPT_N; i++)
+    swept[i] = fl_malloc(64); /* 4 MiB: 64 spans */
+  pthread_t t;
+  pthread_create(&t, NULL, free_swept, NULL); /* one block of each span */
+  pthread_join(t, NULL);
+  slow_path(); /* takes those (the spans were full), so the spans have free blocks */
+  swept_phase = 1;
+  pthread_create(&t, NULL, free_swept, NULL); /* the rest: the spans are held */
+  pthread_join(t, NULL);
+  for (int i = 0; i < 300; i++)
+    slow_path(); /* a sweep every 256 slow paths */
+  CHECK(stats().in_use < before + 1024 * 1024);
+  CHECK(fl_heap_check() == 0);
+}
+
 static void *thread_spin_alloc(void *arg) {
   atomic_int *stop = arg;
   while (!atomic_load(stop))
@@ -589,6 +618,7 @@ int main(void) {
   RUN(release);
   RUN(remote_free_and_heap_reuse);
   RUN(remote_frees_held_until_needed);
+  RUN(held_spans_given_back_when_empty);
   RUN(fork_while_threads_allocate);
   RUN(invalid_frees_abort);
   RUN(hardening);
