@@ -38,12 +38,12 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition -pthread -Iinclude -Isrc $(SANFLAGS)
 LDLIBS := -pthread -ldl
 
-CORE_SRC := src/prim/linux.c src/options.c src/stats.c src/budget.c src/warm.c \
+CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c src/warm.c \
             src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
-HDRS := include/faultless.h src/internal.h src/prim/prim.h
+HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h
 
 LIB_SO := $(B)/libfaultless.so
 LIB_A := $(B)/libfaultless.a

@@ -10,6 +10,7 @@
  * its own: CMD's status, wall time, peak RSS and faults of the whole tree. */
 #define _GNU_SOURCE
 #include "faultless.h"
+#include "parse.h"
 
 #include "run.h"
 #include "util.h"
@@ -44,62 +45,11 @@ static void run_usage(FILE *out) {
           "Options not given here keep what the environment says (FAULTLESS_*).\n");
 }
 
-/* --- Validation: the syntax the library accepts (src/options.c) --- */
+/* --- Validation: the library's own parser (src/parse.c) --- */
 
-/* "4096", "64K", "1.5G", "2MiB", "512mb". */
-static bool valid_size(const char *s) {
-  while (isspace((unsigned char)*s))
-    s++;
-  if (!isdigit((unsigned char)*s) && *s != '.') return false;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || v < 0) return false;
-  double mult = 1;
-  switch (toupper((unsigned char)*end)) {
-  case 'K':
-    mult = 1024.0;
-    break;
-  case 'M':
-    mult = 1024.0 * 1024;
-    break;
-  case 'G':
-    mult = 1024.0 * 1024 * 1024;
-    break;
-  case 'T':
-    mult = 1024.0 * 1024 * 1024 * 1024;
-    break;
-  default:
-    break;
-  }
-  if (mult > 1) end++;
-  if (mult > 1 && (*end == 'i' || *end == 'I')) end++;
-  if (mult > 1 && (*end == 'b' || *end == 'B')) end++;
-  while (isspace((unsigned char)*end))
-    end++;
-  return !*end && v * mult < 9.2e18;
-}
-
-static bool valid_prefault(const char *s) {
-  if (!strcasecmp(s, "auto")) return true;
-  size_t len = strlen(s);
-  if (len && s[len - 1] == '%') {
-    char *end;
-    errno = 0;
-    double pct = strtod(s, &end);
-    return !errno && end != s && *end == '%' && pct >= 0 && pct <= 100;
-  }
-  return valid_size(s);
-}
-
-static bool valid_budget(const char *s) {
-  return !strcasecmp(s, "none") || !strcasecmp(s, "auto") || valid_size(s);
-}
-
-static bool valid_warmers(const char *s) {
-  if (!strcasecmp(s, "auto")) return true;
-  long n;
-  return parse_long(s, 0, 256, &n);
+static bool valid(fl_option_t opt, const char *s) {
+  long long v;
+  return _fl_option_parse(opt, s, &v);
 }
 
 /* --- The library --- */
@@ -166,20 +116,20 @@ int cmd_run(int argc, char **argv) {
       return 0;
     }
     if ((v = option_value(argc, argv, &i, "--prefault", &missing))) {
-      if (!valid_prefault(v)) {
+      if (!valid(FL_OPT_PREFAULT, v)) {
         fprintf(stderr, "faultless run: --prefault '%s': not a size (512M, 1.5G), N%% or auto\n",
                 v);
         goto bad;
       }
       prefault = v;
     } else if ((v = option_value(argc, argv, &i, "--budget", &missing))) {
-      if (!valid_budget(v)) {
+      if (!valid(FL_OPT_BUDGET, v)) {
         fprintf(stderr, "faultless run: --budget '%s': not a size (512M, 1.5G) or none\n", v);
         goto bad;
       }
       budget = v;
     } else if ((v = option_value(argc, argv, &i, "--warmers", &missing))) {
-      if (!valid_warmers(v)) {
+      if (!valid(FL_OPT_WARMERS, v)) {
         fprintf(stderr, "faultless run: --warmers '%s': not a count 0-256 or auto\n", v);
         goto bad;
       }

@@ -34,7 +34,8 @@
  *   heap.c                 size classes, thread heaps, remote frees
  *   span.c outside.c       slices to spans: free bins, frontier, release
  *   warm.c budget.c        reservation, chunk states, warmers, budget
- *   options.c stats.c      configuration and counters
+ *   options.c stats.c      configuration and counters; parse.c (option
+ *                          values, shared with the faultless command)
  *   prim/                  the OS
  */
 #ifndef FL_INTERNAL_H
@@ -77,36 +78,12 @@ static inline bool _fl_is_pow2(size_t n) {
 
 /* --- options.c ---------------------------------------------------------- */
 
-#define FL_OPTIONS(X)                                                                              \
-  X(PREFAULT, "size or %", "auto")                                                                 \
-  X(WARMERS, "count or auto", "auto")                                                              \
-  X(THP, "auto, 0 or 1", "auto")                                                                   \
-  X(BUDGET, "size", "none")                                                                        \
-  X(RELEASE, "never or duration", "never")                                                         \
-  X(VERBOSE, "0 or 1", "0")                                                                        \
-  X(STATS, "0, 1 or json", "0")                                                                    \
-  X(RESERVE, "size", "64G")                                                                        \
-  X(WARM_METHOD, "auto, populate or touch", "auto")                                                \
-  X(HEADROOM, "size or auto", "auto")                                                              \
-  X(AHEAD, "size, auto or 0", "auto")                                                              \
-  X(PASSTHROUGH, "auto, 0 or 1", "auto")
-
-typedef enum fl_option_e {
-#define FL_OPTION_ENUM(name, kind, def) FL_OPT_##name,
-  FL_OPTIONS(FL_OPTION_ENUM)
-#undef FL_OPTION_ENUM
-      FL_OPT_COUNT
-} fl_option_t;
-
-#define FL_AUTO (-1LL)             /* "auto", "none" or "never" */
-#define FL_PERCENT_BIT (1LL << 62) /* PREFAULT given as a percentage */
+#include "parse.h"
 
 FL_INTERNAL void _fl_options_init(void);
 FL_INTERNAL long long _fl_option(fl_option_t opt);
 FL_INTERNAL bool _fl_option_is_set(fl_option_t opt);
 FL_INTERNAL void _fl_options_print(void);
-/* Parse "64M", "1.5G", "4096" into bytes. Returns false when malformed. */
-FL_INTERNAL bool _fl_parse_size(const char *s, unsigned long long *out);
 /* Format a message and write it to stderr prefixed with "faultless: ". */
 FL_INTERNAL void _fl_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 FL_INTERNAL void _fl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
