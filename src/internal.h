@@ -207,7 +207,7 @@ typedef struct fl_arena_s {
    * free page reporting a huge page costs ~0.25 ms while the guest holds the
    * memory and ~5 ms once the host has taken it back. */
   bool thp_warmers;
-  _Atomic bool thp_slow;   /* huge chunks were slow: 4 KiB pages from now on */
+  _Atomic bool thp_slow;   /* huge chunks were slow: only those far ahead of the heap */
   bool touch_method;       /* warm by touching pages instead of populate */
   pthread_mutex_t lock;    /* span allocation, free bins, frontier */
   _Atomic size_t frontier; /* first slice never handed out */

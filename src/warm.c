@@ -240,16 +240,27 @@ int _fl_warm_fresh(size_t first, size_t n) {
 #define HUGE_RUNS_MAX 1024
 #define HUGE_SLOW_NS 1500000 /* 2.5x what 4 KiB pages cost for 2 MiB here */
 
+/* Once huge pages are slow, only chunks this far above the frontier still get
+ * them: the heap would need 64 MiB of new memory to reach one, which takes
+ * far longer than the ~5 ms a slow huge page keeps its warmer. */
+#define HUGE_SLOW_GAP_CHUNKS 32
+
 static bool huge_chunk(size_t c) {
   fl_arena_t *a = &_fl_arena;
   static _Atomic(char *) last_end;
   static _Atomic int runs;
   char *base = a->base + (c << FL_CHUNK_SHIFT);
-  if (!a->thp_warmers || atomic_load_explicit(&a->thp_slow, memory_order_relaxed)) return false;
+  if (!a->thp_warmers) return false;
   /* Only what a prefault asked for, while the program starts: AHEAD's
    * chunks are wanted soon, and an allocation that catches a warmer inside
    * a slow huge page would wait for it. */
   if (c >= atomic_load_explicit(&a->prefault_until, memory_order_relaxed)) return false;
+  /* Slow huge pages cost the warmers time, not the program, as long as the
+   * program is not about to use them. */
+  if (atomic_load_explicit(&a->thp_slow, memory_order_relaxed) &&
+      c < atomic_load_explicit(&a->frontier, memory_order_relaxed) / FL_SLICES_PER_CHUNK +
+              HUGE_SLOW_GAP_CHUNKS)
+    return false;
   if (atomic_exchange(&last_end, base + FL_CHUNK) != base &&
       atomic_fetch_add(&runs, 1) >= HUGE_RUNS_MAX)
     return false;
@@ -257,9 +268,10 @@ static bool huge_chunk(size_t c) {
   return true;
 }
 
-/* Two slow pieces in a row turn huge pages off. One alone does not: the guest
- * holds a stretch of recently freed memory, then the host's; a stray slow
- * block inside the stretch (or at its start) should not cost the rest. */
+/* Two slow pieces in a row limit huge pages to chunks far above the frontier.
+ * One alone does not: the guest holds a stretch of recently freed memory,
+ * then the host's; a stray slow block inside the stretch (or at its start)
+ * should not cost the rest. */
 #define HUGE_SLOW_RUN 2
 
 static void huge_cost(uint64_t ns) {
@@ -270,9 +282,10 @@ static void huge_cost(uint64_t ns) {
     return;
   }
   if (atomic_fetch_add(&slow_run, 1) + 1 >= HUGE_SLOW_RUN && !atomic_exchange(&a->thp_slow, true))
-    _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms: the host had "
-                "taken the memory back): 4 KiB pages from now on",
-                HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6);
+    _fl_verbose(
+        "%d huge pages in a row took over %.1f ms to warm (the last %.1f ms: the host had "
+        "taken the memory back): 4 KiB pages from now on, but for chunks far ahead of the heap",
+        HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6);
 }
 
 /* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
@@ -296,6 +309,12 @@ static int warm_chunk(size_t c) {
   for (; k < FL_CHUNK / piece; k++) {
     if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
     uint64_t p0 = huge && k == 0 ? _fl_prim_now_ns() : 0;
+    /* A slow huge page is taken by a write fault, which holds only this
+     * mapping's lock: MADV_POPULATE_WRITE would hold the whole process's
+     * mapping lock for its ~5 ms, and every mmap the program makes
+     * meanwhile (loading a library, say) would wait for it. */
+    if (huge && k == 0 && atomic_load_explicit(&a->thp_slow, memory_order_relaxed))
+      _fl_prim_populate_touch(base, _fl_prim_page_size());
     rc = populate(base + k * piece, piece);
     if (rc) break;
     if (p0) huge_cost(_fl_prim_now_ns() - p0);
