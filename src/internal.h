@@ -53,6 +53,14 @@
 #define FL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define FL_INTERNAL __attribute__((visibility("hidden")))
+/* Built with ThreadSanitizer (GCC's and Clang's ways of saying so). */
+#if defined(__SANITIZE_THREAD__)
+#define FL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FL_TSAN 1
+#endif
+#endif
 
 #define FL_KiB ((size_t)1024)
 #define FL_MiB (1024 * FL_KiB)

@@ -89,9 +89,10 @@ bool _fl_arena_init(void) {
    * ~0.23 ms while the guest still held it (twice as fast as 4 KiB pages) and
    * ~4.8 ms after the host took it (Firecracker guest, after freeing 2 GiB
    * and 12 s idle), while 4 KiB pages stayed at ~0.57 ms per 2 MiB. So
-   * there only the warmers use huge pages, chunk by chunk, and stop at the
-   * first slow one; an allocation that populates or faults by itself keeps
-   * 4 KiB pages, whose cost does not depend on the host. */
+   * there only the warmers use huge pages, chunk by chunk, and once they turn
+   * slow only far ahead of the heap (want_huge); an allocation that
+   * populates or faults by itself mostly keeps 4 KiB pages, whose cost does
+   * not depend on the host. */
   long long thp = _fl_option(FL_OPT_THP);
   bool reporting = thp == FL_AUTO && _fl_prim_free_page_reporting();
   a->thp = thp == FL_AUTO ? _fl_prim_thp_mode() >= 1 && !reporting : thp == 1;
@@ -241,15 +242,24 @@ int _fl_warm_fresh(size_t first, size_t n) {
 #define HUGE_SLOW_NS 1500000 /* 2.5x what 4 KiB pages cost for 2 MiB here */
 
 /* Once huge pages are slow, only chunks this far above the frontier still get
- * them: the heap would need 64 MiB of new memory to reach one, which takes
- * far longer than the ~5 ms a slow huge page keeps its warmer. */
+ * them: at the rate a program allocates, 64 MiB of new memory takes far
+ * longer than the ~5 ms a slow huge page keeps its warmer. One allocation of
+ * 64 MiB or more moves the frontier at once, though; it may then catch a
+ * chunk a warmer has just marked and pay for its huge page itself, at most
+ * one per warmer. */
 #define HUGE_SLOW_GAP_CHUNKS 32
+/* Readings below this brought no huge page (the kernel fell back to 4 KiB
+ * pages, or an allocation had populated the piece already): no evidence. */
+#define HUGE_NONE_NS 100000
 
-static bool huge_chunk(size_t c) {
+/* Huge chunks are marked and faulted one at a time: MADV_HUGEPAGE takes the
+ * process's mapping lock for writing, and next to a chunk whose slow fault
+ * another warmer is in, it would hold that lock until the fault ends,
+ * stalling every mmap the program makes meanwhile. */
+static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool want_huge(size_t c) {
   fl_arena_t *a = &_fl_arena;
-  static _Atomic(char *) last_end;
-  static _Atomic int runs;
-  char *base = a->base + (c << FL_CHUNK_SHIFT);
   if (!a->thp_warmers) return false;
   /* Only what a prefault asked for, while the program starts: AHEAD's
    * chunks are wanted soon, and an allocation that catches a warmer inside
@@ -257,13 +267,21 @@ static bool huge_chunk(size_t c) {
   if (c >= atomic_load_explicit(&a->prefault_until, memory_order_relaxed)) return false;
   /* Slow huge pages cost the warmers time, not the program, as long as the
    * program is not about to use them. */
-  if (atomic_load_explicit(&a->thp_slow, memory_order_relaxed) &&
-      c < atomic_load_explicit(&a->frontier, memory_order_relaxed) / FL_SLICES_PER_CHUNK +
-              HUGE_SLOW_GAP_CHUNKS)
-    return false;
-  if (atomic_exchange(&last_end, base + FL_CHUNK) != base &&
-      atomic_fetch_add(&runs, 1) >= HUGE_RUNS_MAX)
-    return false;
+  return !atomic_load_explicit(&a->thp_slow, memory_order_relaxed) ||
+         c >= atomic_load_explicit(&a->frontier, memory_order_relaxed) / FL_SLICES_PER_CHUNK +
+                  HUGE_SLOW_GAP_CHUNKS;
+}
+
+/* pre: huge_lock held. Mark chunk c MADV_HUGEPAGE; false once the cap on
+ * separate runs is reached (for good: a refused chunk does not count as the
+ * end of a run). */
+static bool mark_huge(size_t c) {
+  static char *last_end;
+  static int runs;
+  char *base = _fl_arena.base + (c << FL_CHUNK_SHIFT);
+  if (base != last_end && runs >= HUGE_RUNS_MAX) return false;
+  if (base != last_end) runs++;
+  last_end = base + FL_CHUNK;
   _fl_prim_hugepage(base, FL_CHUNK, true);
   return true;
 }
@@ -271,21 +289,45 @@ static bool huge_chunk(size_t c) {
 /* Two slow pieces in a row limit huge pages to chunks far above the frontier.
  * One alone does not: the guest holds a stretch of recently freed memory,
  * then the host's; a stray slow block inside the stretch (or at its start)
- * should not cost the rest. */
+ * should not cost the rest. pre: huge_lock held. */
 #define HUGE_SLOW_RUN 2
 
-static void huge_cost(uint64_t ns) {
+static void huge_cost(size_t c, uint64_t ns) {
   fl_arena_t *a = &_fl_arena;
-  static _Atomic int slow_run;
+  static int slow_run;
+  if (ns < HUGE_NONE_NS) return;
   if (ns <= HUGE_SLOW_NS) {
-    atomic_store_explicit(&slow_run, 0, memory_order_relaxed);
+    slow_run = 0;
     return;
   }
-  if (atomic_fetch_add(&slow_run, 1) + 1 >= HUGE_SLOW_RUN && !atomic_exchange(&a->thp_slow, true))
-    _fl_verbose(
-        "%d huge pages in a row took over %.1f ms to warm (the last %.1f ms: the host had "
-        "taken the memory back): 4 KiB pages from now on, but for chunks far ahead of the heap",
-        HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6);
+  if (++slow_run >= HUGE_SLOW_RUN && !atomic_exchange(&a->thp_slow, true))
+    _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms, at chunk %zu: "
+                "the host had taken the memory back): 4 KiB pages from now on, but for chunks "
+                "far ahead of the heap",
+                HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6, c);
+}
+
+/* Bring chunk c's huge page by a write fault on its first byte: a fault
+ * takes the lock of this mapping only (per-VMA locks, Linux 6.4+), where
+ * MADV_POPULATE_WRITE would hold the process's mapping lock through a slow
+ * huge page and stall the program's mmap calls (Python importing numpy,
+ * 0.3 s). An atomic add of zero keeps whatever an allocation that took the
+ * chunk meanwhile stored there. */
+static void fault_huge(size_t c) {
+  char *base = _fl_arena.base + (c << FL_CHUNK_SHIFT);
+  pthread_mutex_lock(&huge_lock);
+  if (mark_huge(c)) {
+    uint64_t t0 = _fl_prim_now_ns();
+#ifdef FL_TSAN
+    /* The add of zero races with an allocation's plain stores by design;
+     * ThreadSanitizer builds populate instead, mapping lock and all. */
+    populate(base, _fl_prim_page_size());
+#else
+    _fl_prim_populate_touch(base, _fl_prim_page_size());
+#endif
+    huge_cost(c, _fl_prim_now_ns() - t0);
+  }
+  pthread_mutex_unlock(&huge_lock);
 }
 
 /* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
@@ -304,20 +346,12 @@ static int warm_chunk(size_t c) {
   uintptr_t d0 = (uintptr_t)&a->spans[c * FL_SLICES_PER_CHUNK] & ~(uintptr_t)(page - 1);
   uintptr_t d1 = _fl_align_up((uintptr_t)&a->spans[(c + 1) * FL_SLICES_PER_CHUNK], page);
   populate((void *)d0, d1 - d0);
-  bool huge = huge_chunk(c);
+  if (want_huge(c)) fault_huge(c);
   size_t k = 0;
   for (; k < FL_CHUNK / piece; k++) {
     if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
-    uint64_t p0 = huge && k == 0 ? _fl_prim_now_ns() : 0;
-    /* A slow huge page is taken by a write fault, which holds only this
-     * mapping's lock: MADV_POPULATE_WRITE would hold the whole process's
-     * mapping lock for its ~5 ms, and every mmap the program makes
-     * meanwhile (loading a library, say) would wait for it. */
-    if (huge && k == 0 && atomic_load_explicit(&a->thp_slow, memory_order_relaxed))
-      _fl_prim_populate_touch(base, _fl_prim_page_size());
     rc = populate(base + k * piece, piece);
     if (rc) break;
-    if (p0) huge_cost(_fl_prim_now_ns() - p0);
     atomic_store_explicit(&a->chunk_progress[c], (uint8_t)(k + 1), memory_order_release);
   }
   FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
@@ -621,6 +655,7 @@ void _fl_warm_atfork_child(void) {
    * nothing pending; a chunk caught mid-warming counts as cold again. */
   pthread_mutex_init(&a->lock, NULL);
   pthread_mutex_init(&a->warm_lock, NULL);
+  pthread_mutex_init(&huge_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -75,14 +75,20 @@ static int child_pressure(void) {
   return 0;
 }
 
-/* Warm 16 MiB, then report how much of the process is in huge pages. */
+/* Wait for the prefault, then report how much of the process is in huge
+ * pages, and which mappings are marked for them (VmFlags "hg"). */
 static int child_huge(void) {
   if (fl_prefault_wait(30000) != 0) return 30;
-  unsigned long long kb = 0, total = 0;
+  unsigned long long kb = 0, total = 0, start = 0, end = 0;
   FILE *f = fopen("/proc/self/smaps", "r");
-  char line[256];
-  while (f && fgets(line, sizeof line, f))
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
     if (sscanf(line, "AnonHugePages: %llu kB", &kb) == 1) total += kb;
+    if (!strncmp(line, "VmFlags:", 8) && strstr(line, " hg")) printf("hg=%llx-%llx\n", start, end);
+    unsigned long long s0, e0;
+    char perms[8];
+    if (sscanf(line, "%llx-%llx %7s", &s0, &e0, perms) == 3) start = s0, end = e0; /* a header */
+  }
   if (f) fclose(f);
   printf("huge_kb=%llu\n", total);
   return 0;
@@ -243,10 +249,22 @@ TEST(huge_pages_for_prefault_chunks) {
     return;
   }
   unsigned long long kb = huge_kb();
-  if (strstr(out, "huge pages in a row took"))
-    CHECK(kb >= (80 - 36) * 2048ull); /* at least chunks 36..79 */
-  else
+  const char *slow = strstr(out, "huge pages in a row took");
+  if (!slow) {
     CHECK(kb >= 160 * 1024); /* every chunk of the prefault */
+    return;
+  }
+  CHECK(kb >= (80 - 36) * 2048ull); /* at least chunks 36..79 */
+  /* And after the switch, none of those within 64 MiB of the frontier
+   * (chunk 0 or 1 here): none marked in chunks slow+2 .. 31. */
+  unsigned long long base = 0, s0 = 0, e0 = 0;
+  size_t at = 0;
+  const char *r = strstr(out, "reservation 0x"), *c = strstr(slow, "at chunk ");
+  CHECK(r && sscanf(r, "reservation 0x%llx", &base) == 1);
+  CHECK(c && sscanf(c, "at chunk %zu", &at) == 1);
+  unsigned long long lo = base + (at + 2) * 2048 * 1024ull, hi = base + 32 * 2048 * 1024ull;
+  for (const char *h = strstr(out, "hg="); h && lo < hi; h = strstr(h + 3, "hg="))
+    if (sscanf(h, "hg=%llx-%llx", &s0, &e0) == 2) CHECK(e0 <= lo || s0 >= hi);
 }
 
 int main(int argc, char **argv) {
