@@ -190,6 +190,16 @@ static void span_retire(fl_heap_t *h, fl_span_t *s) {
   _fl_span_free(s);
 }
 
+/* A remote head word's parts: how many blocks its list holds, and the block
+ * at a head (offset / 16 + 1; 0: none) of span start `start`. */
+static inline uint32_t remote_count(uint32_t head) {
+  return (head & FL_REMOTE_COUNT) / FL_REMOTE_ONE;
+}
+static inline fl_block_t *remote_block(char *start, uint32_t head) {
+  uint32_t at = head & FL_REMOTE_HEAD;
+  return at ? (fl_block_t *)(start + ((size_t)(at - 1) << 4)) : NULL;
+}
+
 /* --- Freeing to the owner ----------------------------------------------- */
 
 /* pre: the caller owns s->heap; b is a live block of s. An emptied span
@@ -227,8 +237,7 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
   uint32_t me = (uint32_t)(((char *)b - start) >> 4) + 1;
   uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
   do {
-    uint32_t last = head & FL_REMOTE_HEAD;
-    _fl_block_set_next(b, last ? (fl_block_t *)(start + ((size_t)(last - 1) << 4)) : NULL);
+    _fl_block_set_next(b, remote_block(start, head));
   } while (!atomic_compare_exchange_weak_explicit(
       &s->remote_head, &head, ((head & FL_REMOTE_COUNT) + FL_REMOTE_ONE) | me | FL_REMOTE_ANNOUNCED,
       memory_order_acq_rel, memory_order_relaxed));
@@ -245,10 +254,10 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
  * free blocks this walks the list for its tail: each step is a miss on a line
  * another core wrote, which is why collect_remote avoids it. */
 static void take_remote(fl_heap_t *h, fl_span_t *s, uint32_t head) {
-  uint32_t n = (head & FL_REMOTE_COUNT) / FL_REMOTE_ONE;
-  if (!(head & FL_REMOTE_HEAD)) return;
+  uint32_t n = remote_count(head);
   char *start = _fl_span_start(s);
-  fl_block_t *first = (fl_block_t *)(start + ((size_t)((head & FL_REMOTE_HEAD) - 1) << 4));
+  fl_block_t *first = remote_block(start, head);
+  if (!first) return;
   if (FL_UNLIKELY(n == 0 || n > s->used)) _fl_corrupt_free_list(s, first);
 #if defined(FL_SECURE) || defined(FL_DEBUG)
   bool walk = true; /* check every link, as the default build did before counting */
@@ -304,8 +313,7 @@ static void collect_remote(fl_heap_t *h, bool all) {
 /* Blocks of s on a held remote list (0 unless HELD). */
 static uint32_t held_blocks(const fl_span_t *s) {
   if (!(s->flags & FL_SPAN_HELD)) return 0;
-  return (atomic_load_explicit(&s->remote_head, memory_order_relaxed) & FL_REMOTE_COUNT) /
-         FL_REMOTE_ONE;
+  return remote_count(atomic_load_explicit(&s->remote_head, memory_order_relaxed));
 }
 
 /* Give empty spans back to the arena, keeping at most `keep` per class. A
@@ -321,7 +329,7 @@ static void sweep_empty(fl_heap_t *h, int keep) {
         s->flags &= (uint8_t)~FL_SPAN_HELD;
         uint32_t head = atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel);
         /* Every block is free, so only a double free could have added one. */
-        if ((head & FL_REMOTE_COUNT) / FL_REMOTE_ONE != s->used) _fl_corrupt_free_list(s, s);
+        if (remote_count(head) != s->used) _fl_corrupt_free_list(s, s);
       }
       span_retire(h, s);
     }
@@ -412,10 +420,10 @@ void _fl_debug_check_freed(fl_block_t *b, size_t bsize) {
 static int check_held(const fl_heap_t *h, const fl_span_t *s) {
   char *start = _fl_span_start(s);
   uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_acquire);
-  uint32_t n = (head & FL_REMOTE_COUNT) / FL_REMOTE_ONE;
+  uint32_t n = remote_count(head);
   bool bad = h->abandoned || !(head & FL_REMOTE_ANNOUNCED) || !(head & FL_REMOTE_HEAD) || n == 0 ||
              n > s->used;
-  fl_block_t *b = bad ? NULL : (fl_block_t *)(start + ((size_t)((head & FL_REMOTE_HEAD) - 1) << 4));
+  fl_block_t *b = bad ? NULL : remote_block(start, head);
   for (uint32_t i = 0; b && i < n; i++) {
     size_t off = (size_t)((char *)b - start);
     if ((char *)b < start || off >= s->carved_end || off % _fl_span_bsize(s) ||

@@ -374,22 +374,10 @@ static void slow_path(void) {
     fl_free(p[i]);
 }
 
-static void *held_then_exit(void *arg) {
-  static void *mine[2 * HELD_N];
-  for (int i = 0; i < 2 * HELD_N; i++)
-    mine[i] = fl_malloc(64);
-  held_blocks = mine;
-  pthread_t t;
-  pthread_create(&t, NULL, free_held_blocks, NULL);
-  pthread_join(t, NULL);
-  for (int i = HELD_N; i < 2 * HELD_N; i++)
-    fl_free(mine[i]); /* local: the span has free blocks again */
-  slow_path();        /* collects: the span has free blocks, so it is held */
-  return NULL;        /* exits with the span held */
-}
-
-TEST(remote_frees_held_until_needed) {
-  static void *blocks[2 * HELD_N];
+/* Allocate 2 * HELD_N blocks into `blocks`; another thread frees the first
+ * half, this one the second half (so the span has free blocks); then a slow
+ * path collects the remote frees, which leaves the span held. */
+static void hold_remote_frees(void **blocks) {
   for (int i = 0; i < 2 * HELD_N; i++)
     blocks[i] = fl_malloc(64);
   held_blocks = blocks;
@@ -398,7 +386,19 @@ TEST(remote_frees_held_until_needed) {
   pthread_join(t, NULL);
   for (int i = HELD_N; i < 2 * HELD_N; i++)
     fl_free(blocks[i]);
-  slow_path(); /* collects: the span has free blocks, so it is held */
+  slow_path();
+}
+
+static void *held_then_exit(void *arg) {
+  static void *mine[2 * HELD_N];
+  hold_remote_frees(mine);
+  return NULL; /* exits with the span held */
+}
+
+TEST(remote_frees_held_until_needed) {
+  static void *blocks[2 * HELD_N];
+  hold_remote_frees(blocks);
+  pthread_t t;
   CHECK(fl_heap_check() == 0);
   CHECK(held_blocks_come_back() == HELD_N);
   CHECK(fl_heap_check() == 0);

@@ -9,6 +9,7 @@
 #include "suite.h"
 
 #include <sched.h>
+#include <stdbool.h>
 
 #define BATCH 256
 #define RING 8
@@ -31,21 +32,36 @@ typedef struct {
   uint64_t check;
 } pair_t;
 
+/* Wait until the producer has a batch to fill (the consumer one to drain),
+ * sleeping on the ring or, with --spin, yielding; return that batch. */
+static batch_t *take_turn(pair_t *q, bool producer) {
+  pthread_mutex_lock(&q->lock);
+  while (producer ? q->head - q->tail >= RING : q->head == q->tail)
+    if (spin) {
+      pthread_mutex_unlock(&q->lock);
+      sched_yield();
+      pthread_mutex_lock(&q->lock);
+    } else {
+      pthread_cond_wait(&q->changed, &q->lock);
+    }
+  batch_t *b = &q->ring[(producer ? q->head : q->tail) % RING];
+  pthread_mutex_unlock(&q->lock);
+  return b;
+}
+
+/* Hand the batch over: move head (or tail) on and wake the other side. */
+static void end_turn(pair_t *q, size_t *end) {
+  pthread_mutex_lock(&q->lock);
+  (*end)++;
+  pthread_cond_broadcast(&q->changed);
+  pthread_mutex_unlock(&q->lock);
+}
+
 static void *produce(void *arg) {
   pair_t *q = arg;
   suite_rng_t rng = suite_rng(7 + (uint64_t)q->id);
   for (size_t n = 0; n < q->batches; n++) {
-    pthread_mutex_lock(&q->lock);
-    while (q->head - q->tail >= RING)
-      if (spin) {
-        pthread_mutex_unlock(&q->lock);
-        sched_yield();
-        pthread_mutex_lock(&q->lock);
-      } else {
-        pthread_cond_wait(&q->changed, &q->lock);
-      }
-    batch_t *b = &q->ring[q->head % RING];
-    pthread_mutex_unlock(&q->lock);
+    batch_t *b = take_turn(q, true);
     for (int i = 0; i < BATCH; i++) {
       size_t size = 16 + suite_below(&rng, 497);
       char *p = suite_xmalloc(size);
@@ -53,10 +69,7 @@ static void *produce(void *arg) {
       p[size - 1] = (char)i;
       b->block[i] = p;
     }
-    pthread_mutex_lock(&q->lock);
-    q->head++;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->lock);
+    end_turn(q, &q->head);
   }
   return NULL;
 }
@@ -65,25 +78,12 @@ static void *consume(void *arg) {
   pair_t *q = arg;
   uint64_t check = 0;
   for (size_t n = 0; n < q->batches; n++) {
-    pthread_mutex_lock(&q->lock);
-    while (q->head == q->tail)
-      if (spin) {
-        pthread_mutex_unlock(&q->lock);
-        sched_yield();
-        pthread_mutex_lock(&q->lock);
-      } else {
-        pthread_cond_wait(&q->changed, &q->lock);
-      }
-    batch_t *b = &q->ring[q->tail % RING];
-    pthread_mutex_unlock(&q->lock);
+    batch_t *b = take_turn(q, false);
     for (int i = 0; i < BATCH; i++) {
       check += (unsigned char)b->block[i][0];
       free(b->block[i]);
     }
-    pthread_mutex_lock(&q->lock);
-    q->tail++;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->lock);
+    end_turn(q, &q->tail);
   }
   q->check = check;
   return NULL;
