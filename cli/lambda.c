@@ -475,15 +475,10 @@ static void write_jv(json_t *j, const char *key, const jv_t *v) {
 }
 
 static char *jv_text(const jv_t *v) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) return NULL;
   json_t j;
-  json_init(&j, f);
+  if (!json_open_text(&j)) return NULL;
   write_jv(&j, NULL, v);
-  fclose(f);
-  return text;
+  return json_close_text(&j);
 }
 
 static long num(const jv_t *obj, const char *key, long fallback) {

@@ -221,6 +221,17 @@ void json_init(json_t *j, FILE *out) {
   j->out = out;
 }
 
+bool json_open_text(json_t *j) {
+  json_init(j, NULL);
+  j->out = open_memstream(&j->text, &j->len);
+  return j->out != NULL;
+}
+
+char *json_close_text(json_t *j) {
+  fclose(j->out);
+  return j->text;
+}
+
 static void json_escaped(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *c = (const unsigned char *)s; *c; c++) {

@@ -55,9 +55,15 @@ typedef struct {
   FILE *out;
   int depth;
   bool has_item[64];
+  char *text; /* json_open_text: the document so far */
+  size_t len;
 } json_t;
 
 void json_init(json_t *j, FILE *out);
+/* Write into a string instead: json_open_text (false when out of memory),
+ * then json_close_text gives the text, to be freed by the caller. */
+bool json_open_text(json_t *j);
+char *json_close_text(json_t *j);
 /* `key` is NULL for array elements. */
 void json_object_begin(json_t *j, const char *key);
 void json_object_end(json_t *j);

@@ -39,20 +39,15 @@ static void log_line(const char *fmt, ...) {
 
 /* The Runtime API's error document. */
 static char *error_body(const char *type, const char *message) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) return NULL;
   json_t j;
-  json_init(&j, f);
+  if (!json_open_text(&j)) return NULL;
   json_object_begin(&j, NULL);
   json_string(&j, "errorMessage", message);
   json_string(&j, "errorType", type);
   json_array_begin(&j, "stackTrace");
   json_array_end(&j);
   json_object_end(&j);
-  fclose(f);
-  return text;
+  return json_close_text(&j);
 }
 
 /* POST to the API; returns the HTTP status, or -1 when the API is gone. */

@@ -220,12 +220,8 @@ static long long unix_ms(void) {
 
 /* The runtime's facts, spliced in front of bench's own fields. */
 static char *lambda_fields(const handler_t *h, const invocation_t *inv, const params_t *p) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) return NULL;
   json_t j;
-  json_init(&j, f);
+  if (!json_open_text(&j)) return NULL;
   json_object_begin(&j, NULL);
   json_object_begin(&j, "lambda");
   json_string(&j, "request_id", inv->request_id);
@@ -252,7 +248,7 @@ static char *lambda_fields(const handler_t *h, const invocation_t *inv, const pa
   json_array_end(&j);
   json_object_end(&j);
   json_object_end(&j);
-  fclose(f);
+  char *text = json_close_text(&j);
   /* Drop the closing brace so bench's fields can follow. */
   char *brace = strrchr(text, '}');
   if (brace) *brace = 0;
