@@ -22,6 +22,15 @@ for w in small churn larson prodcons falseshare realloc columnar threadchurn; do
   check "$w: result line" grep -qE "^suite workload=$w threads=[12] scale=0.01 elapsed_ms=[0-9.]+ ops=[1-9][0-9]* check=[0-9a-f]{16}\$" "$T/$w.out"
   check "$w: quiet" test ! -s "$T/$w.err"
 done
+# prodcons's hand-over variants move the same blocks: same check, no deadlock.
+for v in --no-pin --wake-each --spin; do
+  LD_PRELOAD=$B/libfaultless.so timeout 60 "$BIN/prodcons" --threads 3 --scale 0.01 $v >"$T/pc.out" 2>"$T/pc.err"
+  check "prodcons $v: exit 0" test $? -eq 0
+  LD_PRELOAD=$B/libfaultless.so "$BIN/prodcons" --threads 3 --scale 0.01 >"$T/pc.ref"
+  check "prodcons $v: same check as the default" test "$(grep -o 'check=.*' "$T/pc.out")" = "$(grep -o 'check=.*' "$T/pc.ref")"
+done
+"$BIN/prodcons" --threads 1 --bogus >/dev/null 2>"$T/err"
+check "prodcons bad flag: exit 2" test $? -eq 2
 "$BIN/small" --threads 0 >/dev/null 2>"$T/err"
 check "bad --threads: exit 2" test $? -eq 2
 
