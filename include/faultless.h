@@ -73,7 +73,7 @@ long long fl_option_get(const char *name);
 
 /* --- Statistics --------------------------------------------------------- */
 
-#define FL_STATS_VERSION 1
+#define FL_STATS_VERSION 2
 
 /* Where the budget came from. */
 typedef enum fl_budget_source_e {
@@ -106,6 +106,8 @@ typedef struct fl_stats_s {
   uint64_t spans_large;       /* large spans created */
   uint64_t heaps;             /* thread heaps created */
   uint64_t heaps_reused;      /* thread heaps adopted from exited threads */
+  /* version 2 */
+  uint64_t warming_ns; /* wall time while at least one warmer ran */
 } fl_stats_t;
 
 /* Fill *stats (stats->size must be set; fields beyond it are not written).

@@ -107,6 +107,7 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
   X(outside)                                                                                       \
   X(warmed_by_warmers)                                                                             \
   X(warmer_ns)                                                                                     \
+  X(warming_ns)                                                                                    \
   X(populated_inline)                                                                              \
   X(faults_taken)                                                                                  \
   X(faults_avoided)                                                                                \
@@ -225,6 +226,7 @@ typedef struct fl_arena_s {
   _Atomic size_t warm_cursor; /* next chunk a warmer looks at */
   _Atomic size_t warm_target; /* warm chunks below this index */
   _Atomic int warmers_running;
+  uint64_t warmers_since; /* when warmers_running last left 0 (warming_ns) */
   int warmers_max;
   bool forked; /* this process is a fork() child: no automatic warming */
   fl_budget_t budget;

@@ -57,6 +57,7 @@ static const char *source_name(uint32_t s) {
   X(prefault_target)                                                                               \
   X(warmed_by_warmers)                                                                             \
   X(warmer_ns)                                                                                     \
+  X(warming_ns)                                                                                    \
   X(populated_inline)                                                                              \
   X(faults_taken)                                                                                  \
   X(faults_avoided) X(released) X(spans_small) X(spans_large) X(heaps) X(heaps_reused)
@@ -69,9 +70,13 @@ void fl_stats_print(FILE *out) {
   FL_STATS_FIELDS(FL_PRINT_FIELD)
 #undef FL_PRINT_FIELD
   fprintf(out, "  %-18s %s\n", "budget_source", source_name(st.budget_source));
+  /* Per warmer, and of all warmers together (over the wall time they ran). */
   if (st.warmer_ns)
     fprintf(out, "  %-18s %.2f\n", "warm_gb_per_s",
             (double)st.warmed_by_warmers / (double)st.warmer_ns);
+  if (st.warming_ns)
+    fprintf(out, "  %-18s %.2f\n", "warming_gb_per_s",
+            (double)st.warmed_by_warmers / (double)st.warming_ns);
 }
 
 void fl_stats_print_json(FILE *out) {

@@ -252,10 +252,18 @@ int _fl_warm_fresh(size_t first, size_t n) {
  * pages, or an allocation had populated the piece already): no evidence. */
 #define HUGE_NONE_NS 100000
 
-/* Huge chunks are marked and faulted one at a time: MADV_HUGEPAGE takes the
- * process's mapping lock for writing, and next to a chunk whose slow fault
- * another warmer is in, it would hold that lock until the fault ends,
- * stalling every mmap the program makes meanwhile. */
+/* Marking changes the mapping: it waits for the other warmers' faults in
+ * it and holds off their next ones, so two warmers marking chunk by chunk
+ * warmed no faster than one. Once a huge page has come cheap, several
+ * warmers mark a batch at a time (the chunks they take next) and fault in
+ * parallel. A batch that turns slow is unmarked at once (huge_cost); until
+ * then, an allocation that overtakes the warmers inside it may pay for a
+ * slow huge page itself. Once huge pages are slow, chunks are marked and
+ * faulted one at a time, under huge_lock: next to a chunk whose slow fault
+ * another warmer is in, MADV_HUGEPAGE would hold the process's mapping lock
+ * for writing until that fault ends (~5 ms), stalling every mmap the
+ * program makes. */
+#define HUGE_MARK_BATCH 64
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool want_huge(size_t c) {
@@ -272,17 +280,35 @@ static bool want_huge(size_t c) {
                   HUGE_SLOW_GAP_CHUNKS;
 }
 
-/* pre: huge_lock held. Mark chunk c MADV_HUGEPAGE; false once the cap on
- * separate runs is reached (for good: a refused chunk does not count as the
- * end of a run). */
+/* The chunks [marked_lo, marked_hi) the last call of mark_huge marked, and
+ * where the run of marked chunks it extended ends; whether a huge page came
+ * cheap yet. pre: huge_lock held. */
+static size_t marked_lo, marked_hi;
+static char *marked_end;
+static bool huge_cheap_seen;
+
+/* pre: huge_lock held. Mark chunk c MADV_HUGEPAGE (with several warmers
+ * and cheap huge pages, with the batch after it, within what prefaults asked
+ * for); false
+ * once the cap on separate runs is reached (for good: a refused chunk does
+ * not count as the end of a run). */
 static bool mark_huge(size_t c) {
-  static char *last_end;
+  fl_arena_t *a = &_fl_arena;
+  if (c >= marked_lo && c < marked_hi) return true;
+  size_t end = c + 1;
+  if (a->warmers_max > 1 && huge_cheap_seen &&
+      !atomic_load_explicit(&a->thp_slow, memory_order_relaxed)) {
+    size_t until = atomic_load_explicit(&a->prefault_until, memory_order_relaxed);
+    end = c + HUGE_MARK_BATCH < until ? c + HUGE_MARK_BATCH : until > c ? until : c + 1;
+  }
   static int runs;
-  char *base = _fl_arena.base + (c << FL_CHUNK_SHIFT);
-  if (base != last_end && runs >= HUGE_RUNS_MAX) return false;
-  if (base != last_end) runs++;
-  last_end = base + FL_CHUNK;
-  _fl_prim_hugepage(base, FL_CHUNK, true);
+  char *base = a->base + (c << FL_CHUNK_SHIFT);
+  if (base != marked_end && runs >= HUGE_RUNS_MAX) return false;
+  if (base != marked_end) runs++;
+  marked_end = a->base + (end << FL_CHUNK_SHIFT);
+  _fl_prim_hugepage(base, (end - c) << FL_CHUNK_SHIFT, true);
+  marked_lo = c;
+  marked_hi = end;
   return true;
 }
 
@@ -298,13 +324,21 @@ static void huge_cost(size_t c, uint64_t ns) {
   if (ns < HUGE_NONE_NS) return;
   if (ns <= HUGE_SLOW_NS) {
     slow_run = 0;
+    huge_cheap_seen = true;
     return;
   }
-  if (++slow_run >= HUGE_SLOW_RUN && !atomic_exchange(&a->thp_slow, true))
-    _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms, at chunk %zu: "
-                "the host had taken the memory back): 4 KiB pages from now on, but for chunks "
-                "far ahead of the heap",
-                HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6, c);
+  if (++slow_run < HUGE_SLOW_RUN || atomic_exchange(&a->thp_slow, true)) return;
+  /* The rest of the batch goes back to 4 KiB pages (huge pages already
+   * there stay); want_huge marks what lies far enough ahead again. */
+  if (marked_hi > c + 1)
+    _fl_prim_hugepage(a->base + ((c + 1) << FL_CHUNK_SHIFT), (marked_hi - c - 1) << FL_CHUNK_SHIFT,
+                      false);
+  marked_lo = marked_hi = 0;
+  marked_end = NULL; /* the next mark starts a run of its own */
+  _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms, at chunk %zu: "
+              "the host had taken the memory back): 4 KiB pages from now on, but for chunks "
+              "far ahead of the heap",
+              HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6, c);
 }
 
 /* Bring chunk c's huge page by a write fault on its first byte: a fault
@@ -312,11 +346,15 @@ static void huge_cost(size_t c, uint64_t ns) {
  * MADV_POPULATE_WRITE would hold the process's mapping lock through a slow
  * huge page and stall the program's mmap calls (Python importing numpy,
  * 0.3 s). An atomic add of zero keeps whatever an allocation that took the
- * chunk meanwhile stored there. */
-static void fault_huge(size_t c) {
+ * chunk meanwhile stored there. True when the fault took long enough to
+ * have brought a huge page. */
+static bool fault_huge(size_t c) {
   char *base = _fl_arena.base + (c << FL_CHUNK_SHIFT);
+  bool huge = false;
   pthread_mutex_lock(&huge_lock);
+  bool serial = atomic_load_explicit(&_fl_arena.thp_slow, memory_order_relaxed);
   if (mark_huge(c)) {
+    if (!serial) pthread_mutex_unlock(&huge_lock);
     uint64_t t0 = _fl_prim_now_ns();
 #ifdef FL_TSAN
     /* The add of zero races with an allocation's plain stores by design;
@@ -325,9 +363,13 @@ static void fault_huge(size_t c) {
 #else
     _fl_prim_populate_touch(base, _fl_prim_page_size());
 #endif
-    huge_cost(c, _fl_prim_now_ns() - t0);
+    uint64_t ns = _fl_prim_now_ns() - t0;
+    if (!serial) pthread_mutex_lock(&huge_lock);
+    huge_cost(c, ns);
+    huge = ns >= HUGE_NONE_NS;
   }
   pthread_mutex_unlock(&huge_lock);
+  return huge;
 }
 
 /* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
@@ -335,7 +377,7 @@ static void fault_huge(size_t c) {
 static int warm_chunk(size_t c) {
   fl_arena_t *a = &_fl_arena;
   char *base = a->base + (c << FL_CHUNK_SHIFT);
-  size_t piece = PIECE_SLICES << FL_SLICE_SHIFT;
+  size_t piece = PIECE_SLICES << FL_SLICE_SHIFT, pieces = FL_CHUNK / piece;
   int rc = 0;
   atomic_store(&a->chunk_progress[c], 0);
   uint64_t t0 = _fl_prim_now_ns();
@@ -346,13 +388,16 @@ static int warm_chunk(size_t c) {
   uintptr_t d0 = (uintptr_t)&a->spans[c * FL_SLICES_PER_CHUNK] & ~(uintptr_t)(page - 1);
   uintptr_t d1 = _fl_align_up((uintptr_t)&a->spans[(c + 1) * FL_SLICES_PER_CHUNK], page);
   populate((void *)d0, d1 - d0);
-  if (want_huge(c)) fault_huge(c);
+  /* A chunk that a huge page fills (or will, at its first fault) is
+   * populated in one call: after the first piece, seven calls that each
+   * found the piece present cost the warmers 5-10%. */
+  size_t step = a->thp || (want_huge(c) && fault_huge(c)) ? pieces : 1;
   size_t k = 0;
-  for (; k < FL_CHUNK / piece; k++) {
+  for (; k < pieces; k += step) {
     if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
-    rc = populate(base + k * piece, piece);
+    rc = populate(base + k * piece, step * piece);
     if (rc) break;
-    atomic_store_explicit(&a->chunk_progress[c], (uint8_t)(k + 1), memory_order_release);
+    atomic_store_explicit(&a->chunk_progress[c], (uint8_t)(k + step), memory_order_release);
   }
   FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
   FL_STAT_ADD(warm, k * piece);
@@ -362,7 +407,7 @@ static int warm_chunk(size_t c) {
    * in secure builds its guard page may be in the piece being populated. */
   if (rc && !atomic_compare_exchange_strong(&a->chunk_state[c], &warming, FL_CHUNK_COLD))
     rc = 0;
-  else if (k == FL_CHUNK / piece)
+  else if (k == pieces)
     /* Fully populated, even if an allocation took it meanwhile. */
     atomic_store_explicit(&a->chunk_state[c], FL_CHUNK_WARM, memory_order_release);
   return rc;
@@ -450,6 +495,17 @@ static bool warming_allowed(size_t warmed_here) {
   return true;
 }
 
+/* pre: warm_lock held. n warmers stop (or never started); the last one out
+ * wakes fl_prefault_wait and closes the stretch of wall time warming_ns
+ * counts, which is what all warmers together achieve (warmer_ns sums each
+ * warmer's own time). */
+static void warmers_leave(int n) {
+  fl_arena_t *a = &_fl_arena;
+  if (atomic_fetch_sub(&a->warmers_running, n) != n) return;
+  FL_STAT_ADD(warming_ns, _fl_prim_now_ns() - a->warmers_since);
+  pthread_cond_broadcast(&a->warm_done);
+}
+
 static void *warmer_main(void *arg) {
   fl_arena_t *a = &_fl_arena;
   _fl_prim_thread_lowest_priority();
@@ -485,7 +541,7 @@ static void *warmer_main(void *arg) {
       pthread_mutex_unlock(&a->warm_lock);
       continue;
     }
-    if (atomic_fetch_sub(&a->warmers_running, 1) == 1) pthread_cond_broadcast(&a->warm_done);
+    warmers_leave(1);
     pthread_mutex_unlock(&a->warm_lock);
     return NULL;
   }
@@ -514,15 +570,15 @@ static int raise_target(size_t from, size_t target) {
   size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor) + (size_t)nforeign;
   if ((size_t)want > pending) want = (int)pending;
   int start = want - atomic_load(&a->warmers_running);
-  if (start > 0) atomic_fetch_add(&a->warmers_running, start);
+  if (start > 0 && atomic_fetch_add(&a->warmers_running, start) == 0)
+    a->warmers_since = _fl_prim_now_ns();
   pthread_mutex_unlock(&a->warm_lock);
   /* Threads start outside the lock: pthread_create allocates (the new
    * thread's TLS vector), which can come back here through malloc. */
   for (int i = 0; i < start; i++)
     if (_fl_prim_thread_start(warmer_main, NULL) != 0) {
       pthread_mutex_lock(&a->warm_lock);
-      if (atomic_fetch_sub(&a->warmers_running, start - i) == start - i)
-        pthread_cond_broadcast(&a->warm_done);
+      warmers_leave(start - i);
       pthread_mutex_unlock(&a->warm_lock);
       _fl_verbose("could not start a warmer thread");
       break;

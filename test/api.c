@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +209,10 @@ TEST(prefault_and_stats) {
   fl_stats_t c = stats();
   CHECK(c.warmed_by_warmers > b.warmed_by_warmers);
   CHECK(c.warmer_ns > 0);
+  /* Wall time while warmers ran: it grew with this warming, and no warmer
+   * ran longer than all of them together did. */
+  CHECK(c.warming_ns > b.warming_ns);
+  CHECK(c.warming_ns - b.warming_ns >= (c.warmer_ns - b.warmer_ns) / (uint64_t)get_nprocs());
   /* Memory the warmers warmed is handed out without faults. */
   struct rusage r0, r1;
   getrusage(RUSAGE_SELF, &r0);
