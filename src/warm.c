@@ -256,13 +256,15 @@ int _fl_warm_fresh(size_t first, size_t n) {
  * it and holds off their next ones, so two warmers marking chunk by chunk
  * warmed no faster than one. Once a huge page has come cheap, several
  * warmers mark a batch at a time (the chunks they take next) and fault in
- * parallel. A batch that turns slow is unmarked at once (huge_cost); until
- * then, an allocation that overtakes the warmers inside it may pay for a
- * slow huge page itself. Once huge pages are slow, chunks are marked and
+ * parallel. A batch that turns slow, or that warming stops short of, is
+ * unmarked at once (huge_cost, warmer_main). Until huge pages are known to
+ * be slow (two slow faults in a row), an allocation that overtakes the
+ * warmers inside a batch may pay for a slow huge page itself, and a mark
+ * may wait behind another warmer's slow fault, holding the process's
+ * mapping lock meanwhile. Once they are slow, chunks are marked and
  * faulted one at a time, under huge_lock: next to a chunk whose slow fault
- * another warmer is in, MADV_HUGEPAGE would hold the process's mapping lock
- * for writing until that fault ends (~5 ms), stalling every mmap the
- * program makes. */
+ * another warmer is in, MADV_HUGEPAGE would hold that lock for writing
+ * until the fault ends (~5 ms), stalling every mmap the program makes. */
 #define HUGE_MARK_BATCH 64
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -280,35 +282,55 @@ static bool want_huge(size_t c) {
                   HUGE_SLOW_GAP_CHUNKS;
 }
 
-/* The chunks [marked_lo, marked_hi) the last call of mark_huge marked, and
- * where the run of marked chunks it extended ends; whether a huge page came
- * cheap yet. pre: huge_lock held. */
+/* The run of marked chunks [marked_lo, marked_hi) that the last marks made
+ * or extended (empty: lo == hi), and whether a huge page came cheap yet.
+ * pre for all: huge_lock held. */
 static size_t marked_lo, marked_hi;
-static char *marked_end;
 static bool huge_cheap_seen;
 
-/* pre: huge_lock held. Mark chunk c MADV_HUGEPAGE (with several warmers
- * and cheap huge pages, with the batch after it, within what prefaults asked
- * for); false
- * once the cap on separate runs is reached (for good: a refused chunk does
- * not count as the end of a run). */
+/* Unmark the marked chunks from `from` on (huge pages already there stay). */
+static void unmark_from(size_t from) {
+  fl_arena_t *a = &_fl_arena;
+  if (from < marked_lo) from = marked_lo;
+  if (from < marked_hi)
+    _fl_prim_hugepage(a->base + (from << FL_CHUNK_SHIFT), (marked_hi - from) << FL_CHUNK_SHIFT,
+                      false);
+  if (from < marked_hi) marked_hi = from;
+}
+
+/* Mark chunk c MADV_HUGEPAGE; with several warmers and cheap huge pages,
+ * with the batch after it, up to what the warmers will warm. A chunk just
+ * below the run (taken before a later chunk's batch was marked) closes the
+ * gap instead. False once the cap on separate runs is reached (for good: a
+ * refused chunk does not count as the end of a run). */
 static bool mark_huge(size_t c) {
   fl_arena_t *a = &_fl_arena;
   if (c >= marked_lo && c < marked_hi) return true;
-  size_t end = c + 1;
-  if (a->warmers_max > 1 && huge_cheap_seen &&
-      !atomic_load_explicit(&a->thp_slow, memory_order_relaxed)) {
+  size_t lo = c, hi = c + 1;
+  bool have = marked_hi > marked_lo;
+  if (have && c < marked_lo && marked_lo - c <= HUGE_MARK_BATCH) {
+    hi = marked_lo;
+  } else if (a->warmers_max > 1 && huge_cheap_seen &&
+             !atomic_load_explicit(&a->thp_slow, memory_order_relaxed)) {
     size_t until = atomic_load_explicit(&a->prefault_until, memory_order_relaxed);
-    end = c + HUGE_MARK_BATCH < until ? c + HUGE_MARK_BATCH : until > c ? until : c + 1;
+    size_t target = atomic_load_explicit(&a->warm_target, memory_order_relaxed);
+    if (until > target) until = target;
+    if (until > a->nchunks) until = a->nchunks;
+    if (until > c + HUGE_MARK_BATCH) until = c + HUGE_MARK_BATCH;
+    if (until > hi) hi = until;
   }
   static int runs;
-  char *base = a->base + (c << FL_CHUNK_SHIFT);
-  if (base != marked_end && runs >= HUGE_RUNS_MAX) return false;
-  if (base != marked_end) runs++;
-  marked_end = a->base + (end << FL_CHUNK_SHIFT);
-  _fl_prim_hugepage(base, (end - c) << FL_CHUNK_SHIFT, true);
-  marked_lo = c;
-  marked_hi = end;
+  bool joins = have && (hi == marked_lo || lo == marked_hi);
+  if (!joins && runs >= HUGE_RUNS_MAX) return false;
+  if (!joins) runs++;
+  _fl_prim_hugepage(a->base + (lo << FL_CHUNK_SHIFT), (hi - lo) << FL_CHUNK_SHIFT, true);
+  if (joins) {
+    if (lo < marked_lo) marked_lo = lo;
+    if (hi > marked_hi) marked_hi = hi;
+  } else {
+    marked_lo = lo;
+    marked_hi = hi;
+  }
   return true;
 }
 
@@ -328,13 +350,9 @@ static void huge_cost(size_t c, uint64_t ns) {
     return;
   }
   if (++slow_run < HUGE_SLOW_RUN || atomic_exchange(&a->thp_slow, true)) return;
-  /* The rest of the batch goes back to 4 KiB pages (huge pages already
-   * there stay); want_huge marks what lies far enough ahead again. */
-  if (marked_hi > c + 1)
-    _fl_prim_hugepage(a->base + ((c + 1) << FL_CHUNK_SHIFT), (marked_hi - c - 1) << FL_CHUNK_SHIFT,
-                      false);
-  marked_lo = marked_hi = 0;
-  marked_end = NULL; /* the next mark starts a run of its own */
+  /* The rest of the batch goes back to 4 KiB pages; want_huge marks what
+   * lies far enough ahead again. */
+  unmark_from(c + 1);
   _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms, at chunk %zu: "
               "the host had taken the memory back): 4 KiB pages from now on, but for chunks "
               "far ahead of the heap",
@@ -532,6 +550,13 @@ static void *warmer_main(void *arg) {
         break;
       }
       warmed_here++;
+    }
+    if (stop) {
+      /* Chunks marked for huge pages that no warmer will warm now would
+       * leave allocations to pay for huge pages themselves. */
+      pthread_mutex_lock(&huge_lock);
+      unmark_from(c);
+      pthread_mutex_unlock(&huge_lock);
     }
     pthread_mutex_lock(&a->warm_lock);
     if (stop) atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));

@@ -77,8 +77,9 @@ static int child_pressure(void) {
 
 /* Wait for the prefault, then report how much of the process is in huge
  * pages, and which mappings are marked for them (VmFlags "hg"). */
-static int child_huge(void) {
-  if (fl_prefault_wait(30000) != 0) return 30;
+/* Print each mapping with huge pages asked for ("hg=START-END") and the
+ * process's AnonHugePages total ("huge_kb=N"). */
+static void print_huge_mappings(void) {
   unsigned long long kb = 0, total = 0, start = 0, end = 0;
   FILE *f = fopen("/proc/self/smaps", "r");
   char line[512];
@@ -91,11 +92,31 @@ static int child_huge(void) {
   }
   if (f) fclose(f);
   printf("huge_kb=%llu\n", total);
+}
+
+static int child_huge(void) {
+  if (fl_prefault_wait(30000) != 0) return 30;
+  print_huge_mappings();
+  return 0;
+}
+
+/* A prefault asked for after the heap has grown reaches the end of a small
+ * reservation: the warmers' huge-page marks must stay inside it. */
+static int child_huge_edge(void) {
+  if (fl_prefault_wait(30000) != 0) return 30;
+  char *p = fl_malloc(40 * MiB);
+  if (!p) return 31;
+  memset(p, 1, 40 * MiB);
+  fl_prefault(128 * MiB);
+  if (fl_prefault_wait(30000) != 0) return 32;
+  print_huge_mappings();
+  fl_free(p);
   return 0;
 }
 
 static int run_child(const char *name) {
   if (!strcmp(name, "huge")) return child_huge();
+  if (!strcmp(name, "huge-edge")) return child_huge_edge();
   if (!strcmp(name, "pressure")) return child_pressure();
   if (!strcmp(name, "overflow")) return child_overflow();
   if (!strcmp(name, "budget")) return child_prefault_budget();
@@ -278,6 +299,15 @@ TEST(huge_pages_for_prefault_chunks) {
   }
   check_huge_prefault("FAULTLESS_WARMERS=1");
   check_huge_prefault("FAULTLESS_WARMERS=2");
+  /* Two warmers mark batches of chunks: never past the reservation. */
+  char *edge[] = {"FAULTLESS_RESERVE=128M", "FAULTLESS_PREFAULT=16M", "FAULTLESS_WARMERS=2",
+                  "FAULTLESS_VERBOSE=1", NULL};
+  CHECK(spawn(self, "huge-edge", edge, 0, out, sizeof out) == 0);
+  unsigned long long base = 0, s0 = 0, e0 = 0;
+  const char *r = strstr(out, "reservation 0x");
+  CHECK(r && sscanf(r, "reservation 0x%llx", &base) == 1);
+  for (const char *h = strstr(out, "hg="); h; h = strstr(h + 3, "hg="))
+    if (sscanf(h, "hg=%llx-%llx", &s0, &e0) == 2) CHECK(s0 >= base && e0 <= base + 128 * MiB);
 }
 
 int main(int argc, char **argv) {
