@@ -604,9 +604,9 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
   return true;
 }
 
-/* The warmers' rates in a process that asks for 256 MiB at start-up (what probe
- * warms in each measurement) and then
- * idles, from its FAULTLESS_STATS line: *each, warmed_by_warmers / warmer_ns
+/* The warmers' rates in a process that asks for 256 MiB at start-up (what
+ * probe warms in each measurement) and then idles, from its FAULTLESS_STATS
+ * line: *each, warmed_by_warmers / warmer_ns
  * (per warmer), and *all, warmed_by_warmers / warming_ns (all of them
  * together, by the wall time they ran). NaN when the line is missing. */
 static void run_warmers(suite_t *s, bool huge, int warmers, double *each, double *all) {

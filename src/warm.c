@@ -292,10 +292,10 @@ static bool huge_cheap_seen;
 static void unmark_from(size_t from) {
   fl_arena_t *a = &_fl_arena;
   if (from < marked_lo) from = marked_lo;
-  if (from < marked_hi)
-    _fl_prim_hugepage(a->base + (from << FL_CHUNK_SHIFT), (marked_hi - from) << FL_CHUNK_SHIFT,
-                      false);
-  if (from < marked_hi) marked_hi = from;
+  if (from >= marked_hi) return;
+  _fl_prim_hugepage(a->base + (from << FL_CHUNK_SHIFT), (marked_hi - from) << FL_CHUNK_SHIFT,
+                    false);
+  marked_hi = from;
 }
 
 /* Mark chunk c MADV_HUGEPAGE; with several warmers and cheap huge pages,

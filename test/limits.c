@@ -258,6 +258,14 @@ static unsigned long long huge_kb(void) {
   return kb;
 }
 
+/* The child's reservation address, from its VERBOSE output (0: none). */
+static unsigned long long reservation_base(void) {
+  unsigned long long base = 0;
+  const char *r = strstr(out, "reservation 0x");
+  if (r) sscanf(r, "reservation 0x%llx", &base);
+  return base;
+}
+
 /* In a guest that reports free pages, THP=auto gives the prefault's chunks
  * huge pages; once two in a row are slow to warm, only chunks 32 or more above
  * the frontier (64 MiB, where this child's heap cannot reach) still get them.
@@ -276,10 +284,10 @@ static void check_huge_prefault(char *warmers) {
   CHECK(kb >= (80 - 36) * 2048ull); /* at least chunks 36..79 */
   /* And after the switch, none of those within 64 MiB of the frontier
    * (chunk 0 or 1 here): none marked in chunks slow+2 .. 31. */
-  unsigned long long base = 0, s0 = 0, e0 = 0;
+  unsigned long long base = reservation_base(), s0 = 0, e0 = 0;
   size_t at = 0;
-  const char *r = strstr(out, "reservation 0x"), *c = strstr(slow, "at chunk ");
-  CHECK(r && sscanf(r, "reservation 0x%llx", &base) == 1);
+  const char *c = strstr(slow, "at chunk ");
+  CHECK(base != 0);
   CHECK(c && sscanf(c, "at chunk %zu", &at) == 1);
   unsigned long long lo = base + (at + 2) * 2048 * 1024ull, hi = base + 32 * 2048 * 1024ull;
   for (const char *h = strstr(out, "hg="); h && lo < hi; h = strstr(h + 3, "hg="))
@@ -303,9 +311,8 @@ TEST(huge_pages_for_prefault_chunks) {
   char *edge[] = {"FAULTLESS_RESERVE=128M", "FAULTLESS_PREFAULT=16M", "FAULTLESS_WARMERS=2",
                   "FAULTLESS_VERBOSE=1", NULL};
   CHECK(spawn(self, "huge-edge", edge, 0, out, sizeof out) == 0);
-  unsigned long long base = 0, s0 = 0, e0 = 0;
-  const char *r = strstr(out, "reservation 0x");
-  CHECK(r && sscanf(r, "reservation 0x%llx", &base) == 1);
+  unsigned long long base = reservation_base(), s0 = 0, e0 = 0;
+  CHECK(base != 0);
   for (const char *h = strstr(out, "hg="); h; h = strstr(h + 3, "hg="))
     if (sscanf(h, "hg=%llx-%llx", &s0, &e0) == 2) CHECK(s0 >= base && e0 <= base + 128 * MiB);
 }
