@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # faultless build. One source list; make -> build/ (release, -O2 -g).
 #   make test | bench | install | format | format-check
 PREFIX ?= /usr/local

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* seed: the seed post's experiment, run once in this process.
  *
  * Allocate --chunks buffers of --size bytes and paint each with memset, free

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless bench: options, finding the allocators, running the rounds, and
  * the statistics. Output formats live in bench_out.c. */
 #define _GNU_SOURCE

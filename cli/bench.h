@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless bench: the seed's experiment across allocators, each measurement
  * in a fresh process of the `seed` worker (bench/seed.c). */
 #ifndef FL_CLI_BENCH_H

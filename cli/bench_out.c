@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless bench: what it prints and writes (table, seed log, CSV, JSON,
  * gnuplot charts). */
 #define _GNU_SOURCE

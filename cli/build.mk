@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The measuring tools: `faultless` (bench, probe) and the bench worker `seed`.
 # Included by the top Makefile, which provides B, CC, ALL_CFLAGS, LDLIBS,
 # LIB_CORE_A, LIB_SO and LIB_A.

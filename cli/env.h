@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The machine a measurement ran on: kernel, CPU, memory, THP, virtualization,
  * balloon / free page reporting, cgroup limits. Collected once, printed as
  * text or JSON by bench and probe alike. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless: the command. Subcommands measure what memory costs here (probe)
  * and how allocators cope with it (bench). It uses the library only through
  * the public header. */

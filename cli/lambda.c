@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless lambda: the seed's experiment on AWS Lambda, through the AWS CLI.
  *   deploy   create or update the function from build/lambda/function.zip
  *   invoke   N rounds x every allocator, C invocations at a time

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless lambda: deploy, invoke and collect the seed's experiment on AWS
  * Lambda (lambda/README.md). */
 #ifndef FL_CLI_LAMBDA_H

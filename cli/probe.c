@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless probe: what memory costs on this machine, in a minute or less.
  *
  *   memset      bandwidth on memory that is already mapped (the limit)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless probe: what memory costs on this machine (memset bandwidth,
  * first-touch cost per page, warming throughput by method) and the
  * FAULTLESS_* settings that follow from it. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless run: an unmodified program with faultless as its malloc. It
  * preloads libfaultless.so (found next to this binary), turns the options
  * into FAULTLESS_* variables, runs the program as a child and passes its exit

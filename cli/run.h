@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless run: a program with libfaultless.so preloaded (cli/run.c). */
 #ifndef FL_CLI_RUN_H
 #define FL_CLI_RUN_H

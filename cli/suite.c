@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless suite: the general-purpose allocator suite (bench/suite/), each
  * workload a fresh process under each allocator by LD_PRELOAD. Allocators are
  * interleaved (A B A B) with their order rotated every round and case; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless suite: the general-purpose allocator suite (bench/suite/) across
  * allocators, each workload a fresh process under LD_PRELOAD. */
 #ifndef FL_CLI_SUITE_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Quick self-test of `faultless bench`, `faultless probe` and the seed worker.
 # usage: cli/test.sh [BUILD_DIR]   (make test-cli)
 # Each check asserts something that can fail; the last line counts them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Helpers shared by the faultless subcommands: parsing, text, statistics,
  * a small JSON writer, running a child process, and finding our own files. */
 #ifndef FL_CLI_UTIL_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless: a memory allocator whose heap lives in a background-warmed arena.
  *
  * Physical memory is mapped ("warmed") by low-priority background threads while

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* bootstrap: the Lambda custom runtime (provided.al2023) for faultless.
  *
  * It speaks the Runtime API at $AWS_LAMBDA_RUNTIME_API: during init it starts

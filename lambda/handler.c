@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The handler: event JSON -> `faultless bench` in fresh processes -> the
  * seed's log on stdout and bench's results JSON as the response.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The function behind the runtime: the seed's experiment, run by
  * `faultless bench` in fresh processes, with parameters from the event. */
 #ifndef FL_LAMBDA_HANDLER_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The HTTP/1.1 client of http.h. Responses may be framed by Content-Length,
  * chunked transfer coding, or the end of the connection; anything malformed or
  * over the limits is an error rather than a guess. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A small HTTP/1.1 client for the Lambda Runtime API: one request per
  * connection to a numeric address on the same machine ("127.0.0.1:9001",
  * "localhost:9001", "[::1]:9001"). It resolves no host names, so it needs

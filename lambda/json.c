@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A small JSON reader (see json.h). Recursive descent with a depth limit, so
  * that hostile input cannot exhaust the stack; every failure names the byte
  * offset. */

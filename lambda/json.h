@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A small JSON reader: text -> tree, for the Lambda runtime's events and for
  * merging recorded results. Writing JSON is cli/util.h's json_* functions.
  * Strict RFC 8259: anything else is an error with its byte offset, because an

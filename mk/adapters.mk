@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # faultless as the page source of jemalloc and mimalloc (issue 7; src/adapters/).
 # Included by the top Makefile (B, CC, ALL_CFLAGS, LDLIBS, CORE_OBJ).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fuzzing: a libFuzzer harness over the fl_* API (test/fuzz/fuzz_ops.c), the
 # library's sources compiled into it with clang, ASan and UBSan. Included by
 # the top Makefile (B, WARN, CORE_SRC, HDRS).

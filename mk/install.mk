@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make install / uninstall, and the test step that checks an installed tree.
 # Included by the top Makefile (B, LIB_SO, LIB_A, PREFIX).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Real programs under faultless: the test step and the benchmarks.
 # Included by the top Makefile (B, CC, ALL_CFLAGS, LDLIBS, LIB_SO).
 #

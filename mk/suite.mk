@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The general-purpose allocator suite (issue 6): bench/suite/ holds one small
 # program per workload, calling plain malloc/free; `faultless suite` runs each
 # in fresh processes under glibc, jemalloc, mimalloc, tcmalloc and faultless

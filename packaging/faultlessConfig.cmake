@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # CMake package config for faultless, installed as
 # PREFIX/lib/cmake/faultless/faultlessConfig.cmake. Relocatable: the prefix is
 # found from this file's own place. Defines

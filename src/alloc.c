@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The allocation API: size-class blocks from the thread heap on the fast
  * path, large blocks as spans, outside blocks when the reservation is full. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The budget: how many bytes may be warm at once. The smallest of the
  * FAULTLESS_BUDGET option, the Lambda function memory, the cgroup (v2 or v1)
  * memory limit of the process and the memory available, less a headroom for

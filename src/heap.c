@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Thread heaps: each thread allocates small blocks from size-class spans it
  * owns, without locks. A block freed by another thread is pushed onto the
  * its span's atomic remote list and collected by the owner on its slow

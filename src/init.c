@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Process life: initialisation on the first call (possibly while the dynamic
  * loader is still running, so nothing here may allocate through malloc),
  * start-up warming from a constructor, fork handlers, and the exit summary. */

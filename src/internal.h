@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless internals: types shared by the layers, and every _fl_ function,
  * grouped by the file that defines it.
  *

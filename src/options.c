@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Options: one table indexed by fl_option_t, read once from FAULTLESS_<NAME>
  * at initialisation and settable later with fl_option_set. A malformed value
  * is reported once and the default kept. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Outside blocks: when the reservation is full (or could not be made), a
  * block is mapped straight from the OS and recorded in an open-addressing
  * table, so free() and realloc() still recognise it. A slow path by design. */

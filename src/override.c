@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The malloc family, for LD_PRELOAD and for programs linked with
  * -lfaultless: every entry point the glibc manual ("Replacing malloc") lists,
  * the __libc_ aliases, and the glibc extras programs call beside them. */

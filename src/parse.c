@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Option values (parse.h): no state, no kernel, so that the command can
  * link it too. */
 #include "parse.h"

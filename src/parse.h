@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Option values: the syntax of every FAULTLESS_* option, parsed without
  * touching the library's state. The library reads its options with it
  * (options.c), and the faultless command checks what it is given with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Spans: runs of slices cut from the reservation. Free spans sit in bins by
  * length, most recently freed first (they are the warmest); new memory comes
  * from the frontier in address order, which is the order the warmers warm.

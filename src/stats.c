@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Statistics: one list of counters (FL_COUNTERS in internal.h), updated with
  * relaxed atomics on slow paths only, exported as a versioned struct, text
  * and JSON, and printed at exit when STATS is set. */

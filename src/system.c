@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Passthrough: every fl_* call served by the system allocator instead of the
  * warm arena. For tools that must see each allocation themselves: under
  * valgrind (PASSTHROUGH=auto) memcheck then reports leaks and invalid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The warm arena: the reservation, the state of each chunk, the warmers that
  * populate chunks ahead of use, and the budget that bounds them. */
 #include "internal.h"

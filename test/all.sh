@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make test: every step in TEST_STEPS (test/build.mk and the fragments that
 # add to it), each in its own make, then one total line. A step that fails
 # does not stop the others; the exit status says whether any did. Each step's

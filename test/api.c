@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* API tests: every public function and option, through the fl_* interface. */
 #define _GNU_SOURCE
 #include "faultless.h"

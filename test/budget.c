@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Budget detection against fixture trees of cgroup v1 and v2 files, the
  * Lambda variable and the option, through the internal _fl_budget_detect. */
 #include "internal.h"

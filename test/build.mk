@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests: test/*.c each build into $(B)/test/NAME against the core library.
 #   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
 #   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)

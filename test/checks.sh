@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the shell test scripts (sourced, POSIX sh): count checks and
 # report them as "LABEL: N passed, N failed".
 #   check NAME CMD...   CMD must succeed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Limits and the environment: each case re-runs this program as a child with
  * an environment or an rlimit set, and checks what the child reports.
  * Usage: limits            run every case

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The malloc family reaches faultless: run under LD_PRELOAD of
  * libfaultless.so, or linked with libfaultless.a. Checks that each entry point
  * serves from the faultless heap (stats move; usable sizes agree) and that

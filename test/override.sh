@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The malloc override in its three forms, plus real programs under LD_PRELOAD.
 set -u
 B=${1:-build}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C++ operator new/delete reach faultless through libstdc++'s calls to malloc.
 #include "faultless.h"
 

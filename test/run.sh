@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run test programs, echo their output, and total their "N passed, N failed"
 # lines. Usage: test/run.sh LABEL CMD... (each CMD one word: a program path)
 set -u

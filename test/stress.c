@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Stress test (not a benchmark): 2 x cores threads with fixed seeds allocate,
  * check and free blocks, hand blocks to each other through a mailbox (remote
  * frees), exit and are replaced, while one thread forks children that

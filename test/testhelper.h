@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A tiny assertion helper: CHECK prints what failed and where, and the run
  * goes on; test_report() prints "N passed, N failed" and gives the exit code. */
 #ifndef FL_TESTHELPER_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* A program with one leak and one invalid read, for test/valgrind.sh:
  * valgrind must see both through faultless (PASSTHROUGH=auto).
  * Usage: valgrind-target fl|malloc */

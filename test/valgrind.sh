@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Valgrind memcheck sees through faultless: under valgrind the library routes
 # every call to the system allocator (PASSTHROUGH=auto), so leaks and invalid
 # accesses are reported as without faultless. Also PASSTHROUGH=1 by hand.

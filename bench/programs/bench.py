@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real programs across allocators: a numpy workload and a Node + Apache Arrow
 workload, each in fresh processes under glibc, jemalloc, mimalloc, tcmalloc
 (Debian's libraries through LD_PRELOAD) and faultless (through `faultless run`).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make bench-programs: numpy and Node+Arrow under glibc, jemalloc, mimalloc,
 # tcmalloc and faultless, fresh processes, interleaved. See bench.py --help.
 set -u

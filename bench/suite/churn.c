@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Random churn: a table of live blocks, each step frees a random one and puts
  * a block of a random size (log-uniform 8 B..64 KiB) in its place, so
  * lifetimes are random (geometric). One byte per 4 KiB page is written, so

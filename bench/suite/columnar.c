@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Columnar batches: each batch allocates 16 buffers of 1..16 MiB aligned to
  * 64 bytes (aligned_alloc, as Arrow's memory pool asks), fills them, reads
  * them back and frees them all. A batch of this size is where glibc

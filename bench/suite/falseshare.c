@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* False sharing, passively induced (Berger et al.'s cache-scratch): the main
  * thread allocates one small object per worker, side by side; each worker
  * writes the object it was given, frees it, and then keeps allocating its

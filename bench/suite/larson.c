@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Server simulation in the manner of Larson and Krishnan's benchmark: each
  * thread owns a table of live blocks and keeps replacing random ones (random
  * sizes 16..1024 B), as a server's worker threads do with requests; after

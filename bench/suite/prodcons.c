@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Producer/consumer: --threads N pairs; each producer allocates blocks
  * (16..512 B), writes them and passes them in batches of 256 through a ring
  * to its consumer, which reads and frees them. Nearly every free is a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Realloc growth as Arrow's builders do it: four column buffers appended to
  * in turn, each doubling with realloc from 64 B to 64 MiB; the bytes appended
  * are written (non-zero). Then all four are freed, and the whole is done

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Tight loop of small blocks: malloc and free at once (the pattern of short
  * temporaries), then a ring of 64 live blocks freed in allocation order.
  * Sizes cycle over 8..512 bytes. Not a thread workload. */

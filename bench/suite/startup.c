@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Not a workload: a process that allocates once and then does --scale
  * seconds of start-up work (sleeping), so that `faultless suite --warming`
  * can read what faultless's warmers did meanwhile (FAULTLESS_STATS=json). */

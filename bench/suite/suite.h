@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* What every workload of the allocator suite shares: its command line, a
  * fixed-seed generator, a monotonic clock and the one result line the runner
  * (`faultless suite`) reads. The workloads call plain malloc/free/realloc/

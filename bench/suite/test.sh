@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Quick test of the allocator suite (make test-suite): every workload runs once
 # at a tiny size under glibc and faultless through `faultless suite`, and
 # each program alone; outputs must be sane and the runner's JSON must parse.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Thread churn: short-lived threads, --threads N at a time, each allocating
  * a few hundred blocks (16 B..8 KiB), freeing most of them and handing the
  * rest back to the main thread, which frees them after the thread exited

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultless as the page source of another allocator (src/adapters/README.md).
  * Both calls are made for you by libfaultless-jemalloc.so and
  * libfaultless-mimalloc.so when they are preloaded; call them yourself when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* jemalloc adapter: faultless as the page source of jemalloc 5.x through its
  * documented extent hooks (arena.<i>.extent_hooks). Every arena's extents
  * then come from the warm arena, and jemalloc's purges never give those warm

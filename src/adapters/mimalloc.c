@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* mimalloc adapter: faultless as the page source of mimalloc 2.x. mimalloc
  * has no per-allocation hooks; what it documents is mi_manage_os_memory_ex,
  * which adds a region of memory the caller owns as a mimalloc arena. New

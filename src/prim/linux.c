@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The Linux implementation of the OS contract in prim.h. This is the only file
  * of the library that talks to the kernel. */
 #define _GNU_SOURCE

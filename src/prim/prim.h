@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The OS layer: every call into the kernel that faultless makes is declared
  * here, each with a one-line contract, and defined in exactly one OS file
  * (src/prim/linux.c). Nothing above this layer includes a system header that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* An allocator that claims versions the adapters do not support: mallctl
  * answers "version" with 4.5.0 and mi_version() says 3.0.1. Preloaded with
  * an adapter, the program must run on with one "faultless:" line. */

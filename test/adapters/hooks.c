@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* jemalloc adapter: every hook path, run with jemalloc and
  * libfaultless-jemalloc.so preloaded (test/adapters/run.sh). First the hook
  * contract called directly, as jemalloc would; then the same paths reached

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make test-adapters: faultless as jemalloc's and mimalloc's page source.
 # Usage: test/adapters/run.sh BUILD_DIR. Prints "adapters: N passed, N failed".
 set -u

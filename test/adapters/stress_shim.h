@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test/stress.c under another malloc (jemalloc or mimalloc with a faultless
  * adapter preloaded): the fl_* calls it makes become the process's malloc
  * family (see mk/adapters.mk). Included before stress.c. */

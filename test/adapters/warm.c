@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Under a preloaded adapter (jemalloc+faultless or mimalloc+faultless) with
  * FAULTLESS_PREFAULT set: once the warmers are done, the seed's buffers land
  * in warm memory. Waits with fl_prefault_wait (found with dlsym: the adapter

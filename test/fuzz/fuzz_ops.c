@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* libFuzzer harness: the input is a sequence of allocator operations, split
  * between two threads, checked against a shadow model.
  *

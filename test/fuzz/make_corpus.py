@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Write the seed corpus of test/fuzz/fuzz_ops.c into test/fuzz/corpus/.
 
 Each input is a list of 5-byte records (the format is described at the top

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build and run the libFuzzer harness; called by mk/fuzz.mk.
 #   test/fuzz/run.sh test SECONDS   replay test/fuzz/corpus and test/fuzz/regress
 #                                   (one process per input), then fuzz SECONDS

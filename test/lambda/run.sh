@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-lambda: the Lambda runtime against a local Runtime API (server.py),
 # the zip's glibc symbol versions, and `faultless lambda` (dry runs, collect
 # on recorded responses). Loopback only; every process runs under `timeout`.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A local AWS Lambda Runtime API (2018-06-01) for testing the bootstrap.
 
 Serves the events of --events (a JSON list; a string item is sent as raw

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-install: `make install` into a temporary prefix, then use what it put
 # there the way a user would: pkg-config, a C program built against the
 # installed header and library, a CMake project with find_package(faultless),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* Where preloaded allocators usually break, as one program run with and
  * without faultless (test/programs/run.sh compares its output):
  *   - dlopen of a library with TLS and constructors that allocate (libstdc++),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-programs: real programs under faultless. Each runs twice, without and
 # with libfaultless.so preloaded (through `faultless run`, which sets
 # LD_PRELOAD), and the two outputs must be the same -- not only the exit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Node.js + Apache Arrow: build a table of a few million rows from typed
 // arrays, serialize it to IPC (stream format) and read it back; print
 // checksums on stdout. Deterministic, so the output with and without faultless

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Make test/programs/node/node_modules current (npm ci from the lock file) for
 # the tests that run apache-arrow: test-programs and test-adapters. Exit 0 when
 # apache-arrow is there; otherwise print why on stdout and exit 1.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numpy: build columns of several MiB, fill and reduce them, in rounds.
 
 Deterministic output on stdout (integer sums exactly; float results rounded
