@@ -2,7 +2,8 @@
 /* faultless internals: types shared by the layers, and every _fl_ function,
  * grouped by the file that defines it.
  *
- * Glossary (DESIGN.md; the code uses these words):
+ * Glossary (DESIGN.md, at the top of the repository, explains each word and
+ * the design around it; the code uses them in these senses):
  *   reservation  the one contiguous range of virtual addresses faultless owns;
  *                whether a pointer is ours is a range check.
  *   chunk        2 MiB, huge-page aligned: the unit of warming.
