@@ -33,10 +33,11 @@ $(B)/obj/cli/%.o: cli/%.c $(CLI_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# `faultless run` also looks for the library in ../lib/<multiarch>/ (Debian's
-# layout); the tuple is the compiler's, so a cross build looks for its own.
+# The command also looks for the library in ../lib/<multiarch>/ (Debian's
+# layout, cli/util.h); the tuple is the compiler's, so a cross build looks
+# for its own.
 FL_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-$(B)/obj/cli/run.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
+$(B)/obj/cli/%.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
 
 # The command talks to the library only through the public header; it does
 # not link it (the bench worker does). It shares one file of its source: the

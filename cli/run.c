@@ -55,18 +55,10 @@ static bool valid(fl_option_t opt, const char *s) {
 
 /* --- The library --- */
 
-/* The library in one of three layouts, relative to this binary:
- *   build tree     build/faultless, build/libfaultless.so
- *   make install   PREFIX/bin/faultless, PREFIX/lib/libfaultless.so
- *   Debian         /usr/bin/faultless, /usr/lib/<multiarch>/libfaultless.so.0;
- *                  the runtime package holds only the soname, the plain .so
- *                  link comes with libfaultless-dev.
- * FL_MULTIARCH is the compiler's multiarch tuple (cli/build.mk), empty where
- * it has none. The adapters have no soname version and sit beside it. */
-#ifndef FL_MULTIARCH
-#define FL_MULTIARCH ""
-#endif
-#define FL_DEBIAN_LIB "../lib/" FL_MULTIARCH "/"
+/* The library in one of three layouts, relative to this binary: the build
+ * tree (build/faultless, build/libfaultless.so), make install's
+ * (PREFIX/bin/faultless, PREFIX/lib/libfaultless.so) and Debian's
+ * (FL_DEBIAN_LIB). The adapters have no soname version and sit beside it. */
 static char *find_library(const char *with) {
   static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so",
                                     FL_DEBIAN_LIB "libfaultless.so.0", NULL};

@@ -167,9 +167,16 @@ for a in jemalloc mimalloc; do
   out=$("$fl" run --with $a -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
   [[ $out == *"$root$L/libfaultless-$a.so"* ]] && ok "faultless run --with $a preloads $root$L/libfaultless-$a.so" || bad "faultless run --with $a" "$out"
 done
-# faultless bench from usr/bin runs its worker from usr/libexec/faultless.
-out=$("$fl" bench --allocators glibc,faultless --repeat 1 --warmup 0 --chunks 4 --size 64K --format csv 2>&1)
-[ $? -eq 0 ] && [[ $out == *faultless* ]] && ok "faultless bench runs usr/libexec/faultless/seed" || bad "faultless bench from the extracted tree" "$out"
+# faultless bench from usr/bin runs its worker from usr/libexec/faultless and
+# preloads the library (and an adapter beside it) from usr/lib/<multiarch>.
+out=$("$fl" bench --allocators faultless,faultless-preload,mimalloc+faultless --repeat 1 --warmup 0 \
+  --chunks 4 --size 64K --format csv 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && [[ $out != *skipped* ]] && [[ $out == *faultless-preload*mimalloc+faultless* ]]; then
+  ok "faultless bench runs usr/libexec/faultless/seed with faultless, faultless-preload, mimalloc+faultless"
+else
+  bad "faultless bench from the extracted tree (exit $rc)" "$out"
+fi
 
 # man finds both pages in the tree, and renders them.
 if command -v man >/dev/null; then
