@@ -11,6 +11,9 @@
 #                   runs lintian and uses what the packages hold (test/deb.sh)
 # The copy is every file git tracks or would track (uncommitted changes
 # included), or every file outside build*/ where there is no git checkout.
+# The packages are built with debian/rules' flags alone: this make's options
+# and variables (SAN=, CFLAGS=, -j) and the environment are not passed down,
+# except PATH, HOME and DEB_BUILD_OPTIONS.
 DEB_DIR := build/deb
 DEB_STAMP := $(DEB_DIR)/stamp
 ifneq ($(filter deb test-deb,$(MAKECMDGOALS)),)
@@ -27,7 +30,8 @@ $(DEB_STAMP): $(DEB_SOURCES)
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	@tar -cf - $^ | tar -xf - -C $(DEB_DIR)/src
 	@echo "make deb: dpkg-buildpackage -b -us -uc in $(DEB_DIR)/src (log: $(DEB_DIR)/build.log)"
-	@cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	@cd $(DEB_DIR)/src && env -i PATH="$$PATH" HOME="$$HOME" $${DEB_BUILD_OPTIONS:+DEB_BUILD_OPTIONS="$$DEB_BUILD_OPTIONS"} \
+	  dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
 	  { tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed; see $(DEB_DIR)/build.log" >&2; exit 1; }
 	@ls $(DEB_DIR)/*.deb
 	@touch $@
