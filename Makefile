@@ -51,6 +51,12 @@ OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
 HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h
 
 LIB_SO := $(B)/libfaultless.so
+# The ABI version in the soname (libfaultless.so.0). Raise it when a change
+# breaks programs linked against the previous one; the Debian runtime package's
+# name (libfaultless0) follows it. The build tree links LIB_SO under its plain
+# name and keeps the soname beside it as a link, so that programs linked
+# against it run from here.
+FL_SOVERSION := 0
 LIB_A := $(B)/libfaultless.a
 LIB_CORE_A := $(B)/libfaultless-core.a
 
@@ -65,8 +71,9 @@ $(B)/obj/%.o: %.c $(HDRS) Makefile
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB_SO): $(CORE_OBJ) $(OVERRIDE_OBJ) src/exports.map
-	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/exports.map -Wl,-soname,libfaultless.so \
-	  -o $@ $(CORE_OBJ) $(OVERRIDE_OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/exports.map \
+	  -Wl,-soname,libfaultless.so.$(FL_SOVERSION) -o $@ $(CORE_OBJ) $(OVERRIDE_OBJ) $(LDLIBS)
+	ln -sf libfaultless.so $@.$(FL_SOVERSION)
 
 $(LIB_A): $(CORE_OBJ) $(OVERRIDE_OBJ)
 	@rm -f $@

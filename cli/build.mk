@@ -33,6 +33,12 @@ $(B)/obj/cli/%.o: cli/%.c $(CLI_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The command also looks for the library in ../lib/<multiarch>/ (Debian's
+# layout, cli/util.h); the tuple is the compiler's, so a cross build looks
+# for its own.
+FL_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+$(B)/obj/cli/%.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
+
 # The command talks to the library only through the public header; it does
 # not link it (the bench worker does). It shares one file of its source: the
 # option parser (src/parse.c), so `faultless run` accepts what the library does.

@@ -55,15 +55,17 @@ static bool valid(fl_option_t opt, const char *s) {
 
 /* --- The library --- */
 
-/* libfaultless.so beside the binary (build tree: build/faultless and
- * build/libfaultless.so) or in the prefix's lib (PREFIX/bin/faultless and
- * PREFIX/lib/libfaultless.so). */
+/* The library in one of three layouts, relative to this binary: the build
+ * tree (build/faultless, build/libfaultless.so), make install's
+ * (PREFIX/bin/faultless, PREFIX/lib/libfaultless.so) and Debian's
+ * (FL_DEBIAN_LIB). The adapters have no soname version and sit beside it. */
 static char *find_library(const char *with) {
-  static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so", NULL};
+  static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so",
+                                    FL_DEBIAN_LIB "libfaultless.so.0", NULL};
   static const char *const je[] = {"libfaultless-jemalloc.so", "../lib/libfaultless-jemalloc.so",
-                                   NULL};
+                                   FL_DEBIAN_LIB "libfaultless-jemalloc.so", NULL};
   static const char *const mi[] = {"libfaultless-mimalloc.so", "../lib/libfaultless-mimalloc.so",
-                                   NULL};
+                                   FL_DEBIAN_LIB "libfaultless-mimalloc.so", NULL};
   char *dir = self_dir();
   char *lib = find_relative(dir, !with ? rel : !strcmp(with, "jemalloc") ? je : mi, false);
   free(dir);
@@ -166,12 +168,12 @@ int cmd_run(int argc, char **argv) {
   if (!lib) {
     char *dir = self_dir();
     fprintf(stderr,
-            "faultless run: %s is neither in %s nor in %s/../lib; "
-            "build it (make lib%s) or install it (make install)\n",
+            "faultless run: %s is neither in %s nor in %s/../lib%s%s; build it (make lib%s) "
+            "or install it (make install, or the libfaultless0 package)\n",
             !with                       ? "libfaultless.so"
             : !strcmp(with, "jemalloc") ? "libfaultless-jemalloc.so"
                                         : "libfaultless-mimalloc.so",
-            dir, dir, with ? " adapters" : "");
+            dir, dir, *FL_MULTIARCH ? " or ../lib/" : "", FL_MULTIARCH, with ? " adapters" : "");
     free(dir);
     return 127;
   }

@@ -110,6 +110,15 @@ char **env_without(const char *const drop[], size_t room, size_t *count);
 char *self_dir(void);
 /* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */
 char *find_relative(const char *dir, const char *const *rel, bool exec);
+/* Where the library lies relative to self_dir() in Debian's layout:
+ * /usr/bin/faultless and /usr/lib/<multiarch>/libfaultless.so.0 (the runtime
+ * package holds only the soname; the plain .so link is in libfaultless-dev).
+ * FL_MULTIARCH is the compiler's multiarch tuple (cli/build.mk), empty where
+ * it has none. */
+#ifndef FL_MULTIARCH
+#define FL_MULTIARCH ""
+#endif
+#define FL_DEBIAN_LIB "../lib/" FL_MULTIARCH "/"
 bool is_tty(FILE *f);
 
 #endif

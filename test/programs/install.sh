@@ -3,7 +3,8 @@
 # test-install: `make install` into a temporary prefix, then use what it put
 # there the way a user would: pkg-config, a C program built against the
 # installed header and library, a CMake project with find_package(faultless),
-# and the installed `faultless run`. Then a DESTDIR install and uninstall.
+# and the installed `faultless run`, the man pages. Then a DESTDIR install
+# and uninstall.
 set -u
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d /tmp/faultless-install.XXXXXX)
@@ -19,12 +20,19 @@ check() { # name, command...
 
 prefix=$tmp/prefix
 check "make install PREFIX=$prefix" make --no-print-directory -s install PREFIX="$prefix"
-for f in lib/libfaultless.so lib/libfaultless.a include/faultless.h lib/pkgconfig/faultless.pc \
-  lib/cmake/faultless/faultlessConfig.cmake lib/cmake/faultless/faultlessConfigVersion.cmake \
-  bin/faultless libexec/faultless/seed; do
-  [ -e "$prefix/$f" ] || bad "installed $f"
+# The files of `make install`, and the one link: libfaultless.so -> the soname.
+files=(lib/libfaultless.so.0 lib/libfaultless-jemalloc.so lib/libfaultless-mimalloc.so
+  lib/libfaultless.a include/faultless.h lib/pkgconfig/faultless.pc
+  lib/cmake/faultless/faultlessConfig.cmake lib/cmake/faultless/faultlessConfigVersion.cmake
+  bin/faultless libexec/faultless/seed share/man/man1/faultless.1 share/man/man3/faultless.3)
+for f in "${files[@]}"; do
+  [ -f "$prefix/$f" ] && [ ! -L "$prefix/$f" ] || bad "installed $f"
 done
-[ $failed -eq 0 ] && ok "all 8 files installed"
+[ $failed -eq 0 ] && ok "all ${#files[@]} files installed"
+[ "$(readlink "$prefix/lib/libfaultless.so")" = libfaultless.so.0 ] && ok "lib/libfaultless.so links to libfaultless.so.0" || bad "lib/libfaultless.so link" "$(ls -l "$prefix/lib/")"
+soname=$(objdump -p "$prefix/lib/libfaultless.so.0" 2>&1 | awk '$1 == "SONAME" {print $2}')
+[ "$soname" = libfaultless.so.0 ] && ok "soname $soname" || bad "soname" "$soname"
+MANPATH=$prefix/share/man man -w faultless >/dev/null 2>&1 && MANPATH=$prefix/share/man man -w 3 faultless >/dev/null 2>&1 && ok "man finds faultless(1) and faultless(3)" || bad "man -w faultless" "$(MANPATH=$prefix/share/man man -w faultless 2>&1)"
 
 # pkg-config
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
@@ -102,12 +110,13 @@ out=$("$prefix/bin/faultless" run --stats -- /bin/true 2>&1)
 # DESTDIR staging, then uninstall leaves nothing behind.
 stage=$tmp/stage
 check "make install DESTDIR=$stage PREFIX=/opt/fl" make --no-print-directory -s install DESTDIR="$stage" PREFIX=/opt/fl
-n=$(find "$stage/opt/fl" -type f | wc -l)
-[ "$n" -eq 8 ] && ok "DESTDIR install: 8 files under \$DESTDIR/opt/fl" || bad "DESTDIR install" "$(find "$stage")"
+n=$(find "$stage/opt/fl" ! -type d | wc -l)
+want=$((${#files[@]} + 1))
+[ "$n" -eq $want ] && ok "DESTDIR install: $want files and links under \$DESTDIR/opt/fl" || bad "DESTDIR install" "$(find "$stage")"
 grep -q '^prefix=/opt/fl$' "$stage/opt/fl/lib/pkgconfig/faultless.pc" && ok "faultless.pc names PREFIX, not DESTDIR" || bad "faultless.pc prefix" "$(cat "$stage/opt/fl/lib/pkgconfig/faultless.pc")"
 check "make uninstall DESTDIR=$stage PREFIX=/opt/fl" make --no-print-directory -s uninstall DESTDIR="$stage" PREFIX=/opt/fl
-n=$(find "$stage" -type f | wc -l)
-[ "$n" -eq 0 ] && ok "uninstall removed every file" || bad "uninstall" "$(find "$stage" -type f)"
+n=$(find "$stage" ! -type d | wc -l)
+[ "$n" -eq 0 ] && ok "uninstall removed every file and link" || bad "uninstall" "$(find "$stage" ! -type d)"
 
 echo "install: $passed passed, $failed failed"
 [ $failed -eq 0 ]
