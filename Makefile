@@ -3,6 +3,20 @@
 #   make test | bench | install | format | format-check
 PREFIX ?= /usr/local
 CC ?= cc
+# ARCH=arm64: cross-build for aarch64 with Debian's gcc-aarch64-linux-gnu into
+# build-arm64 (mk/arm64.mk runs its tests under qemu-user). ARCH=x86_64 or
+# unset: the native build.
+ARCH ?=
+ifeq ($(ARCH),arm64)
+  ifeq ($(origin CC),default)
+    CC := aarch64-linux-gnu-gcc
+  endif
+  ifeq ($(origin CXX),default)
+    CXX := aarch64-linux-gnu-g++
+  endif
+else ifneq ($(filter-out x86_64,$(ARCH)),)
+  $(error ARCH must be empty, x86_64 or arm64)
+endif
 # Variants, each in its own build folder:
 #   SAN=asan|tsan  sanitizers (the library is then used through fl_* only)
 #   SECURE=1       encoded free lists, guard pages, randomized reuse
@@ -32,7 +46,7 @@ endif
 ifeq ($(VALGRIND),0)
   SANFLAGS += -DFL_NO_VALGRIND=1
 endif
-B ?= build$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)
+B ?= build$(if $(filter arm64,$(ARCH)),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
@@ -42,13 +56,16 @@ CFLAGS ?= -O2 -g
 ALIGN := -falign-functions=64
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(ALIGN) $(WARN) -fPIC -fno-semantic-interposition -pthread -Iinclude -Isrc $(SANFLAGS)
 LDLIBS := -pthread -ldl
+# The shared libraries name libpthread and libdl as dependencies: before glibc
+# 2.34 the old symbol versions they bind to (src/prim/glibc.h) live there.
+SO_LDLIBS := $(LDLIBS) -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -Wl,--pop-state
 
 CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c src/warm.c \
             src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
-HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h
+HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h src/prim/glibc.h
 
 LIB_SO := $(B)/libfaultless.so
 LIB_A := $(B)/libfaultless.a
@@ -66,7 +83,7 @@ $(B)/obj/%.o: %.c $(HDRS) Makefile
 
 $(LIB_SO): $(CORE_OBJ) $(OVERRIDE_OBJ) src/exports.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/exports.map -Wl,-soname,libfaultless.so \
-	  -o $@ $(CORE_OBJ) $(OVERRIDE_OBJ) $(LDLIBS)
+	  -o $@ $(CORE_OBJ) $(OVERRIDE_OBJ) $(SO_LDLIBS)
 
 $(LIB_A): $(CORE_OBJ) $(OVERRIDE_OBJ)
 	@rm -f $@

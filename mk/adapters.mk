@@ -24,7 +24,7 @@ adapters: $(ADAPTER_LIBS)
 
 $(B)/libfaultless-%.so: $(B)/obj/src/adapters/%.o $(CORE_OBJ) src/adapters/exports.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/adapters/exports.map \
-	  -Wl,-soname,libfaultless-$*.so -o $@ $(CORE_OBJ) $< -ldl $(LDLIBS)
+	  -Wl,-soname,libfaultless-$*.so -o $@ $(CORE_OBJ) $< $(SO_LDLIBS)
 
 $(B)/obj/src/adapters/%.o: src/adapters/%.c $(HDRS) $(ADAPTER_HDR)
 	@mkdir -p $(dir $@)
