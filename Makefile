@@ -23,6 +23,7 @@ endif
 #   DEBUG=1        freed blocks filled and checked on reuse (write-after-free)
 #   VALGRIND=0     leave out the valgrind detection (see TUNING.md, PASSTHROUGH)
 #   CHECKS=0       no invalid/double-free checks on the free fast path (to measure their cost)
+#   TEST_HOOKS=1   FAULTLESS_TEST_PAGE_SIZE pretends a 16/64/256 KiB page kernel (make test-pagesize)
 SAN ?=
 SECURE ?= 0
 DEBUG ?= 0
@@ -46,7 +47,10 @@ endif
 ifeq ($(VALGRIND),0)
   SANFLAGS += -DFL_NO_VALGRIND=1
 endif
-B ?= build$(if $(filter arm64,$(ARCH)),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)
+ifeq ($(TEST_HOOKS),1)
+  SANFLAGS += -DFL_TEST_HOOKS=1
+endif
+B ?= build$(if $(filter arm64,$(ARCH)),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)$(if $(filter 1,$(TEST_HOOKS)),-hooks)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
