@@ -3,18 +3,21 @@
 #   make test | bench | install | format | format-check
 PREFIX ?= /usr/local
 CC ?= cc
-# ARCH=arm64: cross-build for aarch64 with Debian's gcc-aarch64-linux-gnu into
-# build-arm64 (mk/arm64.mk runs its tests under qemu-user). ARCH=x86_64 or
-# unset: the native build.
+# ARCH=arm64 (or aarch64): cross-build for aarch64 with Debian's
+# gcc-aarch64-linux-gnu into build-arm64 (mk/arm64.mk runs its tests under
+# qemu-user). ARCH=x86_64 (amd64) or unset: the native build.
 ARCH ?=
-ifeq ($(ARCH),arm64)
-  ifeq ($(origin CC),default)
+CROSS_ARM64 := $(if $(filter arm64 aarch64,$(ARCH)),1)
+ifeq ($(CROSS_ARM64),1)
+  # Unless CC / CXX is given on the command line: a host compiler named in
+  # the environment cannot build for aarch64.
+  ifneq ($(filter default environment,$(origin CC)),)
     CC := aarch64-linux-gnu-gcc
   endif
-  ifeq ($(origin CXX),default)
+  ifneq ($(filter default environment,$(origin CXX)),)
     CXX := aarch64-linux-gnu-g++
   endif
-else ifneq ($(filter-out x86_64,$(ARCH)),)
+else ifneq ($(filter-out x86_64 amd64,$(ARCH)),)
   $(error ARCH must be empty, x86_64 or arm64)
 endif
 # Variants, each in its own build folder:
@@ -50,7 +53,7 @@ endif
 ifeq ($(TEST_HOOKS),1)
   SANFLAGS += -DFL_TEST_HOOKS=1
 endif
-B ?= build$(if $(filter arm64,$(ARCH)),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)$(if $(filter 1,$(TEST_HOOKS)),-hooks)
+B ?= build$(if $(CROSS_ARM64),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECURE)),-secure)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 0,$(CHECKS)),-nochecks)$(if $(filter 1,$(TEST_HOOKS)),-hooks)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
