@@ -72,6 +72,12 @@ CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c 
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
+# The shared libraries' objects, in obj-so/: built with FL_GLIBC_COMPAT, which
+# binds pthread and dl functions to their pre-2.34 versions
+# (src/prim/glibc.h), so that they load on glibc 2.17 and later. The static
+# archives keep plain references: a versioned one cannot link with -static.
+CORE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(CORE_SRC))
+OVERRIDE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(OVERRIDE_SRC))
 HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h src/prim/glibc.h
 
 LIB_SO := $(B)/libfaultless.so
@@ -88,9 +94,13 @@ $(B)/obj/%.o: %.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(LIB_SO): $(CORE_OBJ) $(OVERRIDE_OBJ) src/exports.map
+$(B)/obj-so/%.o: %.c $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFL_GLIBC_COMPAT=1 -c $< -o $@
+
+$(LIB_SO): $(CORE_SO_OBJ) $(OVERRIDE_SO_OBJ) src/exports.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/exports.map -Wl,-soname,libfaultless.so \
-	  -o $@ $(CORE_OBJ) $(OVERRIDE_OBJ) $(SO_LDLIBS)
+	  -o $@ $(CORE_SO_OBJ) $(OVERRIDE_SO_OBJ) $(SO_LDLIBS)
 
 $(LIB_A): $(CORE_OBJ) $(OVERRIDE_OBJ)
 	@rm -f $@

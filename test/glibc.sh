@@ -5,7 +5,7 @@
 # no symbol version newer than GLIBC_2.17 (objdump -T), and name
 # libpthread.so.0 and libdl.so.2, where glibc before 2.34 keeps the pthread
 # and dl functions they bind to (src/prim/glibc.h).
-# Usage: test/glibc.sh X86_64_BUILD ARM64_BUILD
+# Usage: test/glibc.sh X86_64_BUILD ARM64_BUILD (from the repository root)
 set -u
 passed=0 failed=0
 ok() {
@@ -49,5 +49,18 @@ check() { # ARCH OBJDUMP BUILD
 }
 check x86_64 objdump "$1"
 check arm64 aarch64-linux-gnu-objdump "$2"
+# Only the shared libraries bind old versions: the static archive still
+# links into a fully static program (libc.a has no versioned symbols).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '%s\n' '#include "faultless.h"' '#include <string.h>' \
+  'int main(void) { char *p = fl_malloc(1 << 20); memset(p, 1, 1 << 20); fl_free(p); return !p; }' \
+  >"$tmp/s.c"
+if ${CC:-cc} -static -Iinclude "$tmp/s.c" "$1/libfaultless-core.a" -pthread -ldl -o "$tmp/s" \
+  2>"$tmp/err" && "$tmp/s"; then
+  ok "x86_64 libfaultless-core.a links with -static and runs"
+else
+  fail "x86_64 libfaultless-core.a with -static: $(grep -m 3 -E 'undefined|rror' "$tmp/err")"
+fi
 echo "glibc: $passed passed, $failed failed"
 [ $failed -eq 0 ]

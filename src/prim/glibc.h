@@ -9,9 +9,11 @@
  * libraries therefore name as dependencies (the Makefile's SO_LDLIBS).
  * The check is `make test-glibc` (objdump -T on both architectures).
  *
- * Sanitizer builds are left alone: their runtimes intercept these calls,
- * and they are never shipped. A symbol listed here but not used in a file
- * costs nothing. Functions newer than 2.17 (getrandom, memfd_create,
+ * Only the shared libraries' objects are built so (FL_GLIBC_COMPAT, the
+ * Makefile's obj-so/): a static link (-static) finds no versioned symbol in
+ * libc.a. Sanitizer builds are left alone: their runtimes intercept these
+ * calls, and they are never shipped. A symbol listed here but not used in a
+ * file costs nothing. Functions newer than 2.17 (getrandom, memfd_create,
  * reallocarray, pthread_getattr_default_np, ...) have no old version to
  * bind: the library does not call them (prim/linux.c uses syscall()). */
 #ifndef FL_PRIM_GLIBC_H
@@ -21,7 +23,7 @@
 #include <features.h> /* __GLIBC__ */
 #endif
 
-#if defined(__GLIBC__) && !defined(FL_SANITIZE) && !defined(FL_NO_SYMVER)
+#if defined(FL_GLIBC_COMPAT) && defined(__GLIBC__) && !defined(FL_SANITIZE)
 #if defined(__x86_64__)
 #define FL_GLIBC_BASE "GLIBC_2.2.5"
 #define FL_GLIBC_SETCLOCK "GLIBC_2.3.3"
