@@ -164,6 +164,8 @@ typedef struct {
   double split_us, fast_share, fast_median, slow_median;
 } touch_result_t;
 
+/* touch4k: the kernel's base page (4 KiB on x86_64; 4, 16 or 64 KiB on
+ * arm64), set in cmd_probe; the name stays for the JSON key, page_4k. */
 static touch_result_t touch4k = {.page = 4096}, touch2m = {.page = HUGE};
 
 static void touch_region(touch_result_t *t, const char *name, char *p, size_t bytes) {
@@ -330,7 +332,7 @@ static void *warm_thread(void *arg) {
   pthread_barrier_wait(job->go);
   switch (job->w->method) {
   case METHOD_TOUCH:
-    for (size_t off = 0; off < job->bytes; off += 4096)
+    for (size_t off = 0; off < job->bytes; off += touch4k.page)
       ((volatile char *)job->start)[off] = 1;
     break;
   case METHOD_MAP_POPULATE:
@@ -492,7 +494,10 @@ static void print_text(const env_t *env, double elapsed) {
   touch_result_t *ts[] = {&touch4k, &touch2m};
   for (int k = 0; k < 2; k++) {
     touch_result_t *t = ts[k];
-    printf("\nfirst touch per %s page (us; timer included):\n", k ? "2 MiB" : "4 KiB");
+    if (k)
+      printf("\nfirst touch per 2 MiB page (us; timer included):\n");
+    else
+      printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
     if (!t->available) {
       printf("  not measured: %s\n", t->why_not);
       continue;
@@ -570,7 +575,7 @@ static void print_text(const env_t *env, double elapsed) {
     printf("\n");
   }
   if (touch4k.nphases) {
-    double first = 4096.0 / (touch4k.phases[0].p50 * 1e3);
+    double first = (double)touch4k.page / (touch4k.phases[0].p50 * 1e3);
     printf("  first touch runs at %.2f GB/s here against %.2f GB/s for memset on warm memory: "
            "%.0f us per MiB that warming ahead can save\n",
            first, memset_result.median_gbps,
@@ -676,6 +681,8 @@ static void print_json(const env_t *env, double elapsed) {
 }
 
 int cmd_probe(int argc, char **argv) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) touch4k.page = (size_t)page;
   po.repeats = 5;
   po.idle_ms = 3000;
   size_t size = 0;

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # faultless as the page source of jemalloc and mimalloc (issue 7; src/adapters/).
-# Included by the top Makefile (B, CC, ALL_CFLAGS, LDLIBS, CORE_OBJ).
+# Included by the top Makefile (B, CC, ALL_CFLAGS, SO_LDLIBS, CORE_SO_OBJ).
 #
 #   make adapters        $(B)/libfaultless-jemalloc.so, $(B)/libfaultless-mimalloc.so
 #   make test-adapters   every hook path, the stress test under each adapter,
@@ -22,13 +22,13 @@ TEST_STEPS += test-adapters
 
 adapters: $(ADAPTER_LIBS)
 
-$(B)/libfaultless-%.so: $(B)/obj/src/adapters/%.o $(CORE_OBJ) src/adapters/exports.map
+$(B)/libfaultless-%.so: $(B)/obj-so/src/adapters/%.o $(CORE_SO_OBJ) src/adapters/exports.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=src/adapters/exports.map \
-	  -Wl,-soname,libfaultless-$*.so -o $@ $(CORE_OBJ) $< -ldl $(LDLIBS)
+	  -Wl,-soname,libfaultless-$*.so -o $@ $(CORE_SO_OBJ) $< $(SO_LDLIBS)
 
-$(B)/obj/src/adapters/%.o: src/adapters/%.c $(HDRS) $(ADAPTER_HDR)
+$(B)/obj-so/src/adapters/%.o: src/adapters/%.c $(HDRS) $(ADAPTER_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -DFL_GLIBC_COMPAT=1 -c $< -o $@
 
 # The tests call jemalloc/mimalloc only through dlsym, so they build without
 # those headers and run against whichever library is preloaded.

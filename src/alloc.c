@@ -235,7 +235,7 @@ size_t fl_usable_size(const void *p) {
 /* Both kinds of run for the adapters; a lease is left unpopulated and
  * queued for the warmers as a range. */
 static void *pages_take(size_t size, size_t align, bool lease, bool *zeroed) {
-  if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init()) return NULL;
+  if (size == 0 || size > FL_MAX_ALLOC || !_fl_ensure_init() || _fl_passthrough) return NULL;
   bool fresh = false;
   size_t slices = _fl_align_up(size, FL_SLICE) >> FL_SLICE_SHIFT;
   fl_span_t *s = lease ? _fl_span_lease(slices, align, &fresh)

@@ -10,7 +10,7 @@
 
 _Static_assert(FL_SLICE / 16 <= FL_REMOTE_COUNT / FL_REMOTE_ONE,
                "a span's remote count holds every block of a one-slice span");
-_Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD) / 16 < FL_REMOTE_HEAD,
+_Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD_MAX) / 16 < FL_REMOTE_HEAD,
                "a span's remote head holds the offset / 16 of any block");
 
 __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
@@ -145,7 +145,8 @@ static uint32_t blocks_end(const fl_span_t *s) {
  * once, keeps a span that holds a few blocks from touching all its pages. */
 static void carve(fl_span_t *s) {
   uint32_t bsize = _fl_span_bsize(s), end = blocks_end(s);
-  uint32_t n = bsize >= 4096 ? 1 : 4096 / bsize;
+  uint32_t page = (uint32_t)_fl_prim_page_size();
+  uint32_t n = bsize >= page ? 1 : page / bsize;
   uint32_t stop = s->carved_end + n * bsize < end ? s->carved_end + n * bsize : end;
   char *start = _fl_span_start(s);
   for (uint32_t off = stop; off > s->carved_end;) {

@@ -19,7 +19,15 @@ bool _fl_init_slow(void) {
     _fl_heap_init();
     long long pass = _fl_option(FL_OPT_PASSTHROUGH);
     _fl_passthrough = pass == 1 || (pass == FL_AUTO && _fl_prim_under_valgrind());
-    if (_fl_passthrough)
+    /* Spans are cut, released and guarded in slices: the arena needs pages
+     * no larger than one (4, 16 and 64 KiB pages all fit). */
+    size_t page = _fl_prim_page_size();
+    if (!_fl_passthrough && (page > FL_SLICE || !_fl_is_pow2(page))) {
+      _fl_passthrough = true;
+      _fl_message("the page size is %zu KiB, larger than the %zu KiB slices it manages memory in; "
+                  "the system allocator serves every call (PASSTHROUGH)",
+                  page >> 10, FL_SLICE >> 10);
+    } else if (_fl_passthrough)
       _fl_verbose("PASSTHROUGH: the system allocator serves every call%s",
                   pass == FL_AUTO ? " (running under valgrind)" : "");
     /* In passthrough mode there is no arena: no reservation, no warming. */

@@ -302,12 +302,15 @@ FL_INTERNAL bool _fl_span_grow(fl_span_t *s, size_t slices);
 /* Shrink a LARGE span in place to `slices`, freeing the tail. */
 FL_INTERNAL void _fl_span_shrink(fl_span_t *s, size_t slices);
 /* Secure builds end every span with a guard page, so a linear overflow out
- * of its last block faults instead of reaching the next span. */
+ * of its last block faults instead of reaching the next span. It is one OS
+ * page, at most FL_GUARD_MAX: the arena runs only with pages up to a slice. */
 #ifdef FL_SECURE
-#define FL_GUARD ((size_t)4096)
+#define FL_GUARD _fl_prim_page_size()
+#define FL_GUARD_MAX FL_SLICE
 FL_INTERNAL void _fl_span_guard(fl_span_t *s, bool on);
 #else
 #define FL_GUARD ((size_t)0)
+#define FL_GUARD_MAX ((size_t)0)
 static inline void _fl_span_guard(fl_span_t *s, bool on) {}
 #endif
 #define FL_REMOTE_ANNOUNCED 0x80000000u

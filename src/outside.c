@@ -17,8 +17,10 @@ static pthread_mutex_t outside_lock = PTHREAD_MUTEX_INITIALIZER;
 static outside_entry_t *table;
 static size_t table_cap, table_used; /* used counts deleted slots too */
 
+/* Blocks are page-aligned, whatever the page size: the high half of the
+ * product mixes every address bit, the low bits would repeat the zeros. */
 static size_t hash(uintptr_t p, size_t cap) {
-  return (size_t)((p >> 12) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+  return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
 }
 
 static outside_entry_t *find(uintptr_t p) {

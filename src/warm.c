@@ -56,7 +56,7 @@ bool _fl_arena_init(void) {
      * first one starts at the base, with no gap left cold before it. */
     base = _fl_prim_reserve(size, size >= 64 * RESERVE_ALIGN ? RESERVE_ALIGN : FL_CHUNK);
     if (!base) continue;
-    spans = _fl_prim_reserve(meta, 4096);
+    spans = _fl_prim_reserve(meta, _fl_prim_page_size());
     if (spans) break;
     _fl_prim_unmap(base, size);
     base = NULL;
@@ -101,6 +101,18 @@ bool _fl_arena_init(void) {
 #ifdef FL_SECURE
   a->thp_warmers = false; /* guard pages split chunks */
 #endif
+  /* A huge page is a chunk only with 4 KiB pages; with 16 or 64 KiB pages it
+   * is 32 or 512 MiB, and one fault in it would commit far more than the
+   * chunk the budget counts. There the reservation refuses huge pages, even
+   * where the system mode is "always". */
+  size_t huge = _fl_prim_huge_page_size();
+  if (huge != FL_CHUNK) {
+    if (a->thp || a->thp_warmers)
+      _fl_verbose("huge pages are %zu KiB here, not one %zu KiB chunk: huge pages off", huge >> 10,
+                  FL_CHUNK >> 10);
+    a->thp = a->thp_warmers = false;
+    thp = 0;
+  }
   if (reporting)
     _fl_verbose("the host takes back free pages (virtio free page reporting): huge pages %s",
                 a->thp_warmers ? "for warmed chunks while they stay cheap" : "off");

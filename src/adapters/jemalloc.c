@@ -205,7 +205,7 @@ static void *hook_alloc(extent_hooks_t *self, void *new_addr, size_t size, size_
   bool zeroed = false;
   void *p = NULL;
   if (!new_addr && enter()) {
-    p = _fl_pages_alloc(size, alignment ? alignment : 4096, &zeroed);
+    p = _fl_pages_alloc(size, alignment ? alignment : _fl_prim_page_size(), &zeroed);
     if (p && !run_add(p, size)) {
       _fl_pages_free(p);
       p = NULL;

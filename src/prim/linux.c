@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -30,18 +31,87 @@
 
 extern char **environ;
 
+/* --- Page size ---------------------------------------------------------- */
+
+/* Relaxed atomics: threads may race to fill these in, with the same values. */
+static size_t page_size;  /* what the library uses */
+static size_t real_page;  /* what the kernel uses */
+static bool page_pretend; /* page_size != real_page (test builds only) */
+
+static size_t page_init(void) {
+  size_t real = (size_t)getauxval(AT_PAGESZ);
+  if (!real) real = (size_t)sysconf(_SC_PAGESIZE);
+  size_t p = real;
+#ifdef FL_TEST_HOOKS
+  const char *t = _fl_prim_getenv("FAULTLESS_TEST_PAGE_SIZE");
+  size_t want = t ? (size_t)strtoull(t, NULL, 0) : 0;
+  if (want > real && !(want & (want - 1))) p = want;
+#endif
+  __atomic_store_n(&real_page, real, __ATOMIC_RELAXED);
+  __atomic_store_n(&page_pretend, p != real, __ATOMIC_RELAXED);
+  __atomic_store_n(&page_size, p, __ATOMIC_RELAXED);
+  return p;
+}
+
+size_t _fl_prim_page_size(void) {
+  size_t p = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
+  return __builtin_expect(p != 0, 1) ? p : page_init();
+}
+
+static size_t kernel_page_size(void) {
+  _fl_prim_page_size();
+  return __atomic_load_n(&real_page, __ATOMIC_RELAXED);
+}
+
+/* With a pretended page size, a call the kernel of that page size would
+ * refuse (EINVAL: the start is not page-aligned) or widen (the length is
+ * rounded up to whole pages, over memory the caller did not name) stops the
+ * test with one line naming the call. */
+static void page_check(const char *call, const void *addr, size_t size, bool whole) {
+#ifdef FL_TEST_HOOKS
+  if (!__atomic_load_n(&page_pretend, __ATOMIC_RELAXED)) return;
+  size_t mask = _fl_prim_page_size() - 1;
+  if (!((uintptr_t)addr & mask) && !(whole && (size & mask))) return;
+  char msg[160];
+  int n = snprintf(msg, sizeof msg,
+                   "faultless: test page size %zu: %s(%p, %zu) is not page-aligned; a kernel "
+                   "with that page size would refuse or widen it\n",
+                   mask + 1, call, addr, size);
+  _fl_prim_write_stderr(msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+  abort();
+#else
+  (void)call, (void)addr, (void)size, (void)whole;
+#endif
+}
+
+size_t _fl_prim_huge_page_size(void) {
+  size_t page = _fl_prim_page_size();
+  /* A page-table page holds page / 8 entries, each mapping a page. */
+  size_t derived = page * (page / sizeof(uint64_t));
+  if (__atomic_load_n(&page_pretend, __ATOMIC_RELAXED)) return derived;
+  char buf[32];
+  if (_fl_prim_read_file(NULL, "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf,
+                         sizeof buf) > 0) {
+    size_t n = (size_t)strtoull(buf, NULL, 10);
+    if (n) return n;
+  }
+  return derived;
+}
+
 /* --- Memory ------------------------------------------------------------- */
 
-void *_fl_prim_reserve(size_t size, size_t align) {
+/* `size` bytes at an `align`-aligned address: over-map by `align`, then trim
+ * both ends (the trims are in the kernel's pages, which may be smaller than
+ * a pretended page size). */
+static void *map_aligned(size_t size, size_t align, int flags) {
+  size_t page = _fl_prim_page_size();
+  if (align < page) align = page;
   if (size + align < size) {
     errno = ENOMEM;
     return NULL;
   }
-  /* Over-reserve by `align`, then trim both ends so the range is aligned.
-   * MAP_NORESERVE: the reservation commits nothing until pages are touched. */
   size_t over = size + align;
-  char *p =
-      mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
   if (p == MAP_FAILED) return NULL;
   uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
   size_t head = start - (uintptr_t)p;
@@ -51,12 +121,21 @@ void *_fl_prim_reserve(size_t size, size_t align) {
   return (void *)start;
 }
 
+void *_fl_prim_reserve(size_t size, size_t align) {
+  /* MAP_NORESERVE: the reservation commits nothing until pages are touched. */
+  return map_aligned(size, align, MAP_NORESERVE);
+}
+
 void *_fl_prim_map(size_t size) {
+  size_t page = _fl_prim_page_size();
+  /* With a pretended page size, placed as that kernel would place it. */
+  if (page != kernel_page_size()) return map_aligned((size + page - 1) & ~(page - 1), page, 0);
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 void _fl_prim_unmap(void *addr, size_t size) {
+  page_check("munmap", addr, size, false);
   munmap(addr, size);
 }
 
@@ -74,9 +153,18 @@ static int populate_state; /* 0 unknown, 1 supported, 2 unsupported */
 bool _fl_prim_has_populate(void) {
   int s = __atomic_load_n(&populate_state, __ATOMIC_RELAXED);
   if (s == 0) {
-    /* A zero-length madvise checks only that the advice is known. */
-    static char probe[1] __attribute__((aligned(4096)));
-    s = madvise(probe, 0, MADV_POPULATE_WRITE) == 0 ? 1 : 2;
+    /* Populate one fresh page and see it resident: qemu-user (and any
+     * sandbox that takes advice as a hint) answers 0 without populating, and
+     * there only touching warms memory. */
+    size_t page = kernel_page_size();
+    unsigned char vec = 0;
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    s = 2;
+    if (p != MAP_FAILED) {
+      if (madvise(p, page, MADV_POPULATE_WRITE) == 0 && mincore(p, page, &vec) == 0 && (vec & 1))
+        s = 1;
+      munmap(p, page);
+    }
     __atomic_store_n(&populate_state, s, __ATOMIC_RELAXED);
   }
   return s == 1;
@@ -84,6 +172,7 @@ bool _fl_prim_has_populate(void) {
 
 int _fl_prim_populate(void *addr, size_t size) {
   if (size == 0) return 0;
+  page_check("madvise(MADV_POPULATE_WRITE)", addr, size, false);
   if (!_fl_prim_has_populate()) return _fl_prim_populate_touch(addr, size);
   for (;;) {
     if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
@@ -92,14 +181,17 @@ int _fl_prim_populate(void *addr, size_t size) {
 }
 
 void _fl_prim_hugepage(void *addr, size_t size, bool on) {
+  page_check("madvise(MADV_HUGEPAGE)", addr, size, false);
   madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 int _fl_prim_release(void *addr, size_t size) {
+  page_check("madvise(MADV_DONTNEED)", addr, size, true);
   return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
 void _fl_prim_protect(void *addr, size_t size, bool on) {
+  page_check("mprotect", addr, size, true);
   mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
 }
 
@@ -127,16 +219,6 @@ bool _fl_prim_free_page_reporting(void) {
     if (_fl_prim_read_file(NULL, path, buf, sizeof buf) > 5 && buf[5] == '1') return true;
   }
   return false;
-}
-
-size_t _fl_prim_page_size(void) {
-  static size_t page; /* relaxed atomics: threads may race to fill it in */
-  size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
-  if (!p) {
-    p = (size_t)sysconf(_SC_PAGESIZE);
-    __atomic_store_n(&page, p, __ATOMIC_RELAXED);
-  }
-  return p;
 }
 
 /* --- Limits ------------------------------------------------------------- */
@@ -170,7 +252,7 @@ size_t _fl_prim_address_limit(void) {
 size_t _fl_prim_address_used(void) {
   char buf[128];
   if (_fl_prim_read_file(NULL, "/proc/self/statm", buf, sizeof buf) <= 0) return 0;
-  return (size_t)strtoull(buf, NULL, 10) * _fl_prim_page_size();
+  return (size_t)strtoull(buf, NULL, 10) * kernel_page_size();
 }
 
 int _fl_prim_cpu_count(void) {

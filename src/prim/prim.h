@@ -6,6 +6,8 @@
 #ifndef FL_PRIM_H
 #define FL_PRIM_H
 
+#include "prim/glibc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,8 +43,17 @@ int _fl_prim_thp_mode(void);
  * pages to the host (VIRTIO_BALLOON_F_REPORTING): freed huge-page-sized
  * blocks then lose their host backing, and faulting them in is slow. */
 bool _fl_prim_free_page_reporting(void);
-/* The OS page size. */
+/* The OS page size, read once (AT_PAGESZ) and kept here: the one place the
+ * other layers ask. A power of two; faultless runs its arena when it is at
+ * most FL_SLICE (init.c), else it passes every call to the system allocator.
+ * Test builds (FL_TEST_HOOKS) take FAULTLESS_TEST_PAGE_SIZE instead when it
+ * is a larger power of two, and then refuse, as that kernel would, memory
+ * calls on ranges that are not aligned to it. */
 size_t _fl_prim_page_size(void);
+/* The size of a transparent huge page (one page-table page of pages: 2 MiB
+ * with 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB), or 0 when
+ * unknown. */
+size_t _fl_prim_huge_page_size(void);
 
 /* --- Limits ------------------------------------------------------------- */
 
