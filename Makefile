@@ -44,7 +44,8 @@ ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(ALIGN) $(WARN) -fPIC -fno-semantic-interpos
 LDLIBS := -pthread -ldl
 
 CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c src/warm.c \
-            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c
+            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c \
+            src/snapshot.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
