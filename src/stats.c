@@ -64,8 +64,14 @@ static const char *source_name(uint32_t s) {
   X(faults_taken)                                                                                  \
   X(faults_avoided)                                                                                \
   X(released)                                                                                      \
-  X(spans_small) X(spans_large) X(heaps) X(heaps_reused) X(snapshot_prepares) X(snapshot_released) \
-      X(snapshot_prepare_ns) X(snapshot_restores)
+  X(spans_small)                                                                                   \
+  X(spans_large)                                                                                   \
+  X(heaps)                                                                                         \
+  X(heaps_reused)                                                                                  \
+  X(snapshot_prepares)                                                                             \
+  X(snapshot_released)                                                                             \
+  X(snapshot_prepare_ns)                                                                           \
+  X(snapshot_restores)
 
 void fl_stats_print(FILE *out) {
   fl_stats_t st = {.size = sizeof st};
