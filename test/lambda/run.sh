@@ -49,7 +49,8 @@ serve() {
   shift 2
   rm -f "$T/$name.port"
   timeout 90 "$PY" "$HERE/server.py" --events "$events" --log "$T/$name.log" \
-    --port-file "$T/$name.port" --timeout 80 ${SAVE:+--save-dir "$SAVE"} &
+    --port-file "$T/$name.port" --timeout 80 ${SAVE:+--save-dir "$SAVE"} \
+    ${SERVER_ON_RESTORE:+--on-restore "$SERVER_ON_RESTORE"} &
   spid=$!
   for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
   env "$@" AWS_LAMBDA_RUNTIME_API="127.0.0.1:$(cat "$T/$name.port")" \
@@ -114,6 +115,44 @@ for rid, want in (("req-3", "not JSON"), ("req-4", "chunkz"), ("req-5", "JSON ob
     d = json.loads(p["body"])
     assert d["errorType"] == "Faultless.InvalidEvent" == p["error_type"], d
     assert want in d["errorMessage"], d
+PY
+
+check "runtime: no restore/next without SnapStart" sh -c "! grep -q '\"path\": \"[^\"]*/restore/' '$T/main.log'"
+
+# SnapStart: prepare at the end of init, restore/next, restored, then events.
+echo '[{"allocator": "glibc", "chunks": 2, "size": "64K"}]' >"$T/snap.json"
+serve "$T/snap.json" snap AWS_LAMBDA_INITIALIZATION_TYPE=snap-start FAULTLESS_VERBOSE=1
+check "snap-start: exits when the API disappears" test "$(cat "$T/snap.rc")" = 1
+check "snap-start: restore/next after init, before the first next" "$PY" - "$T/snap.log" <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+paths = [e.get("path") for e in log]
+assert paths[0] == "/2018-06-01/runtime/restore/next", paths
+assert paths[1] == "/2018-06-01/runtime/invocation/next", paths
+assert paths.count("/2018-06-01/runtime/restore/next") == 1, paths
+assert "/2018-06-01/runtime/invocation/req-1/response" in paths, paths
+assert not any("error" in (p or "") for p in paths), paths
+PY
+check "snap-start: prepare, then restored, then the answer" sh -c "
+  grep -n 'snapshot prepare: warmers stopped' '$T/snap.err' | head -n 1 | cut -d: -f1 >'$T/snap.l1' &&
+  grep -n 'snapshot restored: warming' '$T/snap.err' | head -n 1 | cut -d: -f1 >'$T/snap.l2' &&
+  test \$(cat '$T/snap.l1') -lt \$(cat '$T/snap.l2') &&
+  grep -q '^faultless runtime: restored; warming again' '$T/snap.out'"
+# A restore that fails (the tools gone from the restored environment): the
+# runtime reports it on restore/error and asks for no event.
+mkdir "$T/fnr" && cp -r "$T/fn/." "$T/fnr/"
+SERVER_ON_RESTORE="rm -f '$T/fnr/bench/seed'" serve "$T/snap.json" snapfail \
+  AWS_LAMBDA_INITIALIZATION_TYPE=snap-start FAULTLESS_LAMBDA_ROOT="$T/fnr"
+check "snap-start failure: exit non-zero" test "$(cat "$T/snapfail.rc")" = 1
+check "snap-start failure: POST restore/error, no next" "$PY" - "$T/snapfail.log" <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+assert [e.get("path") for e in log] == ["/2018-06-01/runtime/restore/next",
+                                        "/2018-06-01/runtime/restore/error"], log
+e = log[1]
+d = json.loads(e["body"])
+assert d["errorType"] == "Runtime.RestoreError" == e["error_type"], d
+assert "bench/seed" in d["errorMessage"] and "restore" in d["errorMessage"], d
 PY
 
 # Init failure: no tools where the runtime looks.
