@@ -181,6 +181,34 @@ check "no AWS_LAMBDA_RUNTIME_API: exit 1" sh -c "[ $? -eq 1 ] && grep -q 'not se
 AWS_LAMBDA_RUNTIME_API=example.com:80 timeout 20 "$T/fn/bootstrap" >/dev/null 2>"$T/name.err"
 check "host names refused, not resolved" sh -c "[ $? -eq 1 ] && grep -q 'bad endpoint' '$T/name.err'"
 
+# --- The layer's Python module (lambda/python/faultless.py) ---
+# pytest MODE ENV...: run test/lambda/python/test_faultless.py MODE with a
+# stand-in snapshot_restore_py on the path, and count its ok/FAIL lines.
+pytest() {
+  mode=$1
+  shift
+  out=$(env PYTHONPATH="$HERE/../../lambda/python:$HERE/python/stub" "$@" \
+    timeout 60 "$PY" "$HERE/python/test_faultless.py" "$mode" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep '^FAIL' >&2
+  line=$(printf '%s\n' "$out" | grep -E "^python-$mode: [0-9]+ passed" | tail -n 1)
+  if [ -z "$line" ]; then
+    fail "python $mode: no result (exit $rc)"
+    return
+  fi
+  set -- $line
+  passed=$((passed + $2))
+  failed=$((failed + $4))
+}
+LIBSO=$(cd "$B" && pwd)/libfaultless.so
+pytest none FAULTLESS_LIBRARY=/nonexistent/libfaultless.so
+pytest preload LD_PRELOAD="$LIBSO"
+pytest path FAULTLESS_LIBRARY="$LIBSO" AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512
+env FAULTLESS_LIBRARY=/nonexistent/libfaultless.so PYTHONPATH="$HERE/../../lambda/python" \
+  timeout 60 "$PY" "$HERE/python/test_faultless.py" nohooks >"$T/nohooks" 2>&1
+check "python nohooks: imports without snapshot_restore_py" sh -c "
+  grep -q '^python-nohooks: [1-9][0-9]* passed, 0 failed' '$T/nohooks'"
+
 # --- faultless lambda ---
 usage_error() {
   name=$1
