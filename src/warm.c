@@ -294,6 +294,7 @@ static bool want_huge(size_t c) {
  * pre for all: huge_lock held. */
 static size_t marked_lo, marked_hi;
 static bool huge_cheap_seen;
+static int huge_runs; /* separate marked runs made (HUGE_RUNS_MAX) */
 
 /* Unmark the marked chunks from `from` on (huge pages already there stay). */
 static void unmark_from(size_t from) {
@@ -326,10 +327,9 @@ static bool mark_huge(size_t c) {
     if (until > c + HUGE_MARK_BATCH) until = c + HUGE_MARK_BATCH;
     if (until > hi) hi = until;
   }
-  static int runs;
   bool joins = have && (hi == marked_lo || lo == marked_hi);
-  if (!joins && runs >= HUGE_RUNS_MAX) return false;
-  if (!joins) runs++;
+  if (!joins && huge_runs >= HUGE_RUNS_MAX) return false;
+  if (!joins) huge_runs++;
   _fl_prim_hugepage(a->base + (lo << FL_CHUNK_SHIFT), (hi - lo) << FL_CHUNK_SHIFT, true);
   if (joins) {
     if (lo < marked_lo) marked_lo = lo;
@@ -782,11 +782,17 @@ void _fl_warmers_pause(void) {
   while (atomic_load(&a->warmers_running) > 0)
     pthread_cond_wait(&a->warm_done, &a->warm_lock);
   pthread_mutex_unlock(&a->warm_lock);
-  /* Chunks marked for huge pages would fault in whole huge pages at the
-   * first touch of memory that is about to be given back. */
-  pthread_mutex_lock(&huge_lock);
-  unmark_from(0);
-  pthread_mutex_unlock(&huge_lock);
+  /* Every chunk marked for huge pages goes back to 4 KiB pages, the
+   * reservation's first state under thp_warmers (huge pages already there
+   * stay): memory about to be given back must not fault in whole huge pages
+   * at the program's first touch. The warmers mark again after a restore. */
+  if (a->thp_warmers) {
+    pthread_mutex_lock(&huge_lock);
+    _fl_prim_hugepage(a->base, a->size, false);
+    marked_lo = marked_hi = 0;
+    huge_runs = 0;
+    pthread_mutex_unlock(&huge_lock);
+  }
 }
 
 size_t _fl_warm_target(void) {
