@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,31 @@ TEST(restored_without_prepare) {
   CHECK(verify(p, 3 * MiB, 7));
   CHECK(fl_heap_check() == 0);
   fl_free(p);
+}
+
+/* A process that prepares and is never restored (a child here): it goes on
+ * allocating, and no warmer starts again, whatever it asks. */
+TEST(prepare_without_restore) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    fl_snapshot_prepare();
+    fl_stats_t a = stats();
+    fl_prefault(32 * MiB);
+    void *p = fl_malloc(8 * MiB);
+    int ok = p != NULL;
+    if (ok) fill(p, 8 * MiB, 3);
+    sleep_ms(50);
+    fl_stats_t b = stats();
+    ok = ok && verify(p, 8 * MiB, 3) && b.warmed_by_warmers == a.warmed_by_warmers &&
+         b.snapshot_prepares == a.snapshot_prepares && a.snapshot_prepares >= 1 &&
+         fl_heap_check() == 0;
+    fl_free(p);
+    _exit(ok ? 0 : 1);
+  }
+  int status = -1;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 #define HELD_LARGE 24  /* 1 MiB blocks */
@@ -309,6 +335,7 @@ TEST(concurrent) {
 
 int main(void) {
   RUN(restored_without_prepare);
+  RUN(prepare_without_restore);
   RUN(prepare_and_restore);
   RUN(concurrent);
   return test_report("snapshot");
