@@ -68,7 +68,8 @@ LDLIBS := -pthread -ldl
 SO_LDLIBS := $(LDLIBS) -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -Wl,--pop-state
 
 CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c src/warm.c \
-            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c
+            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c \
+            src/snapshot.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))

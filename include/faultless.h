@@ -60,6 +60,25 @@ int fl_prefault_wait(long timeout_ms);
  * Returns the number of bytes released. */
 size_t fl_release(void);
 
+/* --- Snapshots ---------------------------------------------------------- */
+
+/* Before a snapshot of the process (AWS Lambda SnapStart, a microVM or CRIU
+ * snapshot): stop the warmers, waiting for the chunks they are populating,
+ * and give back to the OS every warm byte the program does not hold: the
+ * arena above the heap and the free spans in it. Live blocks keep every
+ * byte; afterwards the process's resident memory is about what it holds, so
+ * the snapshot holds no warm memory that nothing uses. The warm target is
+ * remembered, and no warming starts again until fl_snapshot_restored, while
+ * allocations go on as usual. Idempotent; safe from any thread at any time. */
+void fl_snapshot_prepare(void);
+/* After a restore (or whenever a prepared process goes on): read the budget
+ * afresh, since the restored machine may differ from the one snapshotted,
+ * and warm again in the background up to the remembered target (what
+ * fl_prefault asked for, and what prepare gave back). Returns at once;
+ * fl_prefault_wait waits for it. Idempotent; without a prepare before it,
+ * it only reads the budget again and goes on warming. */
+void fl_snapshot_restored(void);
+
 /* --- Options ------------------------------------------------------------ */
 
 /* Set option `name` (e.g. "PREFAULT" or "FAULTLESS_PREFAULT", any case) from
@@ -74,7 +93,7 @@ long long fl_option_get(const char *name);
 
 /* --- Statistics --------------------------------------------------------- */
 
-#define FL_STATS_VERSION 2
+#define FL_STATS_VERSION 3
 
 /* Where the budget came from. */
 typedef enum fl_budget_source_e {
@@ -109,6 +128,11 @@ typedef struct fl_stats_s {
   uint64_t heaps_reused;      /* thread heaps adopted from exited threads */
   /* version 2 */
   uint64_t warming_ns; /* wall time while at least one warmer ran */
+  /* version 3 */
+  uint64_t snapshot_prepares;   /* fl_snapshot_prepare calls */
+  uint64_t snapshot_released;   /* bytes they gave back (also in released) */
+  uint64_t snapshot_prepare_ns; /* time they took */
+  uint64_t snapshot_restores;   /* fl_snapshot_restored calls */
 } fl_stats_t;
 
 /* Fill *stats (stats->size must be set; fields beyond it are not written).

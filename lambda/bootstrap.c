@@ -6,7 +6,13 @@
  * GET .../invocation/next and POST .../{id}/response or .../{id}/error. An
  * init failure goes to POST .../init/error. When the API goes away the runtime
  * exits non-zero with a message: Lambda then starts a new sandbox, so there is
- * nothing to gain by waiting. */
+ * nothing to gain by waiting.
+ *
+ * Under SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) init ends with
+ * fl_snapshot_prepare, so the snapshot holds no warm memory that nothing
+ * uses; GET .../restore/next returns once the snapshot has been restored,
+ * and fl_snapshot_restored warms the arena again. A failure there goes to
+ * POST .../restore/error. */
 #define _GNU_SOURCE
 #include "faultless.h"
 
@@ -97,6 +103,37 @@ static double ms_since(uint64_t t0) {
   return (double)(now_ns() - t0) / 1e6;
 }
 
+/* SnapStart: give back what nothing holds, wait for the restore, warm again.
+ * Returns 0, or -1 when the runtime must exit (the failure is reported). */
+static int snapshot_and_restore(handler_t *h) {
+  fl_snapshot_prepare();
+  http_response_t resp;
+  char err[256];
+  /* Blocks while the snapshot is taken and until a restore: no timeout. */
+  if (http_request(api, "GET", API_PREFIX "/restore/next", NULL, NULL, 0, 0, &resp, err,
+                   sizeof err) != 0) {
+    log_line("GET restore/next: %s; exiting", err);
+    return -1;
+  }
+  int status = resp.status;
+  http_response_free(&resp);
+  uint64_t t0 = now_ns();
+  char why[512] = "";
+  if (status != 200)
+    snprintf(why, sizeof why, "GET restore/next: HTTP %d", status);
+  else {
+    fl_snapshot_restored();
+    handler_restored(h, why, sizeof why);
+  }
+  if (*why) {
+    log_line("restore failed: %s", why);
+    post_error(API_PREFIX "/restore/error", "Runtime.RestoreError", why);
+    return -1;
+  }
+  printf("faultless runtime: restored; warming again in the background (%.1f ms)\n", ms_since(t0));
+  return 0;
+}
+
 int main(void) {
   uint64_t t0 = now_ns();
   /* CloudWatch takes lines: flush each, and keep the seed's log in order with
@@ -130,6 +167,8 @@ int main(void) {
   printf("faultless runtime: ready in %.1f ms; warming %zu bytes; peers loaded: %d, not loading: "
          "%d\n",
          h.init_ms, h.init_prefault, h.npeers_ok, h.npeers_failed);
+  const char *init_type = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
+  if (init_type && strcmp(init_type, "snap-start") == 0 && snapshot_and_restore(&h) != 0) return 1;
 
   for (;;) {
     http_response_t next;

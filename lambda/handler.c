@@ -104,6 +104,16 @@ int handler_init(handler_t *h, char *err, size_t errlen) {
   return 0;
 }
 
+int handler_restored(handler_t *h, char *err, size_t errlen) {
+  const char *const tools[] = {h->faultless, h->worker};
+  for (int i = 0; i < 2; i++)
+    if (access(tools[i], X_OK) != 0) {
+      snprintf(err, errlen, "%s is gone after the restore (%s)", tools[i], strerror(errno));
+      return -1;
+    }
+  return 0;
+}
+
 /* --- The event --- */
 
 typedef struct {

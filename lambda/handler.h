@@ -32,6 +32,10 @@ typedef struct {
  * error). */
 int handler_init(handler_t *h, char *err, size_t errlen);
 
+/* After a snapshot restore: check that the tools still run from where init
+ * found them. Returns 0, or -1 with a message in err. */
+int handler_restored(handler_t *h, char *err, size_t errlen);
+
 /* Run one event. On success returns 0 and a malloc'd JSON response in *out;
  * otherwise -1 with *error_type (static) and a malloc'd *error_message. */
 int handler_invoke(handler_t *h, const invocation_t *inv, const char *event, size_t len, char **out,

@@ -117,7 +117,11 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
   X(spans_small)                                                                                   \
   X(spans_large)                                                                                   \
   X(heaps)                                                                                         \
-  X(heaps_reused)
+  X(heaps_reused)                                                                                  \
+  X(snapshot_prepares)                                                                             \
+  X(snapshot_released)                                                                             \
+  X(snapshot_prepare_ns)                                                                           \
+  X(snapshot_restores)
 
 typedef struct fl_counters_s {
 #define FL_COUNTER_FIELD(name) _Atomic uint64_t name;
@@ -266,6 +270,17 @@ FL_INTERNAL bool _fl_warming_on(void);
 /* The frontier moved to slice `frontier` and entered a new chunk. */
 FL_INTERNAL void _fl_warm_ahead(size_t frontier);
 FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);
+/* Snapshots (snapshot.c). Stop the warmers: none takes a new chunk or
+ * starts until _fl_warmers_resume; returns once those running have left. */
+FL_INTERNAL void _fl_warmers_pause(void);
+/* Warm chunks from `from` (moving the cursor back there) up to at least
+ * `target` again; returns the number of warmers that will run. */
+FL_INTERNAL int _fl_warmers_resume(size_t from, size_t target);
+/* The chunk the warmers are to warm up to. */
+FL_INTERNAL size_t _fl_warm_target(void);
+/* Read the budget afresh (options, Lambda, cgroup, MemAvailable). pre: the
+ * warmers are paused. */
+FL_INTERNAL void _fl_budget_refresh(void);
 FL_INTERNAL void _fl_warm_atfork_child(void);
 /* Populate a range inside an allocation call, counting the faults it takes. */
 FL_INTERNAL int _fl_populate_inline(void *addr, size_t size);
@@ -332,6 +347,15 @@ static inline size_t _fl_span_usable(const fl_span_t *s) {
 FL_INTERNAL void _fl_span_mark_interior(fl_span_t *s);
 /* Release free warm spans idle for at least min_idle_ms (0: all). */
 FL_INTERNAL size_t _fl_span_release_idle(uint64_t min_idle_ms);
+/* What _fl_span_snapshot_release gave back: bytes of free spans and above
+ * the frontier, and the chunks it made COLD, [cold_lo, cold_hi) at most. */
+typedef struct fl_snapshot_release_s {
+  size_t free, above;
+  size_t cold_lo, cold_hi;
+} fl_snapshot_release_t;
+/* Give back every warm byte no live block holds: free spans and what lies
+ * above the frontier. Their chunks turn cold. pre: warmers paused. */
+FL_INTERNAL void _fl_span_snapshot_release(fl_snapshot_release_t *r);
 /* The span owning p (in the arena), or NULL when p is in no live span. */
 FL_INTERNAL fl_span_t *_fl_span_lookup(const void *p);
 FL_INTERNAL int _fl_span_check(void);

@@ -325,6 +325,118 @@ size_t fl_release(void) {
   return _fl_span_release_idle(0);
 }
 
+/* --- Snapshots ---------------------------------------------------------- */
+
+/* Chunk c lost the warm bytes no live block holds: all of them (whole), or
+ * those around live blocks. It turns COLD, so that the warmers warm it again
+ * after a restore; populating over live blocks keeps what they hold. Secure
+ * builds mark a shared chunk TAKEN instead (the next allocation populates
+ * its own part): a warmer's populate would fail on the live spans' guard
+ * pages and stop warming. pre: arena lock held, warmers paused. */
+static void cool_chunk(size_t c, bool whole, fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+#ifdef FL_SECURE
+  if (!whole) {
+    uint8_t warm = FL_CHUNK_WARM;
+    atomic_compare_exchange_strong(&a->chunk_state[c], &warm, FL_CHUNK_TAKEN);
+    return;
+  }
+#else
+  (void)whole;
+#endif
+  atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
+  if (c < r->cold_lo) r->cold_lo = c;
+  if (c + 1 > r->cold_hi) r->cold_hi = c + 1;
+}
+
+#define RELEASE_BATCH 32 /* chunks: 64 MiB */
+
+/* Release chunks [c0, c1) above the frontier in one call. */
+static void release_chunks(size_t c0, size_t c1, fl_snapshot_release_t *r) {
+  if (c1 <= c0) return;
+  if (_fl_prim_release(_fl_arena.base + (c0 << FL_CHUNK_SHIFT), (c1 - c0) << FL_CHUNK_SHIFT) != 0)
+    return;
+  r->above += (c1 - c0) << FL_CHUNK_SHIFT;
+  for (size_t c = c0; c < c1; c++)
+    cool_chunk(c, true, r);
+}
+
+void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+  r->free = r->above = 0;
+  r->cold_lo = SIZE_MAX;
+  r->cold_hi = 0;
+  if (!a->base) return;
+  pthread_mutex_lock(&a->lock);
+  /* No allocation moves the frontier meanwhile. The state of its chunk is
+   * read before the free spans below it may change it. */
+  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+  size_t fc = f / FL_SLICES_PER_CHUNK;
+  uint8_t fstate = fc < a->nchunks ? atomic_load(&a->chunk_state[fc]) : FL_CHUNK_COLD;
+  /* Free spans. The slice before a free span is live (free spans coalesce),
+   * and so is the one after it, unless it is the frontier. */
+  for (size_t b = 0; b < BINS; b++) {
+    for (fl_span_t *s = bins[b]; s; s = s->next) {
+      size_t first = _fl_span_index(s), end = first + s->slices;
+      /* A span that reads as zero holds warm pages only where a warmer
+       * warmed its chunk (frontier padding); one released before holds none. */
+      bool warm = !(s->flags & FL_SPAN_FRESH);
+      for (size_t k = first / FL_SLICES_PER_CHUNK; !warm && k <= (end - 1) / FL_SLICES_PER_CHUNK;
+           k++)
+        warm = atomic_load(&a->chunk_state[k]) == FL_CHUNK_WARM;
+      if (!warm) continue;
+      if (_fl_prim_release(_fl_slice_addr(first), (size_t)s->slices << FL_SLICE_SHIFT) != 0)
+        continue;
+      s->flags = FL_SPAN_FRESH; /* reads as zero now */
+      r->free += (size_t)s->slices << FL_SLICE_SHIFT;
+      for (size_t k = first / FL_SLICES_PER_CHUNK; k <= (end - 1) / FL_SLICES_PER_CHUNK; k++) {
+        size_t cs = k * FL_SLICES_PER_CHUNK, ce = cs + FL_SLICES_PER_CHUNK;
+        cool_chunk(k, cs >= first && (ce <= end || end == f), r);
+      }
+    }
+  }
+  size_t c = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
+#ifndef FL_SECURE
+  /* The frontier's own chunk: the part above it. (Secure builds keep it
+   * warm: it may hold guard pages, so the warmers could not warm it again,
+   * and it is the memory the next allocations take.) */
+  if (c > fc && fstate != FL_CHUNK_COLD) {
+    size_t bytes = (c * FL_SLICES_PER_CHUNK - f) << FL_SLICE_SHIFT;
+    if (_fl_prim_release(_fl_slice_addr(f), bytes) == 0) {
+      r->above += bytes;
+      cool_chunk(fc, false, r);
+    }
+  }
+#else
+  (void)fstate;
+#endif
+  pthread_mutex_unlock(&a->lock);
+  /* Whole chunks above the frontier, in runs of those not cold, a batch at
+   * a time under the lock: giving back 4 KiB pages takes ~0.2 ms per MiB,
+   * and allocations wait for the lock meanwhile. Each batch starts above
+   * the frontier as it is then. */
+  while (c < a->nchunks) {
+    pthread_mutex_lock(&a->lock);
+    f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
+    if (c < above) c = above;
+    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
+    for (; c < end; c++) {
+      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
+      release_chunks(run, c, r);
+      run = c + 1;
+    }
+    release_chunks(run, c, r);
+    pthread_mutex_unlock(&a->lock);
+  }
+  size_t released = r->free + r->above;
+  if (released) {
+    FL_STAT_ADD(released, released);
+    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+    FL_STAT_SUB(warm, released < warm ? released : warm);
+  }
+}
+
 /* --- Lookup and checking ------------------------------------------------ */
 
 fl_span_t *_fl_span_lookup(const void *p) {

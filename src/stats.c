@@ -30,8 +30,9 @@ int fl_stats_get(fl_stats_t *out) {
   st.version = FL_STATS_VERSION;
   fl_arena_t *a = &_fl_arena;
   st.reserved = a->size;
-  st.budget = a->budget.budget;
-  st.budget_source = (uint32_t)a->budget.source;
+  /* Atomic: fl_snapshot_restored may read the budget afresh meanwhile. */
+  st.budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
+  st.budget_source = (uint32_t)__atomic_load_n(&a->budget.source, __ATOMIC_RELAXED);
   st.prefault_target = a->prefault_bytes;
 #define FL_COPY_COUNTER(name)                                                                      \
   st.name = atomic_load_explicit(&_fl_counters.name, memory_order_relaxed);
@@ -61,7 +62,16 @@ static const char *source_name(uint32_t s) {
   X(warming_ns)                                                                                    \
   X(populated_inline)                                                                              \
   X(faults_taken)                                                                                  \
-  X(faults_avoided) X(released) X(spans_small) X(spans_large) X(heaps) X(heaps_reused)
+  X(faults_avoided)                                                                                \
+  X(released)                                                                                      \
+  X(spans_small)                                                                                   \
+  X(spans_large)                                                                                   \
+  X(heaps)                                                                                         \
+  X(heaps_reused)                                                                                  \
+  X(snapshot_prepares)                                                                             \
+  X(snapshot_released)                                                                             \
+  X(snapshot_prepare_ns)                                                                           \
+  X(snapshot_restores)
 
 void fl_stats_print(FILE *out) {
   fl_stats_t st = {.size = sizeof st};

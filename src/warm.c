@@ -39,6 +39,19 @@ static size_t reservation_size(void) {
 
 #define RESERVE_ALIGN (64 * FL_MiB)
 
+/* The budget from the options, Lambda, the cgroup and MemAvailable, at most
+ * the reservation. */
+static void detect_budget(fl_budget_t *out, size_t size) {
+  long long bopt = _fl_option(FL_OPT_BUDGET);
+  _fl_budget_detect(NULL, bopt == FL_AUTO ? 0 : (uint64_t)bopt,
+                    _fl_prim_getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), _fl_option(FL_OPT_HEADROOM),
+                    out);
+  if (out->budget > size || out->limit == 0) {
+    out->budget = size;
+    out->source = FL_BUDGET_RESERVATION;
+  }
+}
+
 bool _fl_arena_init(void) {
   fl_arena_t *a = &_fl_arena;
   size_t want = reservation_size();
@@ -136,14 +149,7 @@ bool _fl_arena_init(void) {
   }
 #endif
 
-  long long bopt = _fl_option(FL_OPT_BUDGET);
-  _fl_budget_detect(NULL, bopt == FL_AUTO ? 0 : (uint64_t)bopt,
-                    _fl_prim_getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), _fl_option(FL_OPT_HEADROOM),
-                    &a->budget);
-  if (a->budget.budget > size || a->budget.limit == 0) {
-    a->budget.budget = size;
-    a->budget.source = FL_BUDGET_RESERVATION;
-  }
+  detect_budget(&a->budget, size);
   _fl_verbose("reservation %p, %zu MiB; huge pages %s; warming by %s with up to %d warmer(s)",
               (void *)base, size >> 20, a->thp ? "on" : "off",
               a->touch_method ? "touching pages" : "MADV_POPULATE_WRITE", a->warmers_max);
@@ -300,6 +306,7 @@ static bool want_huge(size_t c) {
  * pre for all: huge_lock held. */
 static size_t marked_lo, marked_hi;
 static bool huge_cheap_seen;
+static int huge_runs; /* separate marked runs made (HUGE_RUNS_MAX) */
 
 /* Unmark the marked chunks from `from` on (huge pages already there stay). */
 static void unmark_from(size_t from) {
@@ -332,10 +339,9 @@ static bool mark_huge(size_t c) {
     if (until > c + HUGE_MARK_BATCH) until = c + HUGE_MARK_BATCH;
     if (until > hi) hi = until;
   }
-  static int runs;
   bool joins = have && (hi == marked_lo || lo == marked_hi);
-  if (!joins && runs >= HUGE_RUNS_MAX) return false;
-  if (!joins) runs++;
+  if (!joins && huge_runs >= HUGE_RUNS_MAX) return false;
+  if (!joins) huge_runs++;
   _fl_prim_hugepage(a->base + (lo << FL_CHUNK_SHIFT), (hi - lo) << FL_CHUNK_SHIFT, true);
   if (joins) {
     if (lo < marked_lo) marked_lo = lo;
@@ -491,6 +497,11 @@ static void warm_foreign_queue(void) {
 
 /* --- Warmers ------------------------------------------------------------ */
 
+/* While a snapshot is being prepared (fl_snapshot_prepare until
+ * fl_snapshot_restored), warmers take no new chunk and none start; targets
+ * raised meanwhile are kept for the restore. Written under warm_lock. */
+static _Atomic bool paused;
+
 /* Take the next chunk index below the target, or return false when there is
  * none. A CAS, not a fetch_add, so the cursor never runs past the target and
  * a later, larger target starts exactly where this one stopped. */
@@ -498,6 +509,7 @@ static bool next_chunk(size_t *out) {
   fl_arena_t *a = &_fl_arena;
   size_t c = atomic_load(&a->warm_cursor);
   for (;;) {
+    if (atomic_load(&paused)) return false;
     if (c >= atomic_load(&a->warm_target)) return false;
     if (atomic_compare_exchange_weak(&a->warm_cursor, &c, c + 1)) {
       *out = c;
@@ -575,7 +587,8 @@ static void *warmer_main(void *arg) {
     if (stop) atomic_store(&a->warm_target, atomic_load(&a->warm_cursor));
     /* A prefault call may have raised the target after we ran out of work
      * but before we got the lock: go on rather than leave it unserved. */
-    if (!stop && (atomic_load(&a->warm_cursor) < atomic_load(&a->warm_target) || nforeign)) {
+    if (!stop && !atomic_load(&paused) &&
+        (atomic_load(&a->warm_cursor) < atomic_load(&a->warm_target) || nforeign)) {
       pthread_mutex_unlock(&a->warm_lock);
       continue;
     }
@@ -607,7 +620,7 @@ static int raise_target(size_t from, size_t target) {
   int want = a->warmers_max;
   size_t pending = atomic_load(&a->warm_target) - atomic_load(&a->warm_cursor) + (size_t)nforeign;
   if ((size_t)want > pending) want = (int)pending;
-  int start = want - atomic_load(&a->warmers_running);
+  int start = atomic_load(&paused) ? 0 : want - atomic_load(&a->warmers_running);
   if (start > 0 && atomic_fetch_add(&a->warmers_running, start) == 0)
     a->warmers_since = _fl_prim_now_ns();
   pthread_mutex_unlock(&a->warm_lock);
@@ -627,7 +640,9 @@ static int raise_target(size_t from, size_t target) {
 int _fl_prefault_bytes(size_t bytes) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return ENOMEM;
-  if (bytes > a->budget.budget) bytes = a->budget.budget;
+  /* Atomic: fl_snapshot_restored may read the budget afresh meanwhile. */
+  size_t budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
+  if (bytes > budget) bytes = budget;
   size_t chunks = (bytes + FL_CHUNK - 1) >> FL_CHUNK_SHIFT;
   /* Warm the next `bytes` that allocations will take: from the chunk the
    * frontier is in. Chunks already warm or taken are skipped by state. */
@@ -699,7 +714,8 @@ size_t _fl_prefault_default(void) {
   long long v = _fl_option(FL_OPT_PREFAULT);
   if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 0;
   if (v & FL_PERCENT_BIT)
-    return (size_t)((double)a->budget.budget * (double)(v & ~FL_PERCENT_BIT) / 10000.0);
+    return (size_t)((double)__atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED) *
+                    (double)(v & ~FL_PERCENT_BIT) / 10000.0);
   return (size_t)v;
 }
 
@@ -765,6 +781,71 @@ void _fl_warm_atfork_child(void) {
     uint8_t w = FL_CHUNK_WARMING;
     atomic_compare_exchange_strong(&a->chunk_state[c], &w, FL_CHUNK_COLD);
   }
+}
+
+/* --- Snapshots ---------------------------------------------------------- */
+
+void _fl_warmers_pause(void) {
+  fl_arena_t *a = &_fl_arena;
+  pthread_mutex_lock(&a->warm_lock);
+  atomic_store(&paused, true);
+  /* A warmer finishes the chunk it holds, then leaves; the last one out
+   * broadcasts warm_done. */
+  while (atomic_load(&a->warmers_running) > 0)
+    pthread_cond_wait(&a->warm_done, &a->warm_lock);
+  pthread_mutex_unlock(&a->warm_lock);
+  /* Every chunk marked for huge pages goes back to 4 KiB pages, the
+   * reservation's first state under thp_warmers (huge pages already there
+   * stay): memory about to be given back must not fault in whole huge pages
+   * at the program's first touch. The warmers mark again after a restore. */
+  if (a->thp_warmers) {
+    pthread_mutex_lock(&huge_lock);
+    _fl_prim_hugepage(a->base, a->size, false);
+    marked_lo = marked_hi = 0;
+    huge_runs = 0;
+    pthread_mutex_unlock(&huge_lock);
+  }
+}
+
+size_t _fl_warm_target(void) {
+  return atomic_load(&_fl_arena.warm_target);
+}
+
+void _fl_budget_refresh(void) {
+  fl_arena_t *a = &_fl_arena;
+  fl_budget_t b;
+  detect_budget(&b, a->size);
+  /* Field by field, and only what changed: allocations and fl_stats_get
+   * read these without a lock (the warmers are paused). */
+#define SET_FIELD(f)                                                                               \
+  if (__atomic_load_n(&a->budget.f, __ATOMIC_RELAXED) != b.f)                                      \
+  __atomic_store_n(&a->budget.f, b.f, __ATOMIC_RELAXED)
+  SET_FIELD(limit);
+  SET_FIELD(budget);
+  SET_FIELD(headroom);
+  SET_FIELD(source);
+  SET_FIELD(in_lambda);
+  SET_FIELD(lambda_bytes);
+#undef SET_FIELD
+  _fl_verbose("budget %llu MiB from %s (limit %llu MiB, headroom %llu MiB)",
+              (unsigned long long)(b.budget >> 20), budget_source_name(b.source),
+              (unsigned long long)(b.limit >> 20), (unsigned long long)(b.headroom >> 20));
+}
+
+int _fl_warmers_resume(size_t from, size_t target) {
+  fl_arena_t *a = &_fl_arena;
+  if (target > a->nchunks) target = a->nchunks;
+  pthread_mutex_lock(&a->warm_lock);
+  atomic_store(&paused, false);
+  if (target > atomic_load(&a->warm_target)) atomic_store(&a->warm_target, target);
+  /* Back to the lowest chunk made cold: warmers skip what is not COLD. */
+  size_t cursor = atomic_load(&a->warm_cursor);
+  if (from < cursor && from < atomic_load(&a->warm_target))
+    atomic_store(&a->warm_cursor, from);
+  else
+    from = cursor;
+  pthread_mutex_unlock(&a->warm_lock);
+  return raise_target(from, target);
 }
 
 /* --- Public ------------------------------------------------------------- */

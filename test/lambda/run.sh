@@ -49,7 +49,8 @@ serve() {
   shift 2
   rm -f "$T/$name.port"
   timeout 90 "$PY" "$HERE/server.py" --events "$events" --log "$T/$name.log" \
-    --port-file "$T/$name.port" --timeout 80 ${SAVE:+--save-dir "$SAVE"} &
+    --port-file "$T/$name.port" --timeout 80 ${SAVE:+--save-dir "$SAVE"} \
+    ${SERVER_ON_RESTORE:+--on-restore "$SERVER_ON_RESTORE"} &
   spid=$!
   for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
   env "$@" AWS_LAMBDA_RUNTIME_API="127.0.0.1:$(cat "$T/$name.port")" \
@@ -116,6 +117,44 @@ for rid, want in (("req-3", "not JSON"), ("req-4", "chunkz"), ("req-5", "JSON ob
     assert want in d["errorMessage"], d
 PY
 
+check "runtime: no restore/next without SnapStart" sh -c "! grep -q '\"path\": \"[^\"]*/restore/' '$T/main.log'"
+
+# SnapStart: prepare at the end of init, restore/next, restored, then events.
+echo '[{"allocator": "glibc", "chunks": 2, "size": "64K"}]' >"$T/snap.json"
+serve "$T/snap.json" snap AWS_LAMBDA_INITIALIZATION_TYPE=snap-start FAULTLESS_VERBOSE=1
+check "snap-start: exits when the API disappears" test "$(cat "$T/snap.rc")" = 1
+check "snap-start: restore/next after init, before the first next" "$PY" - "$T/snap.log" <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+paths = [e.get("path") for e in log]
+assert paths[0] == "/2018-06-01/runtime/restore/next", paths
+assert paths[1] == "/2018-06-01/runtime/invocation/next", paths
+assert paths.count("/2018-06-01/runtime/restore/next") == 1, paths
+assert "/2018-06-01/runtime/invocation/req-1/response" in paths, paths
+assert not any("error" in (p or "") for p in paths), paths
+PY
+check "snap-start: prepare, then restored, then the answer" sh -c "
+  grep -n 'snapshot prepare: warmers stopped' '$T/snap.err' | head -n 1 | cut -d: -f1 >'$T/snap.l1' &&
+  grep -n 'snapshot restored: warming' '$T/snap.err' | head -n 1 | cut -d: -f1 >'$T/snap.l2' &&
+  test \$(cat '$T/snap.l1') -lt \$(cat '$T/snap.l2') &&
+  grep -q '^faultless runtime: restored; warming again' '$T/snap.out'"
+# A restore that fails (the tools gone from the restored environment): the
+# runtime reports it on restore/error and asks for no event.
+mkdir "$T/fnr" && cp -r "$T/fn/." "$T/fnr/"
+SERVER_ON_RESTORE="rm -f '$T/fnr/bench/seed'" serve "$T/snap.json" snapfail \
+  AWS_LAMBDA_INITIALIZATION_TYPE=snap-start FAULTLESS_LAMBDA_ROOT="$T/fnr"
+check "snap-start failure: exit non-zero" test "$(cat "$T/snapfail.rc")" = 1
+check "snap-start failure: POST restore/error, no next" "$PY" - "$T/snapfail.log" <<'PY'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+assert [e.get("path") for e in log] == ["/2018-06-01/runtime/restore/next",
+                                        "/2018-06-01/runtime/restore/error"], log
+e = log[1]
+d = json.loads(e["body"])
+assert d["errorType"] == "Runtime.RestoreError" == e["error_type"], d
+assert "bench/seed" in d["errorMessage"] and "restore" in d["errorMessage"], d
+PY
+
 # Init failure: no tools where the runtime looks.
 mkdir "$T/empty"
 echo '[{"allocator": "glibc"}]' >"$T/one.json"
@@ -141,6 +180,34 @@ env -u AWS_LAMBDA_RUNTIME_API timeout 20 "$T/fn/bootstrap" >/dev/null 2>"$T/unse
 check "no AWS_LAMBDA_RUNTIME_API: exit 1" sh -c "[ $? -eq 1 ] && grep -q 'not set' '$T/unset.err'"
 AWS_LAMBDA_RUNTIME_API=example.com:80 timeout 20 "$T/fn/bootstrap" >/dev/null 2>"$T/name.err"
 check "host names refused, not resolved" sh -c "[ $? -eq 1 ] && grep -q 'bad endpoint' '$T/name.err'"
+
+# --- The layer's Python module (lambda/python/faultless.py) ---
+# pytest MODE ENV...: run test/lambda/python/test_faultless.py MODE with a
+# stand-in snapshot_restore_py on the path, and count its ok/FAIL lines.
+pytest() {
+  mode=$1
+  shift
+  out=$(env PYTHONPATH="$HERE/../../lambda/python:$HERE/python/stub" "$@" \
+    timeout 60 "$PY" "$HERE/python/test_faultless.py" "$mode" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep '^FAIL' >&2
+  line=$(printf '%s\n' "$out" | grep -E "^python-$mode: [0-9]+ passed" | tail -n 1)
+  if [ -z "$line" ]; then
+    fail "python $mode: no result (exit $rc)"
+    return
+  fi
+  set -- $line
+  passed=$((passed + $2))
+  failed=$((failed + $4))
+}
+LIBSO=$(cd "$B" && pwd)/libfaultless.so
+pytest none FAULTLESS_LIBRARY=/nonexistent/libfaultless.so
+pytest preload LD_PRELOAD="$LIBSO"
+pytest path FAULTLESS_LIBRARY="$LIBSO" AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512
+env FAULTLESS_LIBRARY=/nonexistent/libfaultless.so PYTHONPATH="$HERE/../../lambda/python" \
+  timeout 60 "$PY" "$HERE/python/test_faultless.py" nohooks >"$T/nohooks" 2>&1
+check "python nohooks: imports without snapshot_restore_py" sh -c "
+  grep -q '^python-nohooks: [1-9][0-9]* passed, 0 failed' '$T/nohooks'"
 
 # --- faultless lambda ---
 usage_error() {

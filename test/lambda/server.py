@@ -8,11 +8,16 @@ every request as one JSON line in --log, and answers the POSTs with 202 as
 the documented API does. When the events run out it disappears: the next
 `next` gets its connection closed and the server exits, like a sandbox that
 is shut down. Loopback only; --timeout bounds its life so nothing can hang.
+
+SnapStart: GET .../restore/next answers 200 at once, as if the snapshot had
+been taken and restored (after running --on-restore, a shell command, to
+change the "restored" environment); POST .../restore/error is recorded.
 """
 import argparse
 import http.server
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -27,6 +32,7 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--save-dir", help="write each response body to DIR/NNN.json")
     ap.add_argument("--timeout", type=float, default=90)
+    ap.add_argument("--on-restore", help="shell command run before restore/next answers")
     args = ap.parse_args()
     events = json.load(open(args.events))
     state = {"next": 0}
@@ -69,6 +75,11 @@ def main():
             self.wfile.flush()
 
         def do_GET(self):
+            if self.path == PREFIX + "/restore/next":
+                record({"method": "GET", "path": self.path})
+                if args.on_restore:
+                    subprocess.run(args.on_restore, shell=True, check=False)
+                return self.reply(200, "")
             if self.path != PREFIX + "/invocation/next":
                 record({"method": "GET", "path": self.path})
                 return self.reply(404, '{"errorMessage":"no such path"}')
@@ -101,7 +112,7 @@ def main():
                 rid = self.path.split("/")[-2]
                 with open(os.path.join(args.save_dir, rid + ".json"), "w") as f:
                     f.write(body)
-            ok = (self.path == PREFIX + "/init/error" or
+            ok = (self.path in (PREFIX + "/init/error", PREFIX + "/restore/error") or
                   (self.path.startswith(PREFIX + "/invocation/") and
                    self.path.rsplit("/", 1)[-1] in ("response", "error")))
             self.reply(202 if ok else 404, '{"status":"OK"}' if ok else '{"errorMessage":"?"}')

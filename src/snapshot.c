@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+/* Snapshots (AWS Lambda SnapStart, microVM and CRIU snapshots): before one,
+ * give back the warm memory nothing holds, so that it is not saved; after a
+ * restore, whose memory comes back cold, warm again up to the same target. */
+#include "internal.h"
+
+/* Serialises prepare and restored; guards what prepare remembers. */
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Since the last restore: the chunks made cold, [cold_lo, cold_hi), and the
+ * warm target (a chunk index) to warm up to again. */
+static size_t cold_lo = SIZE_MAX, cold_hi, target;
+
+void fl_snapshot_prepare(void) {
+  if (!_fl_ensure_init()) return;
+  FL_STAT_ADD(snapshot_prepares, 1);
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) {
+    _fl_verbose("snapshot prepare: no arena, nothing to give back");
+    return;
+  }
+  uint64_t t0 = _fl_prim_now_ns();
+  pthread_mutex_lock(&snap_lock);
+  _fl_warmers_pause();
+  fl_snapshot_release_t r;
+  _fl_span_snapshot_release(&r);
+  if (r.cold_lo < cold_lo) cold_lo = r.cold_lo;
+  if (r.cold_hi > cold_hi) cold_hi = r.cold_hi;
+  size_t t = _fl_warm_target();
+  if (t < cold_hi) t = cold_hi;
+  if (t > target) target = t;
+  size_t again = target;
+  pthread_mutex_unlock(&snap_lock);
+  uint64_t ns = _fl_prim_now_ns() - t0;
+  FL_STAT_ADD(snapshot_released, r.free + r.above);
+  FL_STAT_ADD(snapshot_prepare_ns, ns);
+  _fl_verbose("snapshot prepare: warmers stopped; gave back %zu MiB (%zu MiB of free spans, "
+              "%zu MiB above the heap) in %.1f ms; %zu MiB of the arena to warm after the restore",
+              (r.free + r.above) >> 20, r.free >> 20, r.above >> 20, (double)ns / 1e6,
+              again << FL_CHUNK_SHIFT >> 20);
+}
+
+void fl_snapshot_restored(void) {
+  if (!_fl_ensure_init()) return;
+  FL_STAT_ADD(snapshot_restores, 1);
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base) return;
+  pthread_mutex_lock(&snap_lock);
+  /* The budget is read with the warmers stopped (a no-op after prepare). */
+  _fl_warmers_pause();
+  _fl_budget_refresh();
+  size_t t = _fl_warm_target();
+  if (t < target) t = target;
+  int n = _fl_warmers_resume(cold_lo, t);
+  cold_lo = SIZE_MAX;
+  cold_hi = target = 0;
+  pthread_mutex_unlock(&snap_lock);
+  _fl_verbose("snapshot restored: warming up to %zu MiB of the arena again with %d warmer(s)",
+              t << FL_CHUNK_SHIFT >> 20, n);
+}
