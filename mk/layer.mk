@@ -8,8 +8,9 @@
 #                     (test/layer/run.sh)
 #
 # Each zip unpacks under /opt: faultless-wrapper, README.md, bin/faultless,
-# lib/libfaultless.so, lib/libfaultless-jemalloc.so, lib/libfaultless-mimalloc.so
-# and python/ (every file under lambda/python/, on Lambda's Python path).
+# include/faultless.h, lib/libfaultless.so, lib/libfaultless-jemalloc.so,
+# lib/libfaultless-mimalloc.so and python/ (every file under lambda/python/,
+# on Lambda's Python path).
 # The libraries come from release builds of their own: build/ (x86_64) and
 # build-arm64/ (cross-built with Debian's gcc-aarch64-linux-gnu), whatever
 # variant (SAN, SECURE, ...) this make was asked for.
@@ -25,7 +26,7 @@ LAYER_STRIP_arm64 := aarch64-linux-gnu-strip
 LAYER_FILES := lib/libfaultless.so lib/libfaultless-jemalloc.so lib/libfaultless-mimalloc.so \
                bin/faultless
 LAYER_PY := $(shell find lambda/python -type f ! -path '*/__pycache__/*' ! -name '*.pyc' 2>/dev/null)
-LAYER_SRC := lambda/layer/faultless-wrapper lambda/layer/README.md $(LAYER_PY) mk/layer.mk
+LAYER_SRC := lambda/layer/faultless-wrapper lambda/layer/README.md include/faultless.h $(LAYER_PY) mk/layer.mk
 
 TEST_STEPS += test-layer
 .PHONY: layer test-layer $(patsubst %,layer-build-%,$(LAYER_ARCHES))
@@ -41,7 +42,7 @@ layer-build-$(1):
 
 $$(LAYER_OUT)/faultless-layer-$(1).zip: layer-build-$(1) $$(LAYER_SRC)
 	@rm -rf $$(LAYER_OUT)/$(1) $$@
-	@mkdir -p $$(LAYER_OUT)/$(1)/lib $$(LAYER_OUT)/$(1)/bin
+	@mkdir -p $$(LAYER_OUT)/$(1)/lib $$(LAYER_OUT)/$(1)/bin $$(LAYER_OUT)/$(1)/include
 	@for f in libfaultless.so libfaultless-jemalloc.so libfaultless-mimalloc.so faultless; do \
 	  test -f $$(LAYER_B_$(1))/$$$$f || { echo "layer: $$(LAYER_B_$(1))/$$$$f is missing" >&2; exit 1; }; \
 	done
@@ -51,6 +52,7 @@ $$(LAYER_OUT)/faultless-layer-$(1).zip: layer-build-$(1) $$(LAYER_SRC)
 	cp $$(LAYER_B_$(1))/libfaultless.so $$(LAYER_B_$(1))/libfaultless-jemalloc.so \
 	  $$(LAYER_B_$(1))/libfaultless-mimalloc.so $$(LAYER_OUT)/$(1)/lib/
 	cp $$(LAYER_B_$(1))/faultless $$(LAYER_OUT)/$(1)/bin/
+	cp include/faultless.h $$(LAYER_OUT)/$(1)/include/
 	cp lambda/layer/faultless-wrapper lambda/layer/README.md $$(LAYER_OUT)/$(1)/
 	@if [ -d lambda/python ]; then mkdir -p $$(LAYER_OUT)/$(1)/python && cp -R lambda/python/. $$(LAYER_OUT)/$(1)/python/; \
 	  find $$(LAYER_OUT)/$(1)/python \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +; fi
@@ -70,3 +72,11 @@ $(B)/test/layer/liblayer_marker.so: test/layer/marker.c
 
 test-layer: layer $(B)/test/layer/liblayer_marker.so
 	@test/layer/run.sh $(B)
+
+# The figures of lambda/README.md (not part of `make bench`: ~2 minutes).
+LAYER_BENCH_REPEAT ?= 5
+LAYER_BENCH_MEMORY ?= 2048
+.PHONY: bench-layer
+bench-layer: layer tools
+	bench/layer/bench.py --layer $(LAYER_OUT)/x86_64 --seed $(B)/bench/seed \
+	  --repeat $(LAYER_BENCH_REPEAT) --memory $(LAYER_BENCH_MEMORY)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The custom-runtime recipe that links the layer's library instead of
  * preloading it: built by test/layer/run.sh with
- *   cc linked.c -L/opt/lib -Wl,-rpath,/opt/lib -Wl,--no-as-needed -lfaultless
+ *   cc -I/opt/include linked.c -L/opt/lib -Wl,-rpath,/opt/lib -Wl,--no-as-needed -lfaultless
  * (the unzipped layer standing in for /opt). Exit 0 when faultless serves
  * this program's malloc: its statistics count a 32 MiB block as in use. */
 #include "faultless.h"

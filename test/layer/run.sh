@@ -47,7 +47,7 @@ done
 
 # --- The zips -----------------------------------------------------------------
 want_files() {
-  printf '%s\n' README.md faultless-wrapper bin/faultless lib/libfaultless.so \
+  printf '%s\n' README.md faultless-wrapper bin/faultless include/faultless.h lib/libfaultless.so \
     lib/libfaultless-jemalloc.so lib/libfaultless-mimalloc.so
   [ -d lambda/python ] && (cd lambda/python && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' |
     sed 's|^\./|python/|')
@@ -289,7 +289,7 @@ assert d['total'] == 200000 * 199999 // 2 * 36 and d['faultless'] and d['stats']
 PY"
 fi
 # Linking instead of preloading (a custom runtime built in C, C++ or Rust).
-if cc -Iinclude "$HERE/linked.c" -o "$T/linked" -L"$OPT/lib" -Wl,-rpath,"$OPT/lib" \
+if cc -I"$OPT/include" "$HERE/linked.c" -o "$T/linked" -L"$OPT/lib" -Wl,-rpath,"$OPT/lib" \
   -Wl,--no-as-needed -lfaultless 2>"$T/linked.err"; then
   check "custom runtime linked with -lfaultless -Wl,-rpath,/opt/lib: faultless serves malloc" \
     sh -c "env -u LD_PRELOAD timeout 20 '$T/linked' >'$T/linked.out' 2>&1"
