@@ -21,7 +21,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 MARKER=$ROOT/$B/test/layer/liblayer_marker.so
 T=$(mktemp -d "${TMPDIR:-/tmp}/faultless-layer.XXXXXX")
-[ -n "${LAYER_TEST_KEEP:-}" ] && echo "layer: keeping $T" || trap 'rm -rf "$T"' EXIT
+if [ -n "${LAYER_TEST_KEEP:-}" ]; then echo "layer: keeping $T"; else trap 'rm -rf "$T"' EXIT; fi
 . "$ROOT/test/checks.sh"
 check() {
   name=$1
@@ -112,6 +112,11 @@ check "wrapper: the function's own PREFAULT kept" \
   test "$(env_of FAULTLESS_PREFAULT AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 FAULTLESS_PREFAULT=64M)" = 64M
 check "wrapper: no PREFAULT default outside Lambda" \
   test "$(env_of FAULTLESS_PREFAULT -u AWS_LAMBDA_FUNCTION_MEMORY_SIZE -u FAULTLESS_PREFAULT)" = "<unset>"
+# Loads, but cannot start: an address-space limit too small for its reservation.
+(ulimit -v 12000 && env -u LD_PRELOAD "$W" /bin/echo ran) >"$T/small.out" 2>"$T/small.err"
+check "wrapper: a library that loads but does not start -> one line, the runtime runs" sh -c "
+  [ \$(grep -c . '$T/small.err') -eq 1 ] && grep -q '^ran\$' '$T/small.out' &&
+  grep -q '^faultless-wrapper: .*/libfaultless.so loaded but did not start: FAULTLESS_VERBOSE=1 says why; running without faultless\$' '$T/small.err'"
 env -u LD_PRELOAD "$W" /bin/sh -c 'exit 7' 2>/dev/null
 check "wrapper: the runtime's exit status comes back" test $? -eq 7
 # The wrapper may be run by a relative path: LD_PRELOAD is made absolute.
