@@ -37,7 +37,7 @@ layer: $(patsubst %,$(LAYER_OUT)/faultless-layer-%.zip,$(LAYER_ARCHES))
 # this make's variant are reset so that the layer never ships a sanitizer build.
 define LAYER_ARCH_RULES
 layer-build-$(1):
-	@$$(MAKE) --no-print-directory $$(LAYER_MAKE_$(1)) SAN= SECURE=0 DEBUG=0 CHECKS= VALGRIND= \
+	@$$(MAKE) -s --no-print-directory $$(LAYER_MAKE_$(1)) SAN= SECURE=0 DEBUG=0 CHECKS= VALGRIND= \
 	  lib adapters tools
 
 $$(LAYER_OUT)/faultless-layer-$(1).zip: layer-build-$(1) $$(LAYER_SRC)

@@ -313,10 +313,13 @@ else
   A=$T/z-arm64
   env -u LD_PRELOAD FAULTLESS_STATS=json FAULTLESS_WRAPPER_PROBE="${QEMU[*]} $A/bin/faultless version" \
     timeout 120 "$A/faultless-wrapper" "${QEMU[@]}" "$A/bin/faultless" version >"$T/arm.out" 2>"$T/arm.err"
-  check "arm64: the layer's wrapper runs bin/faultless with the arm64 library active" sh -c "
-    grep -q '^faultless [0-9]' '$T/arm.out' && ! grep -q '^faultless-wrapper:' '$T/arm.err' &&
-    grep -q '\"reserved\": [1-9][0-9]*, .*\"heaps\": [1-9]' '$T/arm.err'" ||
-    sed 's/^/    /' "$T/arm.err"
+  arm_active() {
+    grep -q '^faultless [0-9]' "$T/arm.out" && ! grep -q '^faultless-wrapper:' "$T/arm.err" &&
+      grep -q '"reserved": [1-9][0-9]*, .*"heaps": [1-9]' "$T/arm.err" && return 0
+    sed 's/^/    /' "$T/arm.out" "$T/arm.err" >&2
+    return 1
+  }
+  check "arm64: the layer's wrapper runs bin/faultless with the arm64 library active" arm_active
 fi
 
 report layer
