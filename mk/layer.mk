@@ -21,6 +21,7 @@ LAYER_B_x86_64 := build
 LAYER_B_arm64 := build-arm64
 LAYER_MAKE_x86_64 := B=build
 LAYER_MAKE_arm64 := ARCH=arm64 CC=$(LAYER_ARM64_CC) B=build-arm64
+LAYER_NEEDS_arm64 := $(LAYER_ARM64_CC)
 LAYER_STRIP_x86_64 := strip
 LAYER_STRIP_arm64 := aarch64-linux-gnu-strip
 LAYER_FILES := lib/libfaultless.so lib/libfaultless-jemalloc.so lib/libfaultless-mimalloc.so \
@@ -37,6 +38,8 @@ layer: $(patsubst %,$(LAYER_OUT)/faultless-layer-%.zip,$(LAYER_ARCHES))
 # this make's variant are reset so that the layer never ships a sanitizer build.
 define LAYER_ARCH_RULES
 layer-build-$(1):
+	@$$(if $$(LAYER_NEEDS_$(1)),command -v $$(LAYER_NEEDS_$(1)) >/dev/null || { echo \
+	  "layer: $$(LAYER_NEEDS_$(1)) not found (scripts/setup installs gcc-aarch64-linux-gnu)" >&2; exit 1; })
 	@$$(MAKE) -s --no-print-directory $$(LAYER_MAKE_$(1)) SAN= SECURE=0 DEBUG=0 CHECKS= VALGRIND= \
 	  lib adapters tools
 

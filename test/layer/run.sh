@@ -87,6 +87,21 @@ got = json.load(open(sys.argv[1]))
 assert got == ["a b", "", "q'\"x", " ", "*", "$HOME", "tab\tx", "line\ntwo", "--", "-n"], got
 PY
 check "wrapper: nothing on stderr when the library loads" test ! -s "$T/args.err"
+# Amazon Linux's /bin/sh is bash (this machine's is dash): the wrapper under bash.
+bash "$W" "$PY" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+  "a b" "" "q'\"x" " " "*" '$HOME' >"$T/bash.out" 2>"$T/bash.err"
+check "wrapper under bash: arguments exact, nothing on stderr" "$PY" - "$T/bash.out" "$T/bash.err" <<'PY'
+import json, sys
+got = json.load(open(sys.argv[1]))
+assert got == ["a b", "", "q'\"x", " ", "*", "$HOME"], got
+assert open(sys.argv[2]).read() == ""
+PY
+mkdir -p "$T/bash-opt"
+cp "$W" "$T/bash-opt/"
+env -u LD_PRELOAD bash "$T/bash-opt/faultless-wrapper" /bin/echo ran >"$T/bash2.out" 2>"$T/bash2.err"
+check "wrapper under bash: no library -> one line, the runtime runs" sh -c "
+  grep -q '^ran\$' '$T/bash2.out' && [ \$(grep -c . '$T/bash2.err') -eq 1 ] &&
+  grep -q '^faultless-wrapper: .*/lib/libfaultless.so not found; running without faultless\$' '$T/bash2.err'"
 # env_of VAR [ENV...]: the runtime's view of VAR ("<unset>" when unset).
 env_of() {
   local var=$1
