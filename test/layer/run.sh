@@ -10,8 +10,9 @@
 # layer whose library is missing, for another architecture or for a newer
 # glibc; the custom-runtime and container-image examples of lambda/examples/;
 # both zips' file lists and ELF machines; the arm64 layer under qemu-user.
-# Loopback only; every process runs under `timeout`.
+# Loopback only; the runtimes and the server run under `timeout`.
 # usage: test/layer/run.sh [BUILD_DIR]   (make test-layer)
+#   LAYER_TEST_KEEP=1 keeps the temporary folder (logs, outputs) and names it.
 set -u
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
