@@ -8,7 +8,8 @@
 #                     (test/layer/run.sh)
 #
 # Each zip unpacks under /opt: faultless-wrapper, README.md, bin/faultless,
-# include/faultless.h, lib/libfaultless.so, lib/libfaultless-jemalloc.so,
+# include/faultless.h, lib/libfaultless.so (and its soname, libfaultless.so.0, as
+# a link to it), lib/libfaultless-jemalloc.so,
 # lib/libfaultless-mimalloc.so and python/ (every file under lambda/python/,
 # on Lambda's Python path).
 # The libraries come from release builds of their own: build/ (x86_64) and
@@ -55,13 +56,14 @@ $$(LAYER_OUT)/faultless-layer-$(1).zip: layer-build-$(1) $$(LAYER_SRC)
 	cp $$(LAYER_B_$(1))/libfaultless.so $$(LAYER_B_$(1))/libfaultless-jemalloc.so \
 	  $$(LAYER_B_$(1))/libfaultless-mimalloc.so $$(LAYER_OUT)/$(1)/lib/
 	cp $$(LAYER_B_$(1))/faultless $$(LAYER_OUT)/$(1)/bin/
+	ln -s libfaultless.so $$(LAYER_OUT)/$(1)/lib/libfaultless.so.0
 	cp include/faultless.h $$(LAYER_OUT)/$(1)/include/
 	cp lambda/layer/faultless-wrapper lambda/layer/README.md $$(LAYER_OUT)/$(1)/
 	@if [ -d lambda/python ]; then mkdir -p $$(LAYER_OUT)/$(1)/python && cp -R lambda/python/. $$(LAYER_OUT)/$(1)/python/; \
 	  find $$(LAYER_OUT)/$(1)/python \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +; fi
 	chmod 755 $$(LAYER_OUT)/$(1)/faultless-wrapper $$(LAYER_OUT)/$(1)/bin/faultless
 	$$(LAYER_STRIP_$(1)) --strip-debug $$(addprefix $$(LAYER_OUT)/$(1)/,$$(LAYER_FILES))
-	cd $$(LAYER_OUT)/$(1) && zip -q -X -r ../faultless-layer-$(1).zip .
+	cd $$(LAYER_OUT)/$(1) && zip -q -X -y -r ../faultless-layer-$(1).zip .
 	@echo "layer: $$@ ($$$$(du -k $$@ | cut -f1) KiB)"
 endef
 $(foreach a,$(LAYER_ARCHES),$(eval $(call LAYER_ARCH_RULES,$(a))))

@@ -44,23 +44,30 @@ bool _fl_init_slow(void) {
 /* Hold every lock across fork() so the child never inherits one held by a
  * thread that does not exist there. */
 static void fork_prepare(void) {
+  _fl_snapshot_lock(true);
   _fl_heap_lock(true);
   _fl_outside_lock(true);
   pthread_mutex_lock(&_fl_arena.warm_lock);
   _fl_span_lock(true);
 }
 
-static void fork_parent(void) {
+static void fork_release(void) {
   _fl_span_lock(false);
   pthread_mutex_unlock(&_fl_arena.warm_lock);
   _fl_outside_lock(false);
   _fl_heap_lock(false);
+  _fl_snapshot_lock(false);
 }
 
+static void fork_parent(void) { fork_release(); }
+
+/* The forking thread holds every lock fork_prepare took, in the child too:
+ * it releases them there as in the parent (re-initialising a held mutex is
+ * undefined, and hides the lock order from TSan). */
 static void fork_child(void) {
   _fl_warm_atfork_child();
-  _fl_outside_atfork_child();
   _fl_heap_atfork_child();
+  fork_release();
 }
 
 /* --- Start and exit ----------------------------------------------------- */

@@ -282,6 +282,10 @@ FL_INTERNAL size_t _fl_warm_target(void);
  * warmers are paused. */
 FL_INTERNAL void _fl_budget_refresh(void);
 FL_INTERNAL void _fl_warm_atfork_child(void);
+/* Take (true) or release the snapshot calls' lock: outermost of the locks
+ * fork_prepare holds, since prepare takes the warmers' and the span lock
+ * inside it. */
+FL_INTERNAL void _fl_snapshot_lock(bool lock);
 /* Populate a range inside an allocation call, counting the faults it takes. */
 FL_INTERNAL int _fl_populate_inline(void *addr, size_t size);
 
@@ -371,7 +375,6 @@ FL_INTERNAL size_t _fl_outside_size(const void *p);
 /* Unmap an outside block; false when p is not one. */
 FL_INTERNAL bool _fl_outside_free(void *p);
 FL_INTERNAL void _fl_outside_lock(bool lock);
-FL_INTERNAL void _fl_outside_atfork_child(void);
 
 /* --- heap.c ------------------------------------------------------------- */
 

@@ -108,6 +108,3 @@ void _fl_outside_lock(bool lock) {
     pthread_mutex_unlock(&outside_lock);
 }
 
-void _fl_outside_atfork_child(void) {
-  pthread_mutex_init(&outside_lock, NULL);
-}

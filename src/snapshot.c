@@ -10,6 +10,13 @@ static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
  * warm target (a chunk index) to warm up to again. */
 static size_t cold_lo = SIZE_MAX, cold_hi, target;
 
+void _fl_snapshot_lock(bool lock) {
+  if (lock)
+    pthread_mutex_lock(&snap_lock);
+  else
+    pthread_mutex_unlock(&snap_lock);
+}
+
 void fl_snapshot_prepare(void) {
   if (!_fl_ensure_init()) return;
   FL_STAT_ADD(snapshot_prepares, 1);

@@ -763,8 +763,6 @@ void _fl_warm_atfork_child(void) {
   fl_arena_t *a = &_fl_arena;
   /* The warmers did not survive the fork: the child starts with none and
    * nothing pending; a chunk caught mid-warming counts as cold again. */
-  pthread_mutex_init(&a->lock, NULL);
-  pthread_mutex_init(&a->warm_lock, NULL);
   pthread_mutex_init(&huge_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);

@@ -60,6 +60,8 @@ for a in x86_64 arm64; do
   (cd "$T/z-$a" && unzip -q "$ROOT/$zip")
   (cd "$T/z-$a" && find . -type f | sed 's|^\./||' | sort) >"$T/have-$a"
   check "$a zip: exactly the layer's files" diff -u "$T/want" "$T/have-$a"
+  check "$a zip: lib/libfaultless.so.0, the soname programs link against, links to libfaultless.so" \
+    test "$(readlink "$T/z-$a/lib/libfaultless.so.0")" = libfaultless.so
   check "$a zip: wrapper and bin/faultless executable" \
     test -x "$T/z-$a/faultless-wrapper" -a -x "$T/z-$a/bin/faultless"
   case $a in x86_64) m='Advanced Micro Devices X86-64' ;; arm64) m=AArch64 ;; esac
