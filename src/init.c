@@ -59,7 +59,9 @@ static void fork_release(void) {
   _fl_snapshot_lock(false);
 }
 
-static void fork_parent(void) { fork_release(); }
+static void fork_parent(void) {
+  fork_release();
+}
 
 /* The forking thread holds every lock fork_prepare took, in the child too:
  * it releases them there as in the parent (re-initialising a held mutex is

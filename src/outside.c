@@ -107,4 +107,3 @@ void _fl_outside_lock(bool lock) {
   else
     pthread_mutex_unlock(&outside_lock);
 }
-
