@@ -111,5 +111,8 @@ char *self_dir(void);
 /* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */
 char *find_relative(const char *dir, const char *const *rel, bool exec);
 bool is_tty(FILE *f);
+/* mkdir -p: create `path` and any missing parents (mode 0777 less the umask);
+ * 0, or -1 with errno set. An existing directory is success. */
+int mkdir_p(const char *path);
 
 #endif

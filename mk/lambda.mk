@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# The AWS Lambda custom runtime (issue 8): lambda/ and `faultless lambda`.
+# The AWS Lambda custom runtime: lambda/ and `faultless lambda`.
 #   make lambda        $(B)/lambda/function.zip for provided.al2023, x86_64
 #   make test-lambda   the runtime against a local Runtime API, the zip's glibc
 #                      symbol versions, and `faultless lambda` dry runs + collect
