@@ -41,6 +41,18 @@ for f in $(find "$T/fn" -type f); do
 done
 check "zip: at least 5 ELF files checked ($elfs)" test "$elfs" -ge 5
 
+# make lambda never ships less than lambda/README.md lists: with a peer
+# missing it stops, says which and how to get it, and leaves the zip alone.
+before=$(cksum <"$ZIP")
+make --no-print-directory -s B="$B" lambda LAMBDA_PEERS="libjemalloc.so.2 libnosuch-peer.so.1" \
+  >"$T/make.out" 2>&1
+check "make lambda, a peer missing: fails, names it and scripts/setup" sh -c "[ $? -ne 0 ] &&
+  grep -q 'missing peer allocator libraries: libnosuch-peer.so.1' '$T/make.out' &&
+  grep -q 'run scripts/setup' '$T/make.out'"
+check "make lambda, a peer missing: the zip untouched" test "$(cksum <"$ZIP")" = "$before"
+check "zip: every peer in lib/" sh -c "for p in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
+  test -f '$T/fn/lib/'\$p || exit 1; done"
+
 # --- The runtime against a local Runtime API ---
 # serve EVENTS_JSON NAME [ENV...]: run the server and the bootstrap until the
 # server disappears; bootstrap's stdout/stderr/exit in $T/NAME.{out,err,rc}.
