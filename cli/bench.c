@@ -95,7 +95,7 @@ static const known_t known[] = {
      "libgoogle-perftools4"},
     {"faultless", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
     {"faultless-api", KIND_FAULTLESS, {NULL}, NULL},
-    /* the name `faultless` had before it meant the preload */
+    /* the same as `faultless`: its name from when `faultless` meant faultless-api */
     {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
     /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/).
      * The jemalloc adapter goes first so that it also sees the program's
