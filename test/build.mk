@@ -37,8 +37,10 @@ test: setup
 
 # The malloc override: the same program under LD_PRELOAD and statically linked.
 $(B)/test/override-preload: test/override.c test/testhelper.h $(LIB_SO)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ -ldl $(LDLIBS) -Wl,--no-as-needed $(LIB_SO) -Wl,-rpath,$(CURDIR)/$(B)
 $(B)/test/override-static: test/override.c test/testhelper.h $(LIB_A)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -rdynamic $< -o $@ -Wl,--whole-archive $(LIB_A) -Wl,--no-whole-archive -ldl $(LDLIBS)
 $(B)/test/override-cxx: test/override_cxx.cc $(LIB_SO)
 	@mkdir -p $(dir $@)
