@@ -4,6 +4,11 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include "progress.h"
+#include "parse.h"
+
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,44 +17,46 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 /* glibc-tuned: the largest mmap threshold glibc accepts (32 MiB on 64-bit) and a
  * trim threshold high enough that freed memory stays mapped. */
 #define GLIBC_TUNED_TUNABLES                                                                       \
   "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: faultless bench [options]\n"
-          "The seed's experiment: allocate --chunks buffers of --size bytes, paint each\n"
-          "with memset, free them all, repeat --iterations times; every measurement in\n"
-          "a fresh process, allocators interleaved and their order rotated per round.\n"
-          "\n"
-          "  --allocators LIST  comma-separated (default: every one found of glibc,\n"
-          "                     glibc-tuned, jemalloc, mimalloc, tcmalloc, faultless);\n"
-          "                     also faultless-preload (LD_PRELOAD libfaultless.so),\n"
-          "                     jemalloc+faultless, mimalloc+faultless (their adapters).\n"
-          "                     An entry may override options: NAME:setup-ms=MS:prefault=BYTES,\n"
-          "                     or preload any library: LABEL:lib=/path/libx.so\n"
-          "  --chunks N         buffers per iteration (100)\n"
-          "  --size BYTES       bytes per buffer, K/M/G suffix (1M)\n"
-          "  --iterations N     allocate/paint/free rounds per process (2)\n"
-          "  --align A          use aligned_alloc with alignment A (0: malloc)\n"
-          "  --threads N        threads each running the experiment (1)\n"
-          "  --setup-ms MS      simulated start-up work before the first allocation (0)\n"
-          "  --setup-busy PCT   share of the start-up spent on the CPU, not waiting (10)\n"
-          "  --prefault BYTES   faultless: warm this much at start (fl_prefault) (0)\n"
-          "  --repeat N         measured rounds, fresh processes each (5)\n"
-          "  --warmup N         extra first rounds reported apart, not in the table (1)\n"
-          "  --gap-ms MS        pause before each process, so that a guest with free page\n"
-          "                     reporting gives freed memory back to its host (0)\n"
-          "  --format F         table (default), seed (the seed's log), csv, json\n"
-          "  --out DIR          write results.json, results.csv and charts to DIR\n"
-          "  --worker PATH      the seed worker (default: found next to this program)\n"
-          "  --timeout S        per-process limit in seconds (120)\n"
-          "FAULTLESS_* variables in the environment reach the faultless runs;\n"
-          "FAULTLESS_BENCH_LIB_DIR names a directory searched first for the peers.\n");
+  fprintf(out, "usage: faultless bench [options]\n"
+               "The seed's experiment: allocate --chunks buffers of --size bytes, paint each\n"
+               "with memset, free them all, repeat --iterations times; every measurement in\n"
+               "a fresh process, allocators interleaved and their order rotated per round.\n"
+               "\n"
+               "  --allocators LIST  comma-separated (default: every one found of glibc,\n"
+               "                     glibc-tuned, jemalloc, mimalloc, tcmalloc, faultless).\n"
+               "                     Each goes through malloc: faultless by LD_PRELOAD of\n"
+               "                     libfaultless.so, as the peers; also faultless-api (the\n"
+               "                     worker calls fl_* linked in), jemalloc+faultless and\n"
+               "                     mimalloc+faultless (their adapters). An entry may override\n"
+               "                     options: NAME:setup-ms=MS:prefault=BYTES, give faultless\n"
+               "                     options (faultless:warmers=2 sets FAULTLESS_WARMERS=2),\n"
+               "                     or preload any library: LABEL:lib=/path/libx.so\n"
+               "  --chunks N         buffers per iteration (100)\n"
+               "  --size BYTES       bytes per buffer, K/M/G suffix (1M)\n"
+               "  --iterations N     allocate/paint/free rounds per process (2)\n"
+               "  --align A          use aligned_alloc with alignment A (0: malloc)\n"
+               "  --threads N        threads each running the experiment (1)\n"
+               "  --setup-ms MS      simulated start-up work before the first allocation (0)\n"
+               "  --setup-busy PCT   share of the start-up spent on the CPU, not waiting (10)\n"
+               "  --prefault BYTES   faultless: warm this much at start (fl_prefault) (0)\n"
+               "  --repeat N         measured rounds, fresh processes each (5)\n"
+               "  --warmup N         extra first rounds reported apart, not in the table (1)\n"
+               "  --gap-ms MS        pause before each process, so that a guest with free page\n"
+               "                     reporting gives freed memory back to its host (0)\n"
+               "  --format F         table (default), seed (the seed's log), csv, json\n"
+               "  --out DIR          write results.json, results.csv and charts to DIR\n"
+               "  --worker PATH      the seed worker (default: found next to this program)\n"
+               "  --timeout S        per-process limit in seconds (120)\n"
+               "FAULTLESS_* variables of the caller do not reach the measured processes (as in\n"
+               "`faultless suite`): options go in the entry, faultless:KEY=VALUE.\n"
+               "FAULTLESS_BENCH_LIB_DIR names a directory searched first for the peers.\n"
+               "When stderr is a terminal, one line shows the progress.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg) {
@@ -86,7 +93,9 @@ static const known_t known[] = {
      KIND_PRELOAD,
      {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4", NULL},
      "libgoogle-perftools4"},
-    {"faultless", KIND_FAULTLESS, {NULL}, NULL},
+    {"faultless", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
+    {"faultless-api", KIND_FAULTLESS, {NULL}, NULL},
+    /* the same as `faultless`: its name from when `faultless` meant faultless-api */
     {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
     /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/).
      * The jemalloc adapter goes first so that it also sees the program's
@@ -134,6 +143,27 @@ static bool preloads_faultless(const variant_t *v) {
   return v->kind == KIND_FAULTLESS_PRELOAD || strstr(v->base, "+faultless") != NULL;
 }
 
+/* Whether faultless serves the variant's allocations (linked in or preloaded). */
+static bool is_faultless(const variant_t *v) {
+  return v->kind == KIND_FAULTLESS || v->kind == KIND_FAULTLESS_PRELOAD;
+}
+
+const char *bench_path(const variant_t *v) {
+  switch (v->kind) {
+  case KIND_GLIBC:
+    return "malloc, glibc's";
+  case KIND_GLIBC_TUNED:
+    return "malloc, glibc's with GLIBC_TUNABLES";
+  case KIND_PRELOAD:
+    return "malloc, LD_PRELOAD";
+  case KIND_FAULTLESS:
+    return "fl_* linked into the worker";
+  case KIND_FAULTLESS_PRELOAD:
+    return "malloc, LD_PRELOAD libfaultless.so";
+  }
+  return "?";
+}
+
 static char *package_of(const char *path) {
   if (access("/usr/bin/dpkg-query", X_OK) != 0) return NULL;
   strbuf_t cmd = {0};
@@ -144,6 +174,24 @@ static char *package_of(const char *path) {
   char *result = command_line_output(cmd.data);
   free(cmd.data);
   return result;
+}
+
+static const char *const option_names[] = {
+#define FL_OPTION_NAME(name, kind, def) #name,
+    FL_OPTIONS(FL_OPTION_NAME)
+#undef FL_OPTION_NAME
+};
+
+/* "warm-method" or "warm_method" -> FL_OPT_WARM_METHOD; -1 when no option. */
+static int faultless_option(const char *key) {
+  for (int o = 0; o < FL_OPT_COUNT; o++) {
+    const char *n = option_names[o];
+    size_t i = 0;
+    while (key[i] && n[i] && (key[i] == '-' ? '_' : toupper((unsigned char)key[i])) == n[i])
+      i++;
+    if (!key[i] && !n[i]) return o;
+  }
+  return -1;
 }
 
 /* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
@@ -171,19 +219,37 @@ static int add_variant(bench_t *b, const char *spec) {
     } else if (!strcmp(kv, "lib")) {
       free(v.library);
       v.library = xstrdup(value);
+    } else if (k &&
+               (k->kind == KIND_FAULTLESS || k->kind == KIND_FAULTLESS_PRELOAD ||
+                strstr(k->name, "+faultless")) &&
+               v.nenv < (int)(sizeof v.env / sizeof v.env[0]) && faultless_option(kv) >= 0) {
+      /* Any other option of faultless's, as its environment variable, its
+       * value checked by the library's own parser. */
+      long long parsed;
+      if (!_fl_option_parse(faultless_option(kv), value, &parsed)) {
+        bad = bad_usage("bad value in '%s'", spec);
+      } else {
+        strbuf_t sb = {0};
+        sb_printf(&sb, "FAULTLESS_%s=%s", option_names[faultless_option(kv)], value);
+        v.env[v.nenv++] = sb.data;
+      }
     } else {
-      bad = bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib)", spec);
+      bad = bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib; faultless: "
+                      "KEY=VALUE of its options)",
+                      spec);
     }
   }
   if (!bad && !k && !v.library)
     bad = bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
-                    "tcmalloc, faultless, faultless-preload, jemalloc+faultless, "
+                    "tcmalloc, faultless, faultless-api, jemalloc+faultless, "
                     "mimalloc+faultless, or NAME:lib=PATH)",
                     name);
   if (bad) {
     free(copy);
     free(v.label);
     free(v.library);
+    for (int i = 0; i < v.nenv; i++)
+      free(v.env[i]);
     return bad;
   }
   v.base = k ? k->name : "custom";
@@ -373,28 +439,21 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 
 /* --- Running one measurement --- */
 
-/* Our environment for the worker: LD_PRELOAD and GLIBC_TUNABLES as the variant
- * needs them. The strings we made are listed in owned[] (NULL-terminated). */
-static char **worker_env(const variant_t *v, char *owned[3]) {
+/* Our environment for the worker, without LD_PRELOAD and the caller's
+ * FAULTLESS_* (every row is measured with the options its entry names, as in
+ * `faultless suite`), plus LD_PRELOAD, GLIBC_TUNABLES and FAULTLESS_* as the
+ * variant needs them. The strings we made are listed in owned[]
+ * (NULL-terminated). */
+static char **worker_env(const variant_t *v, char *owned[12]) {
+  static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", "GLIBC_TUNABLES=", NULL};
+  static const char *const keep_tunables[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
   int nowned = 0;
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **envp = xmalloc((n + 4) * sizeof *envp);
-  size_t k = 0;
-  const char *tunables = NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (!strncmp(environ[i], "LD_PRELOAD=", 11)) continue;
-    if (!strncmp(environ[i], "GLIBC_TUNABLES=", 15)) {
-      tunables = environ[i] + 15;
-      if (v->kind == KIND_GLIBC_TUNED) continue;
-    }
-    if (preloads_faultless(v) && v->prefault && !strncmp(environ[i], "FAULTLESS_PREFAULT=", 19))
-      continue;
-    envp[k++] = environ[i];
-  }
+  size_t k;
+  char **envp =
+      env_without(v->kind == KIND_GLIBC_TUNED ? drop : keep_tunables, (size_t)v->nenv + 3, &k);
   strbuf_t sb = {0};
   if (v->kind == KIND_GLIBC_TUNED) {
+    const char *tunables = getenv("GLIBC_TUNABLES");
     sb_printf(&sb, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
               GLIBC_TUNED_TUNABLES);
     envp[k++] = owned[nowned++] = sb.data;
@@ -407,6 +466,8 @@ static char **worker_env(const variant_t *v, char *owned[3]) {
     sb_printf(&pf, "FAULTLESS_PREFAULT=%zu", v->prefault);
     envp[k++] = owned[nowned++] = pf.data;
   }
+  for (int i = 0; i < v->nenv; i++)
+    envp[k++] = v->env[i];
   owned[nowned] = NULL;
   envp[k] = NULL;
   return envp;
@@ -473,7 +534,7 @@ static void measure(bench_t *b, run_t *r) {
     argv[a++] = num[i];
   }
   argv[a] = NULL;
-  char *owned[3];
+  char *owned[12];
   char **envp = worker_env(v, owned);
   child_t child;
   uint64_t t0 = now_ns();
@@ -485,6 +546,7 @@ static void measure(bench_t *b, run_t *r) {
   bool exited = child.status >= 0 && WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0;
   r->ok = exited && child.output.data && parse_worker_output(r, child.output.data, expected);
   if (!r->ok) {
+    progress_clear();
     if (child.timed_out)
       fprintf(stderr, "faultless bench: %s timed out after %ld s\n", v->label, timeout_ms / 1000);
     else if (child.status >= 0 && WIFSIGNALED(child.status))
@@ -516,11 +578,15 @@ static const run_t *find_run(const bench_t *b, int variant, int round) {
   return NULL;
 }
 
+/* The first variant of `kind` (KIND_FAULTLESS: faultless by either path)
+ * named `base` (NULL: any); want_setup 1: with start-up work (and, for
+ * faultless, prefault), 0: without, -1: either. */
 static int find_variant(const bench_t *b, kind_t kind, const char *base, int want_setup) {
   for (int v = 0; v < b->nvariants; v++) {
     const variant_t *x = &b->variants[v];
-    if (x->kind != kind || (base && strcmp(x->base, base))) continue;
-    bool setup = x->setup_ms > 0 && (kind != KIND_FAULTLESS || x->prefault > 0);
+    if (kind == KIND_FAULTLESS ? !is_faultless(x) : x->kind != kind) continue;
+    if (base && strcmp(x->base, base)) continue;
+    bool setup = x->setup_ms > 0 && (!is_faultless(x) || x->prefault > 0);
     if (want_setup < 0 || (want_setup == 1) == setup) return v;
   }
   return -1;
@@ -591,8 +657,8 @@ static void ratio(bench_t *b, ratio_t *out, int a, int ita, int c, int itc) {
   free(values);
 }
 
-/* Issue 2's three targets, for whichever of them this run's allocators allow. */
-static void issue2_ratios(bench_t *b) {
+/* The three start-up targets, for whichever of them this run's allocators allow. */
+static void startup_ratios(bench_t *b) {
   b->nratios = 0;
   int glibc = find_variant(b, KIND_GLIBC, "glibc", -1);
   int mimalloc = find_variant(b, KIND_PRELOAD, "mimalloc", -1);
@@ -622,7 +688,7 @@ static void issue2_ratios(bench_t *b) {
     ratio(b, r, glibc, 1, plain, 1);
   }
   for (int v = 0; mimalloc >= 0 && b->iterations >= 2 && v < b->nvariants; v++) {
-    if (b->variants[v].kind != KIND_FAULTLESS) continue;
+    if (!is_faultless(&b->variants[v])) continue;
     ratio_t *r = &b->ratios[b->nratios++];
     snprintf(r->name, sizeof r->name, "R3 %s / mimalloc", b->variants[v].label);
     snprintf(r->description, sizeof r->description, "second batch: faultless's time / mimalloc's");
@@ -632,32 +698,24 @@ static void issue2_ratios(bench_t *b) {
   }
 }
 
-/* Summary and issue 2's ratios of runs gathered elsewhere (faultless lambda
+/* Summary and start-up ratios of runs gathered elsewhere (faultless lambda
  * collect); pre: variants, runs, repeat, warmup, iterations, threads, size set. */
 void bench_analyze(bench_t *b) {
   summarize(b);
-  issue2_ratios(b);
+  startup_ratios(b);
 }
 
 /* --- The rounds --- */
-
-static void progress(bench_t *b, uint64_t start, int done, int total, const char *label) {
-  static bool shown;
-  if (!is_tty(stderr)) return;
-  if (!label) {
-    if (shown) fprintf(stderr, "\r\033[K");
-    return;
-  }
-  if (now_ns() - start < 1000000000ULL) return;
-  shown = true;
-  fprintf(stderr, "\r\033[Kbench: %d/%d %s", done + 1, total, label);
-  fflush(stderr);
-}
 
 int cmd_bench(int argc, char **argv) {
   static bench_t b;
   int rc = parse_options(&b, argc, argv);
   if (rc) return rc;
+  /* Before the measurements, so that a bad --out costs no time. */
+  if (b.out_dir && mkdir_p(b.out_dir) != 0) {
+    fprintf(stderr, "faultless bench: cannot create %s: %s\n", b.out_dir, strerror(errno));
+    return 1;
+  }
   if (getenv("LD_PRELOAD"))
     fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
   env_collect(&b.env);
@@ -668,6 +726,7 @@ int cmd_bench(int argc, char **argv) {
   int rounds = (int)(b.warmup + b.repeat);
   b.runs = xmalloc((size_t)rounds * b.nvariants * sizeof *b.runs);
   uint64_t start = now_ns();
+  progress_start("bench", rounds * b.nvariants);
   for (int round = 0; round < rounds; round++)
     for (int p = 0; p < b.nvariants; p++) {
       run_t *r = &b.runs[b.nruns];
@@ -676,7 +735,8 @@ int cmd_bench(int argc, char **argv) {
       r->round = round;
       r->warmup = round < b.warmup;
       r->position = p;
-      progress(&b, start, b.nruns, rounds * b.nvariants, b.variants[r->variant].label);
+      progress_update(b.nruns, "round %d/%d%s %s", round + 1, rounds, r->warmup ? " (warm-up)" : "",
+                      b.variants[r->variant].label);
       if (b.gap_ms > 0) {
         struct timespec gap = {b.gap_ms / 1000, (b.gap_ms % 1000) * 1000000L};
         nanosleep(&gap, NULL);
@@ -684,10 +744,10 @@ int cmd_bench(int argc, char **argv) {
       measure(&b, r);
       b.nruns++;
     }
-  progress(&b, start, 0, 0, NULL);
+  progress_end();
   b.elapsed_s = (double)(now_ns() - start) / 1e9;
   summarize(&b);
-  issue2_ratios(&b);
+  startup_ratios(&b);
 
   if (!strcmp(b.format, "seed"))
     bench_print_seed(&b, stdout);

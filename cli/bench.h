@@ -11,8 +11,9 @@ typedef enum {
   KIND_GLIBC,             /* the C library's malloc: nothing preloaded */
   KIND_GLIBC_TUNED,       /* glibc with mmap/trim thresholds raised via GLIBC_TUNABLES */
   KIND_PRELOAD,           /* a malloc replacement by LD_PRELOAD */
-  KIND_FAULTLESS,         /* the worker's fl_* calls (--api fl) */
-  KIND_FAULTLESS_PRELOAD, /* LD_PRELOAD of libfaultless.so, plain malloc */
+  KIND_FAULTLESS,         /* faultless-api: the worker's fl_* calls, linked in (--api fl) */
+  KIND_FAULTLESS_PRELOAD, /* faultless: LD_PRELOAD of libfaultless.so, plain malloc, as users
+                             run it and as the peers are measured */
 } kind_t;
 
 /* One allocator as measured: a known allocator plus per-entry overrides
@@ -27,6 +28,8 @@ typedef struct {
   char *package_version; /* "pkg version" from dpkg, when known */
   long setup_ms;
   size_t prefault;
+  char *env[8]; /* FAULTLESS_KEY=VALUE from the entry's other options */
+  int nenv;
 } variant_t;
 
 /* One fresh process: its options and every sample it printed. */
@@ -46,7 +49,7 @@ typedef struct {
   uint64_t *duration_ns;
 } run_t;
 
-/* Ratio of batch times for issue 2's targets, over the measured rounds. */
+/* Ratio of batch times for a start-up target, over the measured rounds. */
 typedef struct {
   char name[160];
   char description[200];
@@ -99,6 +102,8 @@ typedef struct {
 int cmd_bench(int argc, char **argv);
 /* Summary and ratios of runs gathered elsewhere (faultless lambda collect). */
 void bench_analyze(bench_t *b);
+/* How the variant's processes reach their allocator, in words (table, JSON). */
+const char *bench_path(const variant_t *v);
 
 /* bench_out.c */
 extern const char *const bench_notes[];

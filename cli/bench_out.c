@@ -92,6 +92,24 @@ void bench_print_table(const bench_t *b, FILE *out) {
             s->gbps, s->minflt_per_buffer, s->new_pages_per_buffer, batch, ratio);
   }
 
+  fprintf(out, "\nhow each row allocates:\n");
+  for (int v = 0; v < b->nvariants; v++) {
+    const variant_t *x = &b->variants[v];
+    fprintf(out, "  %-*s %s", w, x->label, bench_path(x));
+    /* The library's file name is enough here; results.json has the path. */
+    if (x->kind == KIND_PRELOAD) {
+      char *copy = xstrdup(x->library ? x->library : "");
+      for (char *save, *lib = strtok_r(copy, " ", &save); lib; lib = strtok_r(NULL, " ", &save)) {
+        const char *slash = strrchr(lib, '/');
+        fprintf(out, " %s", slash ? slash + 1 : lib);
+      }
+      free(copy);
+    }
+    for (int i = 0; i < x->nenv; i++)
+      fprintf(out, " %s", x->env[i]);
+    fprintf(out, "\n");
+  }
+
   if (b->warmup) {
     fprintf(out, "\nwarm-up round%s, batch ms per iteration:", b->warmup > 1 ? "s" : "");
     for (int i = 0; i < b->nruns; i++) {
@@ -105,7 +123,7 @@ void bench_print_table(const bench_t *b, FILE *out) {
     fprintf(out, "\n");
   }
 
-  fprintf(out, "\nissue 2 targets (per-round ratio of batch times, median [min..max] over the "
+  fprintf(out, "\nstart-up targets (per-round ratio of batch times, median [min..max] over the "
                "measured rounds):\n");
   if (b->nratios == 0)
     fprintf(out, "  (none computable: they need faultless with glibc and/or mimalloc, and 2 "
@@ -197,6 +215,8 @@ void bench_write_json(const bench_t *b, FILE *out) {
     json_string(&j, "allocator", x->base);
     json_string(&j, "kind", kind_name(x->kind));
     json_string(&j, "api", x->kind == KIND_FAULTLESS ? "fl" : "malloc");
+    json_string(&j, "path", bench_path(x));
+    json_string_array(&j, "options", x->env, (size_t)x->nenv);
     json_string(&j, "library", x->library);
     json_string(&j, "library_realpath", x->library_real);
     json_string(&j, "package", x->package_version ? x->package_version : x->package);
@@ -228,7 +248,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
   }
   json_array_end(&j);
 
-  json_array_begin(&j, "issue2_ratios");
+  json_array_begin(&j, "startup_ratios");
   for (int i = 0; i < b->nratios; i++) {
     const ratio_t *r = &b->ratios[i];
     json_object_begin(&j, NULL);
@@ -377,7 +397,7 @@ static int write_charts(const bench_t *b, const char *dir) {
 }
 
 int bench_write_dir(const bench_t *b, const char *dir) {
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+  if (mkdir_p(dir) != 0) {
     fprintf(stderr, "faultless bench: cannot create %s: %s\n", dir, strerror(errno));
     return 1;
   }

@@ -10,6 +10,7 @@
 
 #include "../lambda/json.h"
 #include "bench.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -396,6 +397,7 @@ static int cmd_invoke(int argc, char **argv) {
     /* A small pool: at most `concurrency` aws processes at once. */
     pid_t *pids = xmalloc((size_t)total * sizeof *pids);
     int started = 0, running = 0, done = 0;
+    progress_start("lambda", total);
     while (done < total) {
       while (running < concurrency && started < total) {
         pids[started] = spawn(&cmds[started]);
@@ -420,13 +422,14 @@ static int cmd_invoke(int argc, char **argv) {
       if (meta && strstr(meta, "\"FunctionError\"")) ok = false;
       if (!ok) {
         failed++;
+        progress_clear();
         fprintf(stderr, "faultless lambda: invocation failed: %s\n",
                 which >= 0 ? cmds[which].argv[cmds[which].argc - 1] : "?");
       }
       free(meta);
-      if (is_tty(stderr)) fprintf(stderr, "\rlambda: %d/%d done", done, total);
+      progress_update(done, "%d/%d invocations answered", done, total);
     }
-    if (is_tty(stderr)) fprintf(stderr, "\n");
+    progress_end();
     free(pids);
     printf("faultless lambda: %d of %d invocations answered; now: faultless lambda collect %s\n",
            total - failed, total, out);

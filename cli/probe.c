@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "probe.h"
 
+#include "progress.h"
+
 #include "env.h"
 #include "util.h"
 
@@ -743,15 +745,14 @@ int cmd_probe(int argc, char **argv) {
   if (po.huge_size > cap) po.huge_size = cap;
   if (po.touch_size > cap) po.touch_size = cap;
 
-  bool progress = is_tty(stderr);
-  if (progress) fprintf(stderr, "probe: memset...");
+  progress_start("probe", 3);
+  progress_update(0, "memset");
   probe_memset();
-  if (progress)
-    fprintf(stderr, "\r\033[Kprobe: first touch%s...", po.idle_ms ? " (with an idle pause)" : "");
+  progress_update(1, "first touch%s", po.idle_ms ? " (with an idle pause)" : "");
   probe_first_touch(&env);
-  if (progress) fprintf(stderr, "\r\033[Kprobe: warming methods...");
+  progress_update(2, "warming methods");
   probe_warming(&env);
-  if (progress) fprintf(stderr, "\r\033[K");
+  progress_end();
   recommend(&env);
   double elapsed = (double)(now_ns() - start) / 1e9;
   if (po.json)

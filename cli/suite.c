@@ -11,6 +11,7 @@
 
 #include "../lambda/json.h"
 #include "env.h"
+#include "progress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -830,7 +831,7 @@ static void print_table(const suite_t *s, FILE *out) {
   }
 
   int mi = find_alloc(s, "mimalloc"), gl = find_alloc(s, "glibc");
-  fprintf(out, "\nissue 6 targets:\n");
+  fprintf(out, "\ntime and memory targets:\n");
   for (int a = 0; a < s->nalloc; a++) {
     if (!s->alloc[a].faultless) continue;
     char what[160];
@@ -1149,7 +1150,7 @@ static int write_charts(const suite_t *s, const char *dir) {
 }
 
 static int write_dir(const suite_t *s, const char *dir) {
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+  if (mkdir_p(dir) != 0) {
     fprintf(stderr, "faultless suite: cannot create %s: %s\n", dir, strerror(errno));
     return 1;
   }
@@ -1178,6 +1179,11 @@ int cmd_suite(int argc, char **argv) {
   suite_t *s = &suite;
   int rc = parse_options(s, argc, argv);
   if (rc) return rc;
+  /* Before the measurements, so that a bad --out costs no time. */
+  if (s->out_dir && mkdir_p(s->out_dir) != 0) {
+    fprintf(stderr, "faultless suite: cannot create %s: %s\n", s->out_dir, strerror(errno));
+    return 1;
+  }
   for (int c = 0; c < s->ncases; c++) {
     strbuf_t prog = {0};
     sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
@@ -1186,9 +1192,9 @@ int cmd_suite(int argc, char **argv) {
     free(prog.data);
     if (!ok) return 1;
   }
-  bool progress = is_tty(stderr);
   uint64_t t0 = now_ns();
   long rounds = s->warmup + s->repeat;
+  progress_start("suite", (int)(rounds * s->ncases * s->nalloc) + (s->warming_check ? 1 : 0));
   s->runs = xmalloc((size_t)rounds * s->ncases * s->nalloc * sizeof *s->runs);
   for (int round = 0; round < rounds; round++)
     for (int c = 0; c < s->ncases; c++)
@@ -1199,20 +1205,17 @@ int cmd_suite(int argc, char **argv) {
                       .round = round,
                       .position = k,
                       .warmup = round < s->warmup};
-        if (progress) {
-          char name[48];
-          case_name(s, c, name);
-          fprintf(stderr, "\r\033[Ksuite: round %d/%ld %s %s", round + 1, rounds, name,
-                  s->alloc[r->a].label);
-        }
+        char name[48];
+        case_name(s, c, name);
+        progress_update(s->nruns - 1, "round %d/%ld%s %s %s", round + 1, rounds,
+                        r->warmup ? " (warm-up)" : "", name, s->alloc[r->a].label);
         run_one(s, r);
       }
-  if (progress) fprintf(stderr, "\r\033[K");
   if (s->warming_check) {
-    if (progress) fprintf(stderr, "suite: warming check (faultless probe, then the warmers)...");
+    progress_update(s->nruns, "warming check (faultless probe, then the warmers)");
     measure_warming(s);
-    if (progress) fprintf(stderr, "\r\033[K");
   }
+  progress_end();
   s->elapsed_s = (double)(now_ns() - t0) / 1e9;
   /* The same case must compute the same check under every allocator. */
   for (int i = 0; i < s->nruns; i++) {

@@ -76,7 +76,7 @@ assert sum(r['warmup'] for r in d['runs']) == 2
 for k in ('kernel', 'thp_enabled', 'cgroup_version', 'free_page_reporting'):
     assert k in d['environment'], k
 assert d['command'].startswith('faultless bench')
-assert any(r['name'].startswith('R2') for r in d['issue2_ratios'])
+assert any(r['name'].startswith('R2') for r in d['startup_ratios'])
 "
 
 "$FL" bench --chunks 4 --repeat 1 --warmup 0 --allocators glibc --format csv >"$T/csv"
@@ -95,12 +95,68 @@ check "bench --format seed: the seed's log" sh -c "
   >/dev/null 2>"$T/err"
 check "bench: missing allocator skipped with a note" grep -q 'custom:lib=/nonexistent/libx.so.*skipped' "$T/err"
 
-"$FL" bench --chunks 4 --repeat 1 --allocators glibc --out "$T/res" >/dev/null 2>&1
-check "bench --out: results.json valid" python3 -m json.tool "$T/res/results.json" /dev/null
-check "bench --out: results.csv" test -s "$T/res/results.csv"
+# --out makes the directory and its parents, as on a fresh clone.
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc --out "$T/res/a/b" >/dev/null 2>&1
+check "bench --out: creates missing parents" test -d "$T/res/a/b"
+check "bench --out: results.json valid" python3 -m json.tool "$T/res/a/b/results.json" /dev/null
+check "bench --out: results.csv" test -s "$T/res/a/b/results.csv"
 if command -v gnuplot >/dev/null 2>&1; then
-  check "bench --out: charts" test -s "$T/res/latency.svg" -a -s "$T/res/latency.png" \
-    -a -s "$T/res/medians.svg" -a -s "$T/res/medians.png"
+  check "bench --out: charts" test -s "$T/res/a/b/latency.svg" -a -s "$T/res/a/b/latency.png" \
+    -a -s "$T/res/a/b/medians.svg" -a -s "$T/res/a/b/medians.png"
+else
+  skip "bench --out: charts" "gnuplot is not installed (scripts/setup)"
+fi
+: >"$T/file"
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc --out "$T/file/x" >"$T/out" 2>"$T/err"
+check "bench --out under a file: exit 1 before measuring, says why" sh -c \
+  "[ $? -eq 1 ] && grep -q 'cannot create $T/file/x' '$T/err' && test ! -s '$T/out'"
+
+# The faultless rows go through malloc with libfaultless.so preloaded, as the
+# peers do, and the table and JSON name each row's path.
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc,faultless,faultless-api --format json >"$T/paths.json" 2>"$T/err"
+check "bench json: the path of each row" python3 -c "
+import json
+d = json.load(open('$T/paths.json'))
+a = {x['label']: x for x in d['allocators']}
+assert a['faultless']['api'] == 'malloc' and a['faultless']['library'].endswith('/libfaultless.so'), a
+assert a['faultless']['path'] == 'malloc, LD_PRELOAD libfaultless.so', a
+assert a['faultless-api']['api'] == 'fl' and a['faultless-api']['library'] is None, a
+assert a['glibc']['path'] == \"malloc, glibc's\", a
+"
+"$FL" bench --chunks 4 --repeat 1 --allocators glibc,faultless >"$T/table" 2>"$T/err"
+check "bench table: how each row allocates" sh -c "grep -q '^how each row allocates' '$T/table' &&
+  grep -qE '^  faultless +malloc, LD_PRELOAD libfaultless.so$' '$T/table'"
+
+# The caller's FAULTLESS_* never reach the measured processes (as in suite and
+# the programs bench); an entry's options do. A stand-in worker records its
+# environment (it prints no samples, so bench reports the runs as failed).
+printf '#!/bin/sh\nenv >>"%s/worker.env"\nexit 3\n' "$T" >"$T/worker"
+chmod +x "$T/worker"
+FAULTLESS_WARMERS=7 FAULTLESS_STATS=1 "$FL" bench --worker "$T/worker" --repeat 1 --warmup 0 \
+  --allocators faultless:warmers=2:prefault=8M,glibc >/dev/null 2>"$T/err"
+check "bench env: the stand-in worker ran twice" test "$(grep -c '^PATH=' "$T/worker.env")" -eq 2
+check "bench env: the caller's FAULTLESS_* stripped" sh -c "! grep -qE '^FAULTLESS_(STATS=1|WARMERS=7)' '$T/worker.env'"
+check "bench env: the entry's options passed" sh -c "grep -qx 'FAULTLESS_WARMERS=2' '$T/worker.env' &&
+  grep -qx 'FAULTLESS_PREFAULT=8388608' '$T/worker.env' && grep -q '^LD_PRELOAD=.*/libfaultless.so$' '$T/worker.env'"
+usage_error "bench: bad faultless option value" "$FL" bench --allocators faultless:warmers=many
+
+# Progress: one line rewritten in place on a terminal, cleared at the end;
+# nothing on a pipe ("bench: quiet on a pipe" above). script(1) gives a pty.
+if command -v script >/dev/null 2>&1; then
+  script -qec "$FL bench --chunks 4 --repeat 2 --allocators glibc,faultless >/dev/null" /dev/null \
+    >"$T/tty" 2>&1 </dev/null
+  check "bench on a terminal: progress line, then cleared" python3 - "$T/tty" <<'PY'
+import re, sys
+t = open(sys.argv[1], "rb").read().decode()
+lines = re.findall(r"\r\x1b\[Kbench: round (\d)/3( \(warm-up\))? (glibc|faultless)  (\d+s) elapsed(, ~\d+s left)?", t)
+assert len(lines) == 6, (lines, t)
+assert lines[0][:3] == ("1", " (warm-up)", "glibc") and lines[-1][0] == "3", lines
+assert all(l[4] for l in lines[1:]), lines  # an estimate once one run is done
+assert "\n" not in t.strip(), repr(t)  # rewritten in place, never a new line
+assert t.rstrip("\r\n").endswith("\r\x1b[K"), repr(t[-40:])  # cleared at the end
+PY
+else
+  fail "bench progress: script(1) (util-linux, Debian package bsdutils) is not installed"
 fi
 
 # --- probe ---

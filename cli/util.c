@@ -472,3 +472,25 @@ char *find_relative(const char *dir, const char *const *rel, bool exec) {
 bool is_tty(FILE *f) {
   return isatty(fileno(f));
 }
+
+int mkdir_p(const char *path) {
+  if (!*path) {
+    errno = ENOENT;
+    return -1;
+  }
+  char *copy = xstrdup(path);
+  int rc = 0;
+  /* Each parent in turn, then the path itself; "a//b" and a trailing '/' are fine. */
+  for (char *c = copy + 1; rc == 0; c++) {
+    bool end = *c == 0;
+    if (*c != '/' && !end) continue;
+    *c = 0;
+    struct stat st;
+    if (mkdir(copy, 0777) != 0 && !(errno == EEXIST && stat(copy, &st) == 0 && S_ISDIR(st.st_mode)))
+      rc = -1;
+    if (end) break;
+    *c = '/';
+  }
+  free(copy);
+  return rc;
+}

@@ -120,5 +120,8 @@ char *find_relative(const char *dir, const char *const *rel, bool exec);
 #endif
 #define FL_DEBIAN_LIB "../lib/" FL_MULTIARCH "/"
 bool is_tty(FILE *f);
+/* mkdir -p: create `path` and any missing parents (mode 0777 less the umask);
+ * 0, or -1 with errno set. An existing directory is success. */
+int mkdir_p(const char *path);
 
 #endif

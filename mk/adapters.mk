@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# faultless as the page source of jemalloc and mimalloc (issue 7; src/adapters/).
+# faultless as the page source of jemalloc and mimalloc (src/adapters/).
 # Included by the top Makefile (B, CC, ALL_CFLAGS, SO_LDLIBS, CORE_SO_OBJ).
 #
 #   make adapters        $(B)/libfaultless-jemalloc.so, $(B)/libfaultless-mimalloc.so
@@ -47,7 +47,8 @@ ADAPTER_TESTS := $(B)/test/adapters/hooks $(B)/test/adapters/stress-malloc $(B)/
 test-adapters: lib tools $(ADAPTER_LIBS) $(ADAPTER_TESTS)
 	@test/adapters/run.sh $(B)
 
-bench-adapters: tools $(ADAPTER_LIBS)
+# libfaultless.so too: `faultless bench` finds the adapters beside it.
+bench-adapters: tools $(LIB_SO) $(ADAPTER_LIBS)
 	@if [ -x scripts/setup ]; then scripts/setup; fi
 	$(B)/faultless bench --repeat $(ADAPTERS_BENCH_REPEAT) \
 	  --allocators $(ADAPTERS_BENCH_ALLOCATORS) --out $(B)/bench-results/adapters $(ADAPTERS_BENCH_ARGS)

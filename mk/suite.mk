@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# The general-purpose allocator suite (issue 6): bench/suite/ holds one small
+# The general-purpose allocator suite: bench/suite/ holds one small
 # program per workload, calling plain malloc/free; `faultless suite` runs each
 # in fresh processes under glibc, jemalloc, mimalloc, tcmalloc and faultless
 # (LD_PRELOAD), interleaved and rotated. Included by the top Makefile (B, CC,

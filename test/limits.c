@@ -329,8 +329,9 @@ TEST(huge_pages_for_prefault_chunks) {
   char *probe[] = {"FAULTLESS_PREFAULT=0", "FAULTLESS_VERBOSE=1", NULL};
   CHECK(spawn(self, "huge", probe, 0, out, sizeof out) == 0);
   if (!strstr(out, "huge pages for warmed chunks while they stay cheap")) {
-    printf("limits: skipped the huge-page half of huge_pages_for_prefault_chunks: this machine "
-           "reports no free pages to a host, or THP is off\n");
+    SKIP("limits", "the huge-page half of huge_pages_for_prefault_chunks: the library chose "
+                   "no huge pages (THP off, no free page reporting to a host, or the secure "
+                   "build's guard pages split chunks)");
     return;
   }
   check_huge_prefault("FAULTLESS_WARMERS=1");
@@ -358,8 +359,8 @@ int main(int argc, char **argv) {
 #ifndef FL_SANITIZE
   RUN(address_space_limit);
 #else
-  printf("limits: skipped address_space_limit: sanitizers reserve terabytes of shadow memory, "
-         "which no RLIMIT_AS allows\n");
+  SKIP("limits", "address_space_limit: sanitizers reserve terabytes of shadow memory, "
+                 "which no RLIMIT_AS allows");
 #endif
   RUN(malformed_values_reported_once);
   RUN(verbose_and_stats_at_exit);

@@ -5,7 +5,7 @@
 set -u
 label=$1
 shift
-passed=0 failed=0 crashed=0
+passed=0 failed=0 skipped=0 crashed=0
 for t in "$@"; do
   out=$("$t" 2>&1)
   rc=$?
@@ -17,11 +17,17 @@ for t in "$@"; do
   fi
   p=$(printf '%s' "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
   f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  k=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
+  skipped=$((skipped + ${k:-0}))
 done
 failed=$((failed + crashed))
-echo "$label: $passed passed, $failed failed"
+if [ $skipped -gt 0 ]; then
+  echo "$label: $passed passed, $failed failed, $skipped skipped"
+else
+  echo "$label: $passed passed, $failed failed"
+fi
 # make test adds up every step's line at the end
 if [ -n "${TEST_LOG_DIR:-}" ]; then
   mkdir -p "$TEST_LOG_DIR" && echo "$passed $failed" >"$TEST_LOG_DIR/$label"

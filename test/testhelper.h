@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* A tiny assertion helper: CHECK prints what failed and where, and the run
- * goes on; test_report() prints "N passed, N failed" and gives the exit code. */
+ * goes on; SKIP counts a check this build or machine cannot make, with why;
+ * test_report() prints "N passed, N failed[, N skipped]" and gives the exit
+ * code. */
 #ifndef FL_TESTHELPER_H
 #define FL_TESTHELPER_H
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static int test_passed, test_failed;
+static int test_passed, test_failed, test_skipped;
 static const char *test_current = "";
 
 #define CHECK(cond)                                                                                \
@@ -20,6 +22,13 @@ static const char *test_current = "";
     }                                                                                              \
   } while (0)
 
+/* SKIP("suite", "what: why"): one check that cannot run here, reported. */
+#define SKIP(suite, why)                                                                           \
+  do {                                                                                             \
+    test_skipped++;                                                                                \
+    printf("%s: skipped %s\n", suite, why);                                                        \
+  } while (0)
+
 #define TEST(name) __attribute__((unused)) static void name(void)
 #define RUN(name)                                                                                  \
   do {                                                                                             \
@@ -28,7 +37,10 @@ static const char *test_current = "";
   } while (0)
 
 static inline int test_report(const char *suite) {
-  printf("%s: %d passed, %d failed\n", suite, test_passed, test_failed);
+  if (test_skipped)
+    printf("%s: %d passed, %d failed, %d skipped\n", suite, test_passed, test_failed, test_skipped);
+  else
+    printf("%s: %d passed, %d failed\n", suite, test_passed, test_failed);
   return test_failed ? 1 : 0;
 }
 

@@ -12,8 +12,8 @@ check() { # check NAME COND...
   if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "valgrind: FAILED: $name"; fi
 }
 if ! command -v valgrind >/dev/null; then
-  echo "valgrind: skipped: valgrind is not installed (Debian package valgrind)"
-  echo "valgrind: 0 passed, 0 failed"
+  echo "valgrind: skipped: valgrind is not installed (Debian package valgrind; scripts/setup)"
+  echo "valgrind: 0 passed, 0 failed, 1 skipped"
   exit 0
 fi
 tmp=$(mktemp -d)
@@ -42,7 +42,7 @@ check "PASSTHROUGH=1: no arena" grep -q "reserved=0" "$tmp/p.out"
 FAULTLESS_PASSTHROUGH=1 LD_PRELOAD="$lib" sh -c 'x=$(seq 1 2000 | sort -n | tail -1); test "$x" = 2000'
 check "PASSTHROUGH=1 preloaded into a shell pipeline" test $? -eq 0
 "$B/test/valgrind-target" fl >"$tmp/n.out" 2>&1
-check "without valgrind the arena is used" grep -qv "reserved=0" "$tmp/n.out"
+check "without valgrind the arena is used" grep -qE '^reserved=[1-9][0-9]*$' "$tmp/n.out"
 
 [ $fail -ne 0 ] && sed -n 1,40p "$tmp/fl.err"
 echo "valgrind: $pass passed, $fail failed"

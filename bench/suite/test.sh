@@ -57,6 +57,33 @@ assert any(g['allocator'] == 'faultless' and g['peer'] == 'glibc' for g in d['ge
 "
 check "runner: results.csv has every run" sh -c "[ \$(grep -c ',glibc,\|,faultless,' '$T/out/results.csv') -eq 24 ]"
 check "runner: chart script" test -s "$T/out/charts.gp"
+check "runner: quiet on a pipe" test ! -s "$T/err"
+
+# --out makes the directory and its parents.
+"$FL" suite --repeat 1 --warmup 0 --scale 0.01 --threads 1 --workloads small --allocators glibc \
+  --out "$T/deep/er/out" >/dev/null 2>&1
+check "runner --out: creates missing parents" test -s "$T/deep/er/out/results.json"
+
+# Progress on a terminal (script(1) gives a pty): one line rewritten in place,
+# with the round, the workload and the allocator, then cleared.
+if command -v script >/dev/null 2>&1; then
+  script -qec "$FL suite --repeat 1 --warmup 1 --scale 0.01 --threads 1 --workloads small,churn \
+    --allocators glibc,faultless >/dev/null" /dev/null >"$T/tty" 2>&1 </dev/null
+  check "runner on a terminal: progress line, then cleared" python3 - "$T/tty" <<'PY'
+import re, sys
+t = open(sys.argv[1], "rb").read().decode()
+lines = re.findall(r"\r\x1b\[Ksuite: round (\d)/2( \(warm-up\))? (small|churn) (glibc|faultless)  \d+s elapsed(, ~\d+s left)?", t)
+assert len(lines) == 8, (lines, t)
+assert lines[0][1] == " (warm-up)" and lines[-1][0] == "2", lines
+assert {l[2] for l in lines} == {"small", "churn"} and {l[3] for l in lines} == {"glibc", "faultless"}
+assert all(l[4] for l in lines[1:]), lines
+assert "\n" not in t.strip(), repr(t)
+assert t.rstrip("\r\n").endswith("\r\x1b[K"), repr(t[-40:])
+PY
+else
+  fail "runner progress: script(1) (util-linux, Debian package bsdutils) is not installed"
+fi
+
 "$FL" suite --allocators nosuch >/dev/null 2>"$T/err"
 check "runner: unknown allocator is a usage error" test $? -eq 2
 

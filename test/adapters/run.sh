@@ -5,10 +5,10 @@
 set -u
 b=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 ok() { echo "adapters: ok   $1"; passed=$((passed + 1)); }
 bad() { echo "adapters: FAIL $1"; failed=$((failed + 1)); }
-skip() { echo "adapters: skip $1: $2"; }
+skip() { echo "adapters: skipped $1: $2"; skipped=$((skipped + 1)); }
 libdir=/usr/lib/x86_64-linux-gnu
 je=$libdir/libjemalloc.so.2 mi=$libdir/libmimalloc.so.2
 fj=$b/libfaultless-jemalloc.so fm=$b/libfaultless-mimalloc.so
@@ -85,5 +85,5 @@ else
       bad "node + apache-arrow on $name: same output"; tail -n 3 "$tmp/err"; fi
   done
 fi
-echo "adapters: $passed passed, $failed failed"
+echo "adapters: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -41,6 +41,18 @@ for f in $(find "$T/fn" -type f); do
 done
 check "zip: at least 5 ELF files checked ($elfs)" test "$elfs" -ge 5
 
+# make lambda never ships less than lambda/README.md lists: with a peer
+# missing it stops, says which and how to get it, and leaves the zip alone.
+before=$(cksum <"$ZIP")
+make --no-print-directory -s B="$B" lambda LAMBDA_PEERS="libjemalloc.so.2 libnosuch-peer.so.1" \
+  >"$T/make.out" 2>&1
+check "make lambda, a peer missing: fails, names it and scripts/setup" sh -c "[ $? -ne 0 ] &&
+  grep -q 'missing peer allocator libraries: libnosuch-peer.so.1' '$T/make.out' &&
+  grep -q 'run scripts/setup' '$T/make.out'"
+check "make lambda, a peer missing: the zip untouched" test "$(cksum <"$ZIP")" = "$before"
+check "zip: every peer in lib/" sh -c "for p in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
+  test -f '$T/fn/lib/'\$p || exit 1; done"
+
 # --- The runtime against a local Runtime API ---
 # serve EVENTS_JSON NAME [ENV...]: run the server and the bootstrap until the
 # server disappears; bootstrap's stdout/stderr/exit in $T/NAME.{out,err,rc}.
@@ -243,12 +255,12 @@ check "invoke --dry-run: rounds x allocators invocations" test \
 check "invoke --dry-run: payload and files" has_line "$T/invoke" \
   "aws lambda invoke --function-name fl-seed --cli-binary-format raw-in-base64-out --cli-read-timeout 900 --payload '{\"allocator\":\"mimalloc\",\"round\":2,\"chunks\":100,\"size\":\"1M\"}' $T/inv/raw/r002-mimalloc.json >$T/inv/raw/r002-mimalloc.meta.json"
 check "invoke --dry-run: creates nothing" test ! -e "$T/inv"
-# Without the AWS CLI the invocations fail cleanly (this machine has none).
-if ! command -v aws >/dev/null 2>&1; then
-  timeout 30 "$FL" lambda invoke --function fl-seed --out "$T/inv" --rounds 1 \
-    --allocators glibc >/dev/null 2>"$T/noaws"
-  check "invoke without aws: exit 1, says so" sh -c "[ $? -eq 1 ] && grep -q 'install the AWS CLI' '$T/noaws'"
-fi
+# Without the AWS CLI the invocations fail cleanly. Run with a PATH that has
+# no aws (an empty directory), so that the check runs on every machine.
+mkdir "$T/noaws-path"
+PATH="$T/noaws-path" "$(command -v timeout)" 30 "$FL" lambda invoke --function fl-seed --out "$T/inv" \
+  --rounds 1 --allocators glibc >/dev/null 2>"$T/noaws"
+check "invoke without aws: exit 1, says so" sh -c "[ $? -eq 1 ] && grep -q 'install the AWS CLI' '$T/noaws'"
 
 # collect: recorded responses of real local runs of the handler (fixtures/README).
 cp -r "$HERE/fixtures/recorded" "$T/rec"
@@ -277,6 +289,8 @@ check "collect: results.csv and lambda.csv" sh -c "test -s '$T/rec/results.csv' 
   head -n 1 '$T/rec/lambda.csv' | grep -q '^file,request_id,allocator,round,cold_start'"
 if command -v gnuplot >/dev/null 2>&1; then
   check "collect: charts" test -s "$T/rec/latency.svg" -a -s "$T/rec/medians.png"
+else
+  skip "collect: charts" "gnuplot is not installed (scripts/setup)"
 fi
 mkdir "$T/junk" && echo '{"hello": 1}' >"$T/junk/a.json" && echo 'nope' >"$T/junk/b.json"
 "$FL" lambda collect "$T/junk" >/dev/null 2>"$T/junk.err"

@@ -24,7 +24,7 @@ bad() {
   [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 30 | sed 's/^/     /'
   failed=$((failed + 1))
 }
-skip() { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+skip() { echo "skipped: $1: $2"; skipped=$((skipped + 1)); }
 
 # same NAME DIR CMD...: run CMD in DIR/plain and DIR/faultless (the same
 # relative layout), compare stdout and exit status; stderr is kept for the
@@ -193,6 +193,6 @@ md5sum <"$out/heap.o"; md5sum <"$out/span.s"; size "$out/heap.o" | tail -n 1 | c
     "$tmp/gcc" bash -c "$gcc_script" gcc "$tmp/gcc/objs" "$root"
 fi
 
-echo "programs: $((passed + failed + skipped)) checks in $(($(date +%s) - start_all)) s, $skipped skipped"
-echo "programs: $passed passed, $failed failed"
+echo "programs: $((passed + failed + skipped)) checks in $(($(date +%s) - start_all)) s"
+echo "programs: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
