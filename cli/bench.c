@@ -407,10 +407,8 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 
   char *dir = self_dir();
   static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};
-  static const char *const libs[] = {"libfaultless.so", "../lib/libfaultless.so",
-                                     FL_DEBIAN_LIB "libfaultless.so.0", NULL};
   if (!b->worker) b->worker = find_relative(dir, workers, true);
-  b->library_so = find_relative(dir, libs, false);
+  b->library_so = find_own_library("libfaultless");
   free(dir);
   if (!b->worker || access(b->worker, X_OK) != 0) {
     fprintf(stderr,

@@ -55,21 +55,11 @@ static bool valid(fl_option_t opt, const char *s) {
 
 /* --- The library --- */
 
-/* The library in one of three layouts, relative to this binary: the build
- * tree (build/faultless, build/libfaultless.so), make install's
- * (PREFIX/bin/faultless, PREFIX/lib/libfaultless.so) and Debian's
- * (FL_DEBIAN_LIB). The adapters have no soname version and sit beside it. */
+/* The library, or with --with the adapter for that allocator. */
 static char *find_library(const char *with) {
-  static const char *const rel[] = {"libfaultless.so", "../lib/libfaultless.so",
-                                    FL_DEBIAN_LIB "libfaultless.so.0", NULL};
-  static const char *const je[] = {"libfaultless-jemalloc.so", "../lib/libfaultless-jemalloc.so",
-                                   FL_DEBIAN_LIB "libfaultless-jemalloc.so", NULL};
-  static const char *const mi[] = {"libfaultless-mimalloc.so", "../lib/libfaultless-mimalloc.so",
-                                   FL_DEBIAN_LIB "libfaultless-mimalloc.so", NULL};
-  char *dir = self_dir();
-  char *lib = find_relative(dir, !with ? rel : !strcmp(with, "jemalloc") ? je : mi, false);
-  free(dir);
-  return lib;
+  if (!with) return find_own_library("libfaultless");
+  return find_own_library(!strcmp(with, "jemalloc") ? "libfaultless-jemalloc"
+                                                    : "libfaultless-mimalloc");
 }
 
 /* "lib" or "lib:old", unless old already starts with lib. */

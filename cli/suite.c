@@ -360,10 +360,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
     sb_printf(&sb, "%s/bench/suite", s->self);
     s->bin_dir = sb.data;
   }
-  if (!s->library_so) {
-    static const char *const rel[] = {"libfaultless.so", NULL};
-    s->library_so = find_relative(s->self, rel, false);
-  }
+  if (!s->library_so) s->library_so = find_own_library("libfaultless");
   env_collect(&s->env);
   int rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;

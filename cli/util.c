@@ -469,6 +469,21 @@ char *find_relative(const char *dir, const char *const *rel, bool exec) {
   return NULL;
 }
 
+char *find_own_library(const char *name) {
+  strbuf_t sb[4] = {{0}};
+  sb_printf(&sb[0], "%s.so", name);
+  sb_printf(&sb[1], "../lib/%s.so", name);
+  sb_printf(&sb[2], FL_DEBIAN_LIB "%s.so.0", name);
+  sb_printf(&sb[3], FL_DEBIAN_LIB "%s.so", name);
+  const char *rel[] = {sb[0].data, sb[1].data, sb[2].data, sb[3].data, NULL};
+  char *dir = self_dir();
+  char *lib = find_relative(dir, rel, false);
+  free(dir);
+  for (int i = 0; i < 4; i++)
+    free(sb[i].data);
+  return lib;
+}
+
 bool is_tty(FILE *f) {
   return isatty(fileno(f));
 }

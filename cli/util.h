@@ -119,6 +119,12 @@ char *find_relative(const char *dir, const char *const *rel, bool exec);
 #define FL_MULTIARCH ""
 #endif
 #define FL_DEBIAN_LIB "../lib/" FL_MULTIARCH "/"
+/* One of our libraries, by name without ".so" (libfaultless,
+ * libfaultless-jemalloc, libfaultless-mimalloc), in any of three layouts
+ * relative to this binary: the build tree (beside it), make install's
+ * (../lib/) and Debian's (FL_DEBIAN_LIB, where the runtime package holds only
+ * the soname); malloc'd, or NULL. */
+char *find_own_library(const char *name);
 bool is_tty(FILE *f);
 /* mkdir -p: create `path` and any missing parents (mode 0777 less the umask);
  * 0, or -1 with errno set. An existing directory is success. */
