@@ -2,7 +2,7 @@
 /* Process life: initialisation on the first call (possibly while the dynamic
  * loader is still running, so nothing here may allocate through malloc),
  * start-up warming from a constructor, fork handlers, and the exit summary. */
-#include "internal.h"
+#include "api.h"
 
 _Atomic int _fl_ready;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,19 +46,22 @@ bool _fl_init_slow(void) {
 static void fork_prepare(void) {
   _fl_heap_lock(true);
   _fl_outside_lock(true);
-  pthread_mutex_lock(&_fl_arena.warm_lock);
+  _fl_arena_lock(true);
   _fl_span_lock(true);
 }
 
 static void fork_parent(void) {
   _fl_span_lock(false);
-  pthread_mutex_unlock(&_fl_arena.warm_lock);
+  _fl_arena_lock(false);
   _fl_outside_lock(false);
   _fl_heap_lock(false);
 }
 
+/* Each layer resets all of its own state for the child (arena.c lists the
+ * arena layer's). */
 static void fork_child(void) {
-  _fl_warm_atfork_child();
+  _fl_arena_atfork_child();
+  _fl_span_atfork_child();
   _fl_outside_atfork_child();
   _fl_heap_atfork_child();
 }
