@@ -148,9 +148,8 @@ static void choose_warming(fl_arena_t *a) {
 #endif
 }
 
-/* The locks and the condition of the arena layer, new. */
-static void init_locks(fl_arena_t *a) {
-  pthread_mutex_init(&a->warm.lock, NULL);
+/* The huge pages' lock and the warmers' condition, new. */
+static void init_sync(fl_arena_t *a) {
   pthread_mutex_init(&a->huge.lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -162,7 +161,8 @@ static void init_locks(fl_arena_t *a) {
 bool _fl_arena_init(void) {
   fl_arena_t *a = &_fl_arena;
   if (!reserve(a)) return false;
-  init_locks(a);
+  pthread_mutex_init(&a->warm.lock, NULL);
+  init_sync(a);
   choose_huge_pages(a);
   choose_warming(a);
   detect_budget(&a->budget, a->size);
@@ -203,7 +203,10 @@ void _fl_arena_lock(bool lock) {
 
 /* The child of fork(): only the forking thread lives on, so no warmer does.
  * Each part of the arena layer's state, and what becomes of it:
- *   locks, condition     made new (a warmer may have held one)
+ *   warm.lock            released by the fork handler (init.c), which held
+ *                        it across fork()
+ *   huge.lock, warm.done made new (a warmer may have held the lock, or
+ *                        waited)
  *   warmers              none run and nothing is pending: the target comes
  *                        down to the cursor, the foreign queue empties, and
  *                        a chunk caught WARMING is COLD again (its warmer is
@@ -221,7 +224,7 @@ void _fl_arena_lock(bool lock) {
  *                        kept: the child has the same memory and kernel */
 void _fl_arena_atfork_child(void) {
   fl_arena_t *a = &_fl_arena;
-  init_locks(a);
+  init_sync(a);
   atomic_store(&a->warm.running, 0);
   atomic_store(&a->warm.nforeign, 0);
   a->warm.forked = true;

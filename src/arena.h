@@ -11,8 +11,9 @@
 
 /* A chunk's warmth. COLD -> WARMING (a warmer took it) -> WARM, or -> TAKEN
  * when an allocation takes a COLD or WARMING chunk and populates its own
- * part. Only a snapshot or a release turns a chunk COLD again (or a warmer
- * that gives its chunk back, or a fork child for a chunk caught WARMING). */
+ * part. A chunk turns COLD again only when a snapshot gives it back, when a
+ * warmer gives it back unwarmed, or in a fork child (caught WARMING); a
+ * release turns WARM into TAKEN (whoever takes it next populates). */
 enum { FL_CHUNK_COLD = 0, FL_CHUNK_WARMING = 1, FL_CHUNK_WARM = 2, FL_CHUNK_TAKEN = 3 };
 
 /* Bytes per span descriptor: the arena reserves one per slice beside the
@@ -107,8 +108,9 @@ FL_INTERNAL bool _fl_arena_init(void);
 /* Read the budget afresh (options, Lambda, cgroup, MemAvailable). pre: the
  * warmers are paused. */
 FL_INTERNAL void _fl_budget_refresh(void);
-/* Fork: hold the warmers' lock across fork() (lock), release it in the
- * parent; in the child reset the whole arena layer (warmers, huge pages). */
+/* Fork: hold the warmers' lock across fork() (lock), then release it, in
+ * the parent and in the child; in the child then reset the rest of the
+ * arena layer (warmers, huge pages). */
 FL_INTERNAL void _fl_arena_lock(bool lock);
 FL_INTERNAL void _fl_arena_atfork_child(void);
 

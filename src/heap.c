@@ -403,7 +403,6 @@ void _fl_heap_lock(bool lock) {
 }
 
 void _fl_heap_atfork_child(void) {
-  pthread_mutex_init(&heaps_lock, NULL);
   /* Only the forking thread lives on in the child. The other threads' heaps
    * may have been caught in the middle of a lock-free malloc or free, so no
    * thread of the child adopts them: they are orphaned, their blocks stay

@@ -57,12 +57,12 @@ static void fork_parent(void) {
   _fl_heap_lock(false);
 }
 
-/* Each layer resets all of its own state for the child (arena.c lists the
- * arena layer's). */
+/* The forking thread holds those locks and is the child's only thread: it
+ * releases them as in the parent. Then the layers whose other threads left
+ * state behind reset it (arena.c lists all of the arena layer's). */
 static void fork_child(void) {
+  fork_parent();
   _fl_arena_atfork_child();
-  _fl_span_atfork_child();
-  _fl_outside_atfork_child();
   _fl_heap_atfork_child();
 }
 

@@ -107,7 +107,3 @@ void _fl_outside_lock(bool lock) {
   else
     pthread_mutex_unlock(&outside_lock);
 }
-
-void _fl_outside_atfork_child(void) {
-  pthread_mutex_init(&outside_lock, NULL);
-}

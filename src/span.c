@@ -302,6 +302,14 @@ void _fl_span_shrink(fl_span_t *s, size_t slices) {
 
 /* --- Release ------------------------------------------------------------ */
 
+/* `bytes` of warm memory went back to the OS. */
+static void count_released(size_t bytes) {
+  if (!bytes) return;
+  FL_STAT_ADD(released, bytes);
+  uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+  FL_STAT_SUB(warm, bytes < warm ? bytes : warm);
+}
+
 static bool touches_warm_chunk(const fl_span_t *s) {
   size_t first = _fl_span_index(s);
   for (size_t c = first / FL_SLICES_PER_CHUNK; c <= (first + s->slices - 1) / FL_SLICES_PER_CHUNK;
@@ -318,6 +326,7 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
   pthread_mutex_lock(&free_spans.lock);
   for (size_t b = 0; b < BINS; b++) {
     for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
+      FL_ASSERT(s->kind == FL_SPAN_FREE && bin_of(s->slices) == b);
       /* Fresh spans were never touched since reserved or released, unless a
        * warmer populated their chunks. */
       if (now - s->freed_ms < min_idle_ms || ((s->flags & FL_SPAN_FRESH) && !touches_warm_chunk(s)))
@@ -336,12 +345,8 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
     }
   }
   pthread_mutex_unlock(&free_spans.lock);
-  if (released) {
-    FL_STAT_ADD(released, released);
-    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-    FL_STAT_SUB(warm, released < warm ? released : warm);
-    _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
-  }
+  count_released(released);
+  if (released) _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
   return released;
 }
 
@@ -355,6 +360,7 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
  * pages and stop warming. pre: span lock held, warmers paused. */
 static void cool_chunk(size_t c, bool whole, fl_snapshot_release_t *r) {
   fl_arena_t *a = &_fl_arena;
+  FL_ASSERT(c < a->nchunks);
 #ifdef FL_SECURE
   if (!whole) {
     uint8_t warm = FL_CHUNK_WARM;
@@ -381,6 +387,57 @@ static void release_chunks(size_t c0, size_t c1, fl_snapshot_release_t *r) {
     cool_chunk(c, true, r);
 }
 
+/* Give back the warm free spans. The slice before a free span is live (free
+ * spans coalesce), and so is the one after it, unless it is the frontier f.
+ * pre: span lock held. */
+static void release_free_spans(size_t f, fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+  for (size_t b = 0; b < BINS; b++) {
+    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
+      FL_ASSERT(s->kind == FL_SPAN_FREE && _fl_span_index(s) + s->slices <= f);
+      size_t first = _fl_span_index(s), end = first + s->slices;
+      size_t c0 = first / FL_SLICES_PER_CHUNK, c1 = (end - 1) / FL_SLICES_PER_CHUNK;
+      /* A span that reads as zero holds warm pages only where a warmer
+       * warmed its chunk (frontier padding); one released before holds none. */
+      bool warm = !(s->flags & FL_SPAN_FRESH);
+      for (size_t k = c0; !warm && k <= c1; k++)
+        warm = atomic_load(&a->chunk_state[k]) == FL_CHUNK_WARM;
+      if (!warm) continue;
+      if (_fl_prim_release(_fl_slice_addr(first), (size_t)s->slices << FL_SLICE_SHIFT) != 0)
+        continue;
+      s->flags = FL_SPAN_FRESH; /* reads as zero now */
+      r->free += (size_t)s->slices << FL_SLICE_SHIFT;
+      for (size_t k = c0; k <= c1; k++) {
+        size_t cs = k * FL_SLICES_PER_CHUNK, ce = cs + FL_SLICES_PER_CHUNK;
+        cool_chunk(k, cs >= first && (ce <= end || end == f), r);
+      }
+    }
+  }
+}
+
+/* Give back the chunks from c on that are above the frontier and not cold,
+ * in runs, a batch at a time under the lock: giving back base pages takes
+ * time in proportion to their number (TUNING.md, snapshots), and allocations
+ * wait for the lock meanwhile. Each batch starts above the frontier as it is
+ * then. */
+static void release_above(size_t c, fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+  while (c < a->nchunks) {
+    pthread_mutex_lock(&free_spans.lock);
+    size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
+    if (c < above) c = above;
+    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
+    for (; c < end; c++) {
+      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
+      release_chunks(run, c, r);
+      run = c + 1;
+    }
+    release_chunks(run, c, r);
+    pthread_mutex_unlock(&free_spans.lock);
+  }
+}
+
 void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
   fl_arena_t *a = &_fl_arena;
   r->free = r->above = 0;
@@ -393,28 +450,7 @@ void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
   size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
   size_t fc = f / FL_SLICES_PER_CHUNK;
   uint8_t fstate = fc < a->nchunks ? atomic_load(&a->chunk_state[fc]) : FL_CHUNK_COLD;
-  /* Free spans. The slice before a free span is live (free spans coalesce),
-   * and so is the one after it, unless it is the frontier. */
-  for (size_t b = 0; b < BINS; b++) {
-    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
-      size_t first = _fl_span_index(s), end = first + s->slices;
-      /* A span that reads as zero holds warm pages only where a warmer
-       * warmed its chunk (frontier padding); one released before holds none. */
-      bool warm = !(s->flags & FL_SPAN_FRESH);
-      for (size_t k = first / FL_SLICES_PER_CHUNK; !warm && k <= (end - 1) / FL_SLICES_PER_CHUNK;
-           k++)
-        warm = atomic_load(&a->chunk_state[k]) == FL_CHUNK_WARM;
-      if (!warm) continue;
-      if (_fl_prim_release(_fl_slice_addr(first), (size_t)s->slices << FL_SLICE_SHIFT) != 0)
-        continue;
-      s->flags = FL_SPAN_FRESH; /* reads as zero now */
-      r->free += (size_t)s->slices << FL_SLICE_SHIFT;
-      for (size_t k = first / FL_SLICES_PER_CHUNK; k <= (end - 1) / FL_SLICES_PER_CHUNK; k++) {
-        size_t cs = k * FL_SLICES_PER_CHUNK, ce = cs + FL_SLICES_PER_CHUNK;
-        cool_chunk(k, cs >= first && (ce <= end || end == f), r);
-      }
-    }
-  }
+  release_free_spans(f, r);
   size_t c = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
 #ifndef FL_SECURE
   /* The frontier's own chunk: the part above it. (Secure builds keep it
@@ -431,30 +467,8 @@ void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
   (void)fstate;
 #endif
   pthread_mutex_unlock(&free_spans.lock);
-  /* Whole chunks above the frontier, in runs of those not cold, a batch at
-   * a time under the lock: giving back 4 KiB pages takes ~0.2 ms per MiB,
-   * and allocations wait for the lock meanwhile. Each batch starts above
-   * the frontier as it is then. */
-  while (c < a->nchunks) {
-    pthread_mutex_lock(&free_spans.lock);
-    f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
-    if (c < above) c = above;
-    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
-    for (; c < end; c++) {
-      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
-      release_chunks(run, c, r);
-      run = c + 1;
-    }
-    release_chunks(run, c, r);
-    pthread_mutex_unlock(&free_spans.lock);
-  }
-  size_t released = r->free + r->above;
-  if (released) {
-    FL_STAT_ADD(released, released);
-    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-    FL_STAT_SUB(warm, released < warm ? released : warm);
-  }
+  release_above(c, r);
+  count_released(r->free + r->above);
 }
 
 /* --- Lookup and checking ------------------------------------------------ */
@@ -522,8 +536,4 @@ void _fl_span_lock(bool lock) {
     pthread_mutex_lock(&free_spans.lock);
   else
     pthread_mutex_unlock(&free_spans.lock);
-}
-
-void _fl_span_atfork_child(void) {
-  pthread_mutex_init(&free_spans.lock, NULL);
 }

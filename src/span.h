@@ -109,10 +109,9 @@ FL_INTERNAL void _fl_span_snapshot_release(fl_snapshot_release_t *r);
 /* The span owning p (in the arena), or NULL when p is in no live span. */
 FL_INTERNAL fl_span_t *_fl_span_lookup(const void *p);
 FL_INTERNAL int _fl_span_check(void);
-/* Fork: hold the span lock across fork() (lock), release it in the parent,
- * and make it new in the child. */
+/* Fork: hold the span lock across fork() (lock), then release it, in the
+ * parent and in the child. */
 FL_INTERNAL void _fl_span_lock(bool lock);
-FL_INTERNAL void _fl_span_atfork_child(void);
 
 /* --- outside.c ---------------------------------------------------------- */
 
@@ -123,7 +122,6 @@ FL_INTERNAL size_t _fl_outside_size(const void *p);
 /* Unmap an outside block; false when p is not one. */
 FL_INTERNAL bool _fl_outside_free(void *p);
 FL_INTERNAL void _fl_outside_lock(bool lock);
-FL_INTERNAL void _fl_outside_atfork_child(void);
 
 /* --- snapshot.c --------------------------------------------------------- */
 

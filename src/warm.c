@@ -294,9 +294,9 @@ int _fl_prefault_wait_ms(long timeout_ms) {
 /* What PREFAULT asks for at start-up, in bytes. Inside Lambda the function's
  * memory is already paid for, so warm half of it. Elsewhere nothing says the
  * process will live long or use memory (a shell running `true` must not pay
- * for 64 MiB it never touches: populating and then freeing it at exit cost
- * ~3 ms per process), so nothing is warmed at start-up and AHEAD warms in
- * step with the heap's growth. */
+ * for memory it never touches, populated and freed again at exit: TUNING.md
+ * has the cost), so nothing is warmed at start-up and AHEAD warms in step
+ * with the heap's growth. */
 size_t _fl_prefault_default(void) {
   fl_arena_t *a = &_fl_arena;
   long long v = _fl_option(FL_OPT_PREFAULT);
