@@ -28,11 +28,14 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
 
 /* --- stats.c ------------------------------------------------------------ */
 
-#define FL_COUNTERS(X)                                                                             \
+/* The counters, in two parts so that the stats (control.c) print the
+ * reservation's fields between them. */
+#define FL_COUNTERS_MEMORY(X)                                                                      \
   X(warm)                                                                                          \
   X(in_use)                                                                                        \
   X(peak_in_use)                                                                                   \
-  X(outside)                                                                                       \
+  X(outside)
+#define FL_COUNTERS_EVENTS(X)                                                                      \
   X(warmed_by_warmers)                                                                             \
   X(warmer_ns)                                                                                     \
   X(warming_ns)                                                                                    \
@@ -48,6 +51,7 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
   X(snapshot_released)                                                                             \
   X(snapshot_prepare_ns)                                                                           \
   X(snapshot_restores)
+#define FL_COUNTERS(X) FL_COUNTERS_MEMORY(X) FL_COUNTERS_EVENTS(X)
 
 typedef struct fl_counters_s {
 #define FL_COUNTER_FIELD(name) _Atomic uint64_t name;

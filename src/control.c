@@ -87,27 +87,10 @@ static const char *source_name(uint32_t s) {
 /* The fields in print order: name and value, from one table. */
 #define FL_STATS_FIELDS(X)                                                                         \
   X(reserved)                                                                                      \
-  X(warm)                                                                                          \
-  X(in_use)                                                                                        \
-  X(peak_in_use)                                                                                   \
-  X(outside)                                                                                       \
+  FL_COUNTERS_MEMORY(X)                                                                            \
   X(budget)                                                                                        \
   X(prefault_target)                                                                               \
-  X(warmed_by_warmers)                                                                             \
-  X(warmer_ns)                                                                                     \
-  X(warming_ns)                                                                                    \
-  X(populated_inline)                                                                              \
-  X(faults_taken)                                                                                  \
-  X(faults_avoided)                                                                                \
-  X(released)                                                                                      \
-  X(spans_small)                                                                                   \
-  X(spans_large)                                                                                   \
-  X(heaps)                                                                                         \
-  X(heaps_reused)                                                                                  \
-  X(snapshot_prepares)                                                                             \
-  X(snapshot_released)                                                                             \
-  X(snapshot_prepare_ns)                                                                           \
-  X(snapshot_restores)
+  FL_COUNTERS_EVENTS(X)
 
 void fl_stats_print(FILE *out) {
   fl_stats_t st = {.size = sizeof st};
