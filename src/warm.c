@@ -54,6 +54,11 @@ static int warm_chunk(size_t c) {
   return rc;
 }
 
+/* --- Another allocator's memory (the adapters' queue) --------------------- */
+
+/* Populate [addr, addr+size) within the budget. A piece that fails (unmapped,
+ * PROT_NONE) is skipped: populating never changes what a page holds, so a
+ * wrong guess costs nothing but time. */
 static void warm_foreign_range(char *addr, size_t size) {
   fl_arena_t *a = &_fl_arena;
   size_t piece = FL_PIECE_SLICES << FL_SLICE_SHIFT, done = 0;
@@ -81,6 +86,7 @@ static void warm_foreign_queue(void) {
       return;
     }
     int k = atomic_fetch_sub(&a->warm.nforeign, 1) - 1;
+    FL_ASSERT(k >= 0 && k < FL_FOREIGN_MAX);
     char *addr = a->warm.foreign[k].addr;
     size_t size = a->warm.foreign[k].size;
     pthread_mutex_unlock(&a->warm.lock);
