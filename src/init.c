@@ -44,6 +44,7 @@ bool _fl_init_slow(void) {
 /* Hold every lock across fork() so the child never inherits one held by a
  * thread that does not exist there. */
 static void fork_prepare(void) {
+  _fl_snapshot_lock(true);
   _fl_heap_lock(true);
   _fl_outside_lock(true);
   _fl_arena_lock(true);
@@ -55,6 +56,7 @@ static void fork_parent(void) {
   _fl_arena_lock(false);
   _fl_outside_lock(false);
   _fl_heap_lock(false);
+  _fl_snapshot_lock(false);
 }
 
 /* The forking thread holds those locks and is the child's only thread: it

@@ -16,6 +16,13 @@ typedef struct fl_snapshot_s {
 
 static fl_snapshot_t snap = {.lock = PTHREAD_MUTEX_INITIALIZER, .cold_lo = SIZE_MAX};
 
+void _fl_snapshot_lock(bool lock) {
+  if (lock)
+    pthread_mutex_lock(&snap.lock);
+  else
+    pthread_mutex_unlock(&snap.lock);
+}
+
 void _fl_snapshot_prepare(void) {
   FL_STAT_ADD(snapshot_prepares, 1);
   fl_arena_t *a = &_fl_arena;

@@ -130,5 +130,9 @@ FL_INTERNAL void _fl_outside_lock(bool lock);
  * same target again. pre: the library is initialised. */
 FL_INTERNAL void _fl_snapshot_prepare(void);
 FL_INTERNAL void _fl_snapshot_restored(void);
+/* Fork: take (true) or release the snapshot calls' lock, the outermost of
+ * those fork() is held across (prepare takes the warmers' and the span lock
+ * inside it). */
+FL_INTERNAL void _fl_snapshot_lock(bool lock);
 
 #endif
