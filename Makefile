@@ -57,9 +57,9 @@ B ?= build$(if $(CROSS_ARM64),-arm64)$(if $(SAN),-$(SAN))$(if $(filter 1,$(SECUR
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-# Every function on a cache line of its own: without it, where the linker
-# happened to put malloc's and free's fast paths moved the `small` and
-# `prodcons/2` suite cases by 20% (bench/suite/README.md), with no change to them.
+# Every function on a cache line of its own, so that where the linker happens
+# to put malloc's and free's fast paths does not move the suite's figures
+# (bench/suite/README.md has the measurement).
 ALIGN := -falign-functions=64
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(ALIGN) $(WARN) -fPIC -fno-semantic-interposition -pthread -Iinclude -Isrc $(SANFLAGS)
 LDLIBS := -pthread -ldl
@@ -67,9 +67,11 @@ LDLIBS := -pthread -ldl
 # 2.34 the old symbol versions they bind to (src/prim/glibc.h) live there.
 SO_LDLIBS := $(LDLIBS) -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:libdl.so.2 -Wl,--pop-state
 
-CORE_SRC := src/prim/linux.c src/parse.c src/options.c src/stats.c src/budget.c src/warm.c \
-            src/span.c src/outside.c src/heap.c src/alloc.c src/system.c src/init.c \
-            src/snapshot.c
+# By layer, bottom up (src/README.md).
+CORE_SRC := src/prim/linux.c src/assert.c src/parse.c src/options.c src/stats.c src/budget.c \
+            src/arena.c src/populate.c src/huge.c src/warm.c \
+            src/span.c src/outside.c src/snapshot.c src/heap.c \
+            src/alloc.c src/control.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
 OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
@@ -79,7 +81,8 @@ OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
 # archives keep plain references: a versioned one cannot link with -static.
 CORE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(CORE_SRC))
 OVERRIDE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(OVERRIDE_SRC))
-HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h src/prim/glibc.h
+HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h src/prim/glibc.h \
+        src/config.h src/arena.h src/span.h src/heap.h src/api.h src/pages.h
 
 LIB_SO := $(B)/libfaultless.so
 # The ABI version in the soname (libfaultless.so.0). Raise it when a change

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The allocation API: size-class blocks from the thread heap on the fast
  * path, large blocks as spans, outside blocks when the reservation is full. */
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <string.h>
@@ -42,11 +42,12 @@ static size_t aligned_class(size_t size, size_t align) {
 }
 
 void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
-  if (FL_UNLIKELY(_fl_ensure_init() && _fl_passthrough)) return _fl_system_alloc(size, align, zero);
+  bool ready = _fl_ensure_init();
+  if (FL_UNLIKELY(ready && _fl_passthrough)) return _fl_system_alloc(size, align, zero);
   if (size <= FL_SMALL_MAX && align <= FL_SLICE) {
     size_t cls = align <= FL_ALIGN ? _fl_size_class(size) : aligned_class(size, align);
     if (cls < FL_CLASSES) {
-      fl_heap_t *h = _fl_heap_tl ? _fl_heap_tl : _fl_heap_get();
+      fl_heap_t *h = _fl_heap_tl ? _fl_heap_tl : ready ? _fl_heap_get() : NULL;
       void *p = h ? heap_alloc(h, cls) : NULL;
       if (!p)
         p = _fl_outside_alloc(size, align);
@@ -247,6 +248,10 @@ static void *pages_take(size_t size, size_t align, bool lease, bool *zeroed) {
   return _fl_span_start(s);
 }
 
+bool _fl_pages_init(void) {
+  return _fl_ensure_init();
+}
+
 void *_fl_pages_alloc(size_t size, size_t align, bool *zeroed) {
   return pages_take(size, align, false, zeroed);
 }
@@ -263,8 +268,18 @@ bool _fl_pages_owned(const void *p) {
   return _fl_in_arena(p);
 }
 
-int fl_heap_check(void) {
-  if (!_fl_ensure_init()) return 0;
-  int rc = _fl_span_check() || _fl_heap_check_current();
-  return rc ? EFAULT : 0;
+bool _fl_pages_claim_start_prefault(void) {
+  return _fl_claim_start_prefault();
+}
+
+size_t _fl_pages_prefault_default(void) {
+  return _fl_prefault_default();
+}
+
+bool _fl_pages_warming_on(void) {
+  return _fl_warming_on();
+}
+
+int _fl_pages_warm_foreign(void *addr, size_t size) {
+  return _fl_warm_foreign(addr, size);
 }

@@ -4,7 +4,7 @@
  * memory limit of the process and the memory available, less a headroom for
  * the rest of the process. Every file is read under a root directory so that
  * tests can point it at fixture trees. */
-#include "internal.h"
+#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>

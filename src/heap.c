@@ -4,7 +4,7 @@
  * its span's atomic remote list and collected by the owner on its slow
  * path. The heap of an exited thread is kept and adopted by the next new
  * thread, with its blocks and pending remote frees. */
-#include "internal.h"
+#include "heap.h"
 
 #include <string.h>
 
@@ -71,9 +71,9 @@ static fl_heap_t *heap_new(void) {
   return h;
 }
 
+/* pre: the library is initialised (the API layer makes sure). */
 fl_heap_t *_fl_heap_get(void) {
   if (_fl_heap_tl) return _fl_heap_tl;
-  if (!_fl_ensure_init()) return NULL;
   pthread_mutex_lock(&heaps_lock);
   fl_heap_t *h = abandoned;
   if (h) {
@@ -95,6 +95,7 @@ fl_heap_t *_fl_heap_get(void) {
 /* --- Spans of a class --------------------------------------------------- */
 
 static void list_push(fl_heap_t *h, fl_span_t *s) {
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && s->heap == h && !s->in_list);
   fl_span_t **head = &h->avail[s->cls];
   s->prev = NULL;
   s->next = *head;
@@ -110,6 +111,7 @@ static void list_push(fl_heap_t *h, fl_span_t *s) {
  * at the tail, so it gathers free blocks while the head span serves, instead
  * of flapping between full and listed on every free. */
 static void list_append(fl_heap_t *h, fl_span_t *s) {
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && s->heap == h && !s->in_list);
   fl_span_t **tail = &h->avail_tail[s->cls];
   s->next = NULL;
   s->prev = *tail;
@@ -122,6 +124,9 @@ static void list_append(fl_heap_t *h, fl_span_t *s) {
 }
 
 static void list_remove(fl_heap_t *h, fl_span_t *s) {
+  FL_ASSERT(s->in_list && s->heap == h);
+  FL_ASSERT(s->prev ? s->prev->next == s : h->avail[s->cls] == s);
+  FL_ASSERT(s->next ? s->next->prev == s : h->avail_tail[s->cls] == s);
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -148,6 +153,7 @@ static void carve(fl_span_t *s) {
   uint32_t page = (uint32_t)_fl_prim_page_size();
   uint32_t n = bsize >= page ? 1 : page / bsize;
   uint32_t stop = s->carved_end + n * bsize < end ? s->carved_end + n * bsize : end;
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && s->carved_end < stop && stop <= end);
   char *start = _fl_span_start(s);
   for (uint32_t off = stop; off > s->carved_end;) {
     off -= bsize;
@@ -186,6 +192,7 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
 }
 
 static void span_retire(fl_heap_t *h, fl_span_t *s) {
+  FL_ASSERT(s->heap == h && !(s->flags & FL_SPAN_HELD));
   if (s->in_list) list_remove(h, s);
   s->heap = NULL;
   _fl_span_guard(s, false);
@@ -208,6 +215,7 @@ static inline fl_block_t *remote_block(char *start, uint32_t head) {
  * stays listed (it is the warmest memory for its class); sweep_empty gives
  * spare empty spans back now and then. */
 static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
+  FL_ASSERT(s->heap == h && s->used > 0);
   _fl_span_push(s, b);
   s->used--;
   if (!s->in_list) list_append(h, s);
@@ -237,9 +245,12 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
 #endif
   _fl_block_mark_free(b);
   uint32_t me = (uint32_t)(((char *)b - start) >> 4) + 1;
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && me <= FL_REMOTE_HEAD);
   uint32_t head = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
   do {
     _fl_block_set_next(b, remote_block(start, head));
+    /* The count never wraps: a span's remote list holds at most its blocks. */
+    FL_ASSERT((head & FL_REMOTE_COUNT) != FL_REMOTE_COUNT);
   } while (!atomic_compare_exchange_weak_explicit(
       &s->remote_head, &head, ((head & FL_REMOTE_COUNT) + FL_REMOTE_ONE) | me | FL_REMOTE_ANNOUNCED,
       memory_order_acq_rel, memory_order_relaxed));
@@ -278,6 +289,7 @@ static void take_remote(fl_heap_t *h, fl_span_t *s, uint32_t head) {
   }
   s->free = first;
   s->used -= n;
+  FL_ASSERT(s->heap == h);
   if (!s->in_list) list_append(h, s);
 }
 
@@ -285,6 +297,8 @@ static void take_remote(fl_heap_t *h, fl_span_t *s, uint32_t head) {
  * remote_link happens before a freer that sees the cleared head announces the
  * span again (writing remote_link); the blocks' links are visible after. */
 static void take_announced(fl_heap_t *h, fl_span_t *s) {
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && s->heap == h);
+  FL_ASSERT(atomic_load_explicit(&s->remote_head, memory_order_relaxed) & FL_REMOTE_ANNOUNCED);
   s->flags &= (uint8_t)~FL_SPAN_HELD;
   take_remote(h, s, atomic_exchange_explicit(&s->remote_head, 0, memory_order_acq_rel));
 }
@@ -341,6 +355,7 @@ static void sweep_empty(fl_heap_t *h, int keep) {
 /* --- Allocation slow path ----------------------------------------------- */
 
 void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
+  FL_ASSERT(cls >= 1 && cls < FL_CLASSES && h == _fl_heap_tl);
   if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h, false);
   if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
   fl_span_t *s;
@@ -359,6 +374,7 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
     list_remove(h, s);
   }
   if (!s && !(s = span_new(h, cls))) return NULL;
+  FL_ASSERT(s->free && s->cls == cls && s->heap == h);
   return _fl_span_pop(s);
 }
 

@@ -2,7 +2,7 @@
 /* Process life: initialisation on the first call (possibly while the dynamic
  * loader is still running, so nothing here may allocate through malloc),
  * start-up warming from a constructor, fork handlers, and the exit summary. */
-#include "internal.h"
+#include "api.h"
 
 _Atomic int _fl_ready;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,29 +47,25 @@ static void fork_prepare(void) {
   _fl_snapshot_lock(true);
   _fl_heap_lock(true);
   _fl_outside_lock(true);
-  pthread_mutex_lock(&_fl_arena.warm_lock);
+  _fl_arena_lock(true);
   _fl_span_lock(true);
 }
 
-static void fork_release(void) {
+static void fork_parent(void) {
   _fl_span_lock(false);
-  pthread_mutex_unlock(&_fl_arena.warm_lock);
+  _fl_arena_lock(false);
   _fl_outside_lock(false);
   _fl_heap_lock(false);
   _fl_snapshot_lock(false);
 }
 
-static void fork_parent(void) {
-  fork_release();
-}
-
-/* The forking thread holds every lock fork_prepare took, in the child too:
- * it releases them there as in the parent (re-initialising a held mutex is
- * undefined, and hides the lock order from TSan). */
+/* The forking thread holds those locks and is the child's only thread: it
+ * releases them as in the parent. Then the layers whose other threads left
+ * state behind reset it (arena.c lists all of the arena layer's). */
 static void fork_child(void) {
-  _fl_warm_atfork_child();
+  fork_parent();
+  _fl_arena_atfork_child();
   _fl_heap_atfork_child();
-  fork_release();
 }
 
 /* --- Start and exit ----------------------------------------------------- */

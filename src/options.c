@@ -2,7 +2,7 @@
 /* Options: one table indexed by fl_option_t, read once from FAULTLESS_<NAME>
  * at initialisation and settable later with fl_option_set. A malformed value
  * is reported once and the default kept. */
-#include "internal.h"
+#include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -99,14 +99,6 @@ bool _fl_option_is_set(fl_option_t opt) {
   return options[opt].origin != FROM_DEFAULT;
 }
 
-static int find_option(const char *name) {
-  if (!name) return -1;
-  if (strncasecmp(name, "FAULTLESS_", 10) == 0) name += 10;
-  for (int i = 0; i < FL_OPT_COUNT; i++)
-    if (strcasecmp(name, options[i].name) == 0) return i;
-  return -1;
-}
-
 void _fl_options_print(void) {
   static const char *origin[] = {"default", "environment", "fl_option_set"};
   for (int i = 0; i < FL_OPT_COUNT; i++) {
@@ -122,11 +114,17 @@ void _fl_options_print(void) {
   }
 }
 
-/* --- Public ------------------------------------------------------------- */
+int _fl_option_find(const char *name) {
+  if (!name) return -1;
+  if (strncasecmp(name, "FAULTLESS_", 10) == 0) name += 10;
+  for (int i = 0; i < FL_OPT_COUNT; i++)
+    if (strcasecmp(name, options[i].name) == 0) return i;
+  return -1;
+}
 
-int fl_option_set(const char *name, const char *value) {
+int _fl_option_set(const char *name, const char *value, fl_option_t *which) {
   _fl_options_init();
-  int i = find_option(name);
+  int i = _fl_option_find(name);
   if (i < 0) return ENOENT;
   long long v;
   if (!value || !_fl_option_parse((fl_option_t)i, value, &v)) {
@@ -136,13 +134,6 @@ int fl_option_set(const char *name, const char *value) {
   }
   atomic_store_explicit(&options[i].value, v, memory_order_relaxed);
   options[i].origin = FROM_CALL;
-  /* PREFAULT set after start-up acts at once, as fl_prefault would. */
-  if (i == FL_OPT_PREFAULT && atomic_load(&_fl_ready) == 2) _fl_arena_start_prefault();
+  *which = (fl_option_t)i;
   return 0;
-}
-
-long long fl_option_get(const char *name) {
-  _fl_options_init();
-  int i = find_option(name);
-  return i < 0 ? -2 : atomic_load(&options[i].value);
 }

@@ -2,7 +2,7 @@
 /* Outside blocks: when the reservation is full (or could not be made), a
  * block is mapped straight from the OS and recorded in an open-addressing
  * table, so free() and realloc() still recognise it. A slow path by design. */
-#include "internal.h"
+#include "span.h"
 
 #include <string.h>
 

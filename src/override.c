@@ -3,7 +3,7 @@
  * -lfaultless: every entry point the glibc manual ("Replacing malloc") lists,
  * the __libc_ aliases, and the glibc extras programs call beside them. */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -33,7 +33,7 @@ typedef enum fl_option_e {
 #define FL_AUTO (-1LL)             /* "auto", "none" or "never" */
 #define FL_PERCENT_BIT (1LL << 62) /* PREFAULT given as a percentage */
 
-/* Smallest RESERVE: four chunks (internal.h checks it against FL_CHUNK). */
+/* Smallest RESERVE: four chunks (options.c checks it against FL_CHUNK). */
 #define FL_RESERVE_MIN (4ull << 21)
 
 /* Parse "64M", "1.5G", "4096" into bytes. Returns false when malformed. */

@@ -1,24 +1,29 @@
 // SPDX-License-Identifier: MIT
 /* Snapshots (AWS Lambda SnapStart, microVM and CRIU snapshots): before one,
  * give back the warm memory nothing holds, so that it is not saved; after a
- * restore, whose memory comes back cold, warm again up to the same target. */
-#include "internal.h"
+ * restore, whose memory comes back cold, warm again up to the same target. The public
+ * fl_snapshot_* calls (control.c) make sure the library is initialised. */
+#include "span.h"
 
-/* Serialises prepare and restored; guards what prepare remembers. */
-static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Since the last restore: the chunks made cold, [cold_lo, cold_hi), and the
- * warm target (a chunk index) to warm up to again. */
-static size_t cold_lo = SIZE_MAX, cold_hi, target;
+/* What prepare remembers for the restore, under `lock`, which also
+ * serialises prepare and restored: since the last restore, the chunks made
+ * cold, [cold_lo, cold_hi), and the warm target (a chunk index) to warm up
+ * to again. */
+typedef struct fl_snapshot_s {
+  pthread_mutex_t lock;
+  size_t cold_lo, cold_hi, target;
+} fl_snapshot_t;
+
+static fl_snapshot_t snap = {.lock = PTHREAD_MUTEX_INITIALIZER, .cold_lo = SIZE_MAX};
 
 void _fl_snapshot_lock(bool lock) {
   if (lock)
-    pthread_mutex_lock(&snap_lock);
+    pthread_mutex_lock(&snap.lock);
   else
-    pthread_mutex_unlock(&snap_lock);
+    pthread_mutex_unlock(&snap.lock);
 }
 
-void fl_snapshot_prepare(void) {
-  if (!_fl_ensure_init()) return;
+void _fl_snapshot_prepare(void) {
   FL_STAT_ADD(snapshot_prepares, 1);
   fl_arena_t *a = &_fl_arena;
   if (!a->base) {
@@ -26,17 +31,19 @@ void fl_snapshot_prepare(void) {
     return;
   }
   uint64_t t0 = _fl_prim_now_ns();
-  pthread_mutex_lock(&snap_lock);
+  pthread_mutex_lock(&snap.lock);
   _fl_warmers_pause();
   fl_snapshot_release_t r;
   _fl_span_snapshot_release(&r);
-  if (r.cold_lo < cold_lo) cold_lo = r.cold_lo;
-  if (r.cold_hi > cold_hi) cold_hi = r.cold_hi;
+  if (r.cold_lo < snap.cold_lo) snap.cold_lo = r.cold_lo;
+  if (r.cold_hi > snap.cold_hi) snap.cold_hi = r.cold_hi;
   size_t t = _fl_warm_target();
-  if (t < cold_hi) t = cold_hi;
-  if (t > target) target = t;
-  size_t again = target;
-  pthread_mutex_unlock(&snap_lock);
+  if (t < snap.cold_hi) t = snap.cold_hi;
+  if (t > snap.target) snap.target = t;
+  FL_ASSERT(snap.cold_lo == SIZE_MAX || snap.cold_lo < snap.cold_hi);
+  FL_ASSERT(snap.cold_hi <= snap.target && snap.target <= a->nchunks);
+  size_t again = snap.target;
+  pthread_mutex_unlock(&snap.lock);
   uint64_t ns = _fl_prim_now_ns() - t0;
   FL_STAT_ADD(snapshot_released, r.free + r.above);
   FL_STAT_ADD(snapshot_prepare_ns, ns);
@@ -46,21 +53,20 @@ void fl_snapshot_prepare(void) {
               again << FL_CHUNK_SHIFT >> 20);
 }
 
-void fl_snapshot_restored(void) {
-  if (!_fl_ensure_init()) return;
+void _fl_snapshot_restored(void) {
   FL_STAT_ADD(snapshot_restores, 1);
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return;
-  pthread_mutex_lock(&snap_lock);
+  pthread_mutex_lock(&snap.lock);
   /* The budget is read with the warmers stopped (a no-op after prepare). */
   _fl_warmers_pause();
   _fl_budget_refresh();
   size_t t = _fl_warm_target();
-  if (t < target) t = target;
-  int n = _fl_warmers_resume(cold_lo, t);
-  cold_lo = SIZE_MAX;
-  cold_hi = target = 0;
-  pthread_mutex_unlock(&snap_lock);
+  if (t < snap.target) t = snap.target;
+  int n = _fl_warmers_resume(snap.cold_lo, t);
+  snap.cold_lo = SIZE_MAX;
+  snap.cold_hi = snap.target = 0;
+  pthread_mutex_unlock(&snap.lock);
   _fl_verbose("snapshot restored: warming up to %zu MiB of the arena again with %d warmer(s)",
               t << FL_CHUNK_SHIFT >> 20, n);
 }

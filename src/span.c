@@ -2,22 +2,34 @@
 /* Spans: runs of slices cut from the reservation. Free spans sit in bins by
  * length, most recently freed first (they are the warmest); new memory comes
  * from the frontier in address order, which is the order the warmers warm.
- * All of it under one lock: span allocation is the slow path. */
-#include "internal.h"
+ * All of it under one lock, the span layer's own: span allocation is the slow
+ * path. Invariants (checked by FL_ASSERT and _fl_span_check): below the
+ * frontier every slice belongs to exactly one span; a span's first
+ * descriptor holds its kind and length, its others are INTERIOR; free spans
+ * never touch (they coalesce) and each sits in the bin of its length; the
+ * frontier only moves up. */
+#include "span.h"
 
 #include <string.h>
 
 #define BINS (FL_SLICES_PER_CHUNK + 1) /* 1..32 exact; bin 0: longer spans */
 
-static fl_span_t *bins[BINS];
-static uint64_t last_release_ms;
+/* The span layer's state. */
+typedef struct fl_free_spans_s {
+  pthread_mutex_t lock;     /* the bins, every descriptor's kind, the frontier */
+  fl_span_t *bins[BINS];    /* free spans by length, most recently freed first */
+  uint64_t last_release_ms; /* RELEASE: when idle spans were last given back */
+} fl_free_spans_t;
+
+static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t bin_of(size_t slices) {
   return slices < BINS ? slices : 0;
 }
 
 static void bin_push(fl_span_t *s) {
-  fl_span_t **head = &bins[bin_of(s->slices)];
+  FL_ASSERT(s->kind == FL_SPAN_FREE && s->slices > 0);
+  fl_span_t **head = &free_spans.bins[bin_of(s->slices)];
   s->prev = NULL;
   s->next = *head;
   if (*head) (*head)->prev = s;
@@ -25,10 +37,13 @@ static void bin_push(fl_span_t *s) {
 }
 
 static void bin_remove(fl_span_t *s) {
+  FL_ASSERT(s->kind == FL_SPAN_FREE);
+  FL_ASSERT(s->prev ? s->prev->next == s : free_spans.bins[bin_of(s->slices)] == s);
+  FL_ASSERT(!s->next || s->next->prev == s);
   if (s->prev)
     s->prev->next = s->next;
   else
-    bins[bin_of(s->slices)] = s->next;
+    free_spans.bins[bin_of(s->slices)] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
 }
@@ -56,16 +71,24 @@ void _fl_span_guard(fl_span_t *s, bool on) {
 }
 #endif
 
+/* Move the frontier up to slice f. pre: span lock held. */
+static void frontier_raise(size_t f) {
+  fl_arena_t *a = &_fl_arena;
+  FL_ASSERT(f > atomic_load_explicit(&a->frontier, memory_order_relaxed) && f <= a->nslices);
+  atomic_store_explicit(&a->frontier, f, memory_order_relaxed);
+}
+
 static uint64_t now_ms(void) {
   return _fl_prim_now_ns() / 1000000u;
 }
 
 /* Make [first, first+n) a free span with `flags`, merged with free
- * neighbours. pre: arena lock held. */
+ * neighbours. pre: span lock held. */
 static void free_range(size_t first, size_t n, uint8_t flags) {
   fl_arena_t *a = &_fl_arena;
   fl_span_t *spans = a->spans;
   size_t end = first + n;
+  FL_ASSERT(n > 0 && end <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
   if (end < atomic_load_explicit(&a->frontier, memory_order_relaxed) &&
       spans[end].kind == FL_SPAN_FREE) {
     fl_span_t *next = &spans[end];
@@ -112,6 +135,7 @@ static size_t carve(fl_span_t *s, size_t slices, size_t align) {
   size_t first = _fl_span_index(s), len = s->slices;
   uint8_t flags = s->flags;
   size_t start = aligned_slice(first, align);
+  FL_ASSERT(start + slices <= first + len);
   s->kind = FL_SPAN_NONE;
   if (start > first) free_range(first, start - first, flags);
   if (start + slices < first + len) free_range(start + slices, first + len - start - slices, flags);
@@ -123,12 +147,12 @@ static bool fits(fl_span_t *s, size_t slices, size_t align) {
   return aligned_slice(first, align) + slices <= first + s->slices;
 }
 
-/* pre: lock held. A free span that can hold `slices` aligned, or NULL. */
+/* pre: span lock held. A free span that can hold `slices` aligned, or NULL. */
 static fl_span_t *find_free(size_t slices, size_t align) {
   for (size_t b = slices; b < BINS; b++)
-    for (fl_span_t *s = bins[b]; s; s = s->next)
+    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next)
       if (fits(s, slices, align)) return s;
-  for (fl_span_t *s = bins[0]; s; s = s->next)
+  for (fl_span_t *s = free_spans.bins[0]; s; s = s->next)
     if (fits(s, slices, align)) return s;
   return NULL;
 }
@@ -143,7 +167,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   if (align < FL_SLICE) align = FL_SLICE;
   size_t first, crossed = 0;
   uint8_t flags;
-  pthread_mutex_lock(&a->lock);
+  pthread_mutex_lock(&free_spans.lock);
   fl_span_t *s = find_free(slices, align);
   if (s) {
     flags = s->flags;
@@ -153,14 +177,15 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
     size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
     first = aligned_slice(f, align);
     if (first + slices > a->nslices) {
-      pthread_mutex_unlock(&a->lock);
+      pthread_mutex_unlock(&free_spans.lock);
       return NULL;
     }
-    atomic_store_explicit(&a->frontier, first + slices, memory_order_relaxed);
+    frontier_raise(first + slices);
     if (first > f) free_range(f, first - f, FL_SPAN_FRESH);
     flags = FL_SPAN_FRESH;
     if ((first + slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK) crossed = first + slices;
   }
+  FL_ASSERT(first + slices <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
   s = &a->spans[first];
   s->kind = kind;
   s->flags = FL_SPAN_WARM;
@@ -168,7 +193,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   s->next = s->prev = NULL;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&free_spans.lock);
   /* A lease is warmed as a range by its taker, not ahead of the heap. */
   if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed);
 
@@ -179,10 +204,10 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * that a small heap's RSS is what it touches. */
   bool populate = mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || _fl_warming_on());
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
     free_range(first, slices, flags);
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&free_spans.lock);
     return NULL;
   }
   *fresh = (flags & FL_SPAN_FRESH) != 0;
@@ -202,10 +227,9 @@ fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh) {
 }
 
 void _fl_span_free(fl_span_t *s) {
-  fl_arena_t *a = &_fl_arena;
-  pthread_mutex_lock(&a->lock);
+  pthread_mutex_lock(&free_spans.lock);
   if (s->kind != FL_SPAN_SMALL && s->kind != FL_SPAN_LARGE) {
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&free_spans.lock);
     _fl_fatal("free", _fl_span_start(s), "block already freed");
   }
   size_t first = _fl_span_index(s), n = s->slices;
@@ -215,24 +239,25 @@ void _fl_span_free(fl_span_t *s) {
   long long release = _fl_option(FL_OPT_RELEASE);
   if (release != FL_AUTO) {
     uint64_t now = now_ms();
-    if (now - last_release_ms >= (uint64_t)(release / 2 > 10 ? release / 2 : 10)) {
-      last_release_ms = now;
-      pthread_mutex_unlock(&a->lock);
+    if (now - free_spans.last_release_ms >= (uint64_t)(release / 2 > 10 ? release / 2 : 10)) {
+      free_spans.last_release_ms = now;
+      pthread_mutex_unlock(&free_spans.lock);
       _fl_span_release_idle((uint64_t)release);
       return;
     }
   }
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&free_spans.lock);
 }
 
 bool _fl_span_grow(fl_span_t *s, size_t slices) {
   fl_arena_t *a = &_fl_arena;
+  FL_ASSERT(s->kind == FL_SPAN_LARGE && slices > s->slices);
   size_t first = _fl_span_index(s), end = first + s->slices, need = slices - s->slices;
   uint8_t flags;
-  pthread_mutex_lock(&a->lock);
+  pthread_mutex_lock(&free_spans.lock);
   size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
   if (end == f && f + need <= a->nslices) {
-    atomic_store_explicit(&a->frontier, f + need, memory_order_relaxed);
+    frontier_raise(f + need);
     flags = FL_SPAN_FRESH;
   } else if (end < f && a->spans[end].kind == FL_SPAN_FREE && a->spans[end].slices >= need) {
     fl_span_t *next = &a->spans[end];
@@ -246,16 +271,16 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
     fl_span_t *next = &a->spans[end];
     bin_remove(next);
     next->kind = FL_SPAN_NONE;
-    atomic_store_explicit(&a->frontier, end + need, memory_order_relaxed);
+    frontier_raise(end + need);
     flags = 0;
   } else {
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&free_spans.lock);
     return false;
   }
   s->slices = (uint32_t)slices;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(need << FL_SLICE_SHIFT);
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&free_spans.lock);
   if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, need) != 0) {
     _fl_span_shrink(s, slices - need);
     return false;
@@ -264,18 +289,26 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
 }
 
 void _fl_span_shrink(fl_span_t *s, size_t slices) {
-  fl_arena_t *a = &_fl_arena;
-  pthread_mutex_lock(&a->lock);
+  FL_ASSERT(s->kind == FL_SPAN_LARGE);
+  pthread_mutex_lock(&free_spans.lock);
   size_t first = _fl_span_index(s), old = s->slices;
   if (slices < old) {
     s->slices = (uint32_t)slices;
     _fl_stats_in_use_sub((old - slices) << FL_SLICE_SHIFT);
     free_range(first + slices, old - slices, FL_SPAN_WARM);
   }
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&free_spans.lock);
 }
 
 /* --- Release ------------------------------------------------------------ */
+
+/* `bytes` of warm memory went back to the OS. */
+static void count_released(size_t bytes) {
+  if (!bytes) return;
+  FL_STAT_ADD(released, bytes);
+  uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+  FL_STAT_SUB(warm, bytes < warm ? bytes : warm);
+}
 
 static bool touches_warm_chunk(const fl_span_t *s) {
   size_t first = _fl_span_index(s);
@@ -290,9 +323,10 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
   if (!a->base) return 0;
   size_t released = 0;
   uint64_t now = now_ms();
-  pthread_mutex_lock(&a->lock);
+  pthread_mutex_lock(&free_spans.lock);
   for (size_t b = 0; b < BINS; b++) {
-    for (fl_span_t *s = bins[b]; s; s = s->next) {
+    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
+      FL_ASSERT(s->kind == FL_SPAN_FREE && bin_of(s->slices) == b);
       /* Fresh spans were never touched since reserved or released, unless a
        * warmer populated their chunks. */
       if (now - s->freed_ms < min_idle_ms || ((s->flags & FL_SPAN_FRESH) && !touches_warm_chunk(s)))
@@ -310,19 +344,10 @@ size_t _fl_span_release_idle(uint64_t min_idle_ms) {
       released += bytes;
     }
   }
-  pthread_mutex_unlock(&a->lock);
-  if (released) {
-    FL_STAT_ADD(released, released);
-    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-    FL_STAT_SUB(warm, released < warm ? released : warm);
-    _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
-  }
+  pthread_mutex_unlock(&free_spans.lock);
+  count_released(released);
+  if (released) _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
   return released;
-}
-
-size_t fl_release(void) {
-  if (!_fl_ensure_init()) return 0;
-  return _fl_span_release_idle(0);
 }
 
 /* --- Snapshots ---------------------------------------------------------- */
@@ -332,9 +357,10 @@ size_t fl_release(void) {
  * after a restore; populating over live blocks keeps what they hold. Secure
  * builds mark a shared chunk TAKEN instead (the next allocation populates
  * its own part): a warmer's populate would fail on the live spans' guard
- * pages and stop warming. pre: arena lock held, warmers paused. */
+ * pages and stop warming. pre: span lock held, warmers paused. */
 static void cool_chunk(size_t c, bool whole, fl_snapshot_release_t *r) {
   fl_arena_t *a = &_fl_arena;
+  FL_ASSERT(c < a->nchunks);
 #ifdef FL_SECURE
   if (!whole) {
     uint8_t warm = FL_CHUNK_WARM;
@@ -361,40 +387,70 @@ static void release_chunks(size_t c0, size_t c1, fl_snapshot_release_t *r) {
     cool_chunk(c, true, r);
 }
 
-void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
+/* Give back the warm free spans. The slice before a free span is live (free
+ * spans coalesce), and so is the one after it, unless it is the frontier f.
+ * pre: span lock held. */
+static void release_free_spans(size_t f, fl_snapshot_release_t *r) {
   fl_arena_t *a = &_fl_arena;
-  r->free = r->above = 0;
-  r->cold_lo = SIZE_MAX;
-  r->cold_hi = 0;
-  if (!a->base) return;
-  pthread_mutex_lock(&a->lock);
-  /* No allocation moves the frontier meanwhile. The state of its chunk is
-   * read before the free spans below it may change it. */
-  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-  size_t fc = f / FL_SLICES_PER_CHUNK;
-  uint8_t fstate = fc < a->nchunks ? atomic_load(&a->chunk_state[fc]) : FL_CHUNK_COLD;
-  /* Free spans. The slice before a free span is live (free spans coalesce),
-   * and so is the one after it, unless it is the frontier. */
   for (size_t b = 0; b < BINS; b++) {
-    for (fl_span_t *s = bins[b]; s; s = s->next) {
+    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
+      FL_ASSERT(s->kind == FL_SPAN_FREE && _fl_span_index(s) + s->slices <= f);
       size_t first = _fl_span_index(s), end = first + s->slices;
+      size_t c0 = first / FL_SLICES_PER_CHUNK, c1 = (end - 1) / FL_SLICES_PER_CHUNK;
       /* A span that reads as zero holds warm pages only where a warmer
        * warmed its chunk (frontier padding); one released before holds none. */
       bool warm = !(s->flags & FL_SPAN_FRESH);
-      for (size_t k = first / FL_SLICES_PER_CHUNK; !warm && k <= (end - 1) / FL_SLICES_PER_CHUNK;
-           k++)
+      for (size_t k = c0; !warm && k <= c1; k++)
         warm = atomic_load(&a->chunk_state[k]) == FL_CHUNK_WARM;
       if (!warm) continue;
       if (_fl_prim_release(_fl_slice_addr(first), (size_t)s->slices << FL_SLICE_SHIFT) != 0)
         continue;
       s->flags = FL_SPAN_FRESH; /* reads as zero now */
       r->free += (size_t)s->slices << FL_SLICE_SHIFT;
-      for (size_t k = first / FL_SLICES_PER_CHUNK; k <= (end - 1) / FL_SLICES_PER_CHUNK; k++) {
+      for (size_t k = c0; k <= c1; k++) {
         size_t cs = k * FL_SLICES_PER_CHUNK, ce = cs + FL_SLICES_PER_CHUNK;
         cool_chunk(k, cs >= first && (ce <= end || end == f), r);
       }
     }
   }
+}
+
+/* Give back the chunks from c on that are above the frontier and not cold,
+ * in runs, a batch at a time under the lock: giving back base pages takes
+ * time in proportion to their number (TUNING.md, snapshots), and allocations
+ * wait for the lock meanwhile. Each batch starts above the frontier as it is
+ * then. */
+static void release_above(size_t c, fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+  while (c < a->nchunks) {
+    pthread_mutex_lock(&free_spans.lock);
+    size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
+    if (c < above) c = above;
+    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
+    for (; c < end; c++) {
+      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
+      release_chunks(run, c, r);
+      run = c + 1;
+    }
+    release_chunks(run, c, r);
+    pthread_mutex_unlock(&free_spans.lock);
+  }
+}
+
+void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
+  fl_arena_t *a = &_fl_arena;
+  r->free = r->above = 0;
+  r->cold_lo = SIZE_MAX;
+  r->cold_hi = 0;
+  if (!a->base) return;
+  pthread_mutex_lock(&free_spans.lock);
+  /* No allocation moves the frontier meanwhile. The state of its chunk is
+   * read before the free spans below it may change it. */
+  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+  size_t fc = f / FL_SLICES_PER_CHUNK;
+  uint8_t fstate = fc < a->nchunks ? atomic_load(&a->chunk_state[fc]) : FL_CHUNK_COLD;
+  release_free_spans(f, r);
   size_t c = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
 #ifndef FL_SECURE
   /* The frontier's own chunk: the part above it. (Secure builds keep it
@@ -410,31 +466,9 @@ void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
 #else
   (void)fstate;
 #endif
-  pthread_mutex_unlock(&a->lock);
-  /* Whole chunks above the frontier, in runs of those not cold, a batch at
-   * a time under the lock: giving back 4 KiB pages takes ~0.2 ms per MiB,
-   * and allocations wait for the lock meanwhile. Each batch starts above
-   * the frontier as it is then. */
-  while (c < a->nchunks) {
-    pthread_mutex_lock(&a->lock);
-    f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
-    if (c < above) c = above;
-    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
-    for (; c < end; c++) {
-      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
-      release_chunks(run, c, r);
-      run = c + 1;
-    }
-    release_chunks(run, c, r);
-    pthread_mutex_unlock(&a->lock);
-  }
-  size_t released = r->free + r->above;
-  if (released) {
-    FL_STAT_ADD(released, released);
-    uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-    FL_STAT_SUB(warm, released < warm ? released : warm);
-  }
+  pthread_mutex_unlock(&free_spans.lock);
+  release_above(c, r);
+  count_released(r->free + r->above);
 }
 
 /* --- Lookup and checking ------------------------------------------------ */
@@ -456,7 +490,7 @@ int _fl_span_check(void) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return 0;
   int rc = 0;
-  pthread_mutex_lock(&a->lock);
+  pthread_mutex_lock(&free_spans.lock);
   size_t f = atomic_load(&a->frontier), free_walked = 0, free_binned = 0;
   bool prev_free = false;
   for (size_t i = 0; i < f && rc == 0;) {
@@ -479,7 +513,7 @@ int _fl_span_check(void) {
     i += s->slices;
   }
   for (size_t b = 0; b < BINS && rc == 0; b++)
-    for (fl_span_t *s = bins[b]; s; s = s->next) {
+    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
       if (s->kind != FL_SPAN_FREE || bin_of(s->slices) != b) {
         _fl_message("heap check: bin %zu holds a span that is not free or of another length", b);
         rc = 1;
@@ -492,14 +526,14 @@ int _fl_span_check(void) {
                 free_binned);
     rc = 1;
   }
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&free_spans.lock);
   return rc;
 }
 /* --- Fork --------------------------------------------------------------- */
 
 void _fl_span_lock(bool lock) {
   if (lock)
-    pthread_mutex_lock(&_fl_arena.lock);
+    pthread_mutex_lock(&free_spans.lock);
   else
-    pthread_mutex_unlock(&_fl_arena.lock);
+    pthread_mutex_unlock(&free_spans.lock);
 }

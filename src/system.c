@@ -4,7 +4,7 @@
  * valgrind (PASSTHROUGH=auto) memcheck then reports leaks and invalid
  * accesses with exact block boundaries, as for any program without
  * faultless. */
-#include "internal.h"
+#include "api.h"
 
 #include <errno.h>
 #include <string.h>

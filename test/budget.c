@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Budget detection against fixture trees of cgroup v1 and v2 files, the
  * Lambda variable and the option, through the internal _fl_budget_detect. */
-#include "internal.h"
+#include "config.h"
 #include "testhelper.h"
 
 #define MiB (1024ull * 1024)

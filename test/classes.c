@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Size classes: the table for sizes up to 1 KiB agrees with the arithmetic
  * above it, every class holds its sizes, and each size gets the tightest. */
-#include "internal.h"
+#include "heap.h"
 #include "testhelper.h"
 
 static size_t by_arithmetic(size_t size) {

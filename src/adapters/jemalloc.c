@@ -7,7 +7,7 @@
  * jemalloc's headers are often not installed, so the hook table and the
  * mallctl type are declared here from the documented API. */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "pages.h"
 #include "adapters/faultless-adapters.h"
 
 #include <dlfcn.h>
@@ -381,7 +381,7 @@ int fl_jemalloc_attach(fl_mallctl_fn mallctl_fn) {
                 version);
     return ENOTSUP;
   }
-  if (!_fl_ensure_init()) {
+  if (!_fl_pages_init()) {
     _fl_message("jemalloc: faultless has no arena here; not attached, jemalloc runs unwarmed");
     return ENOMEM;
   }
@@ -480,5 +480,5 @@ __attribute__((constructor)) static void jemalloc_adapter_start(void) {
   }
   /* Here, unlike in a program that embeds a prefixed jemalloc, malloc is
    * the jemalloc just attached. */
-  if (fl_jemalloc_attach(real) == 0 && _fl_warming_on()) move_main_thread(real);
+  if (fl_jemalloc_attach(real) == 0 && _fl_pages_warming_on()) move_main_thread(real);
 }

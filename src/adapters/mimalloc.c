@@ -10,7 +10,7 @@
  * declared here from the documented API and found with dlsym, so the same
  * code serves a preloaded and a linked mimalloc. */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "pages.h"
 #include "adapters/faultless-adapters.h"
 
 #include <dlfcn.h>
@@ -95,19 +95,19 @@ int fl_mimalloc_attach(void) {
     return ENOTSUP;
   }
   if (atomic_exchange(&started, 1)) return 0;
-  if (!_fl_ensure_init()) return ENOMEM;
+  if (!_fl_pages_init()) return ENOMEM;
   mi = (mimalloc_t){manage, (area_fn)dlsym(RTLD_DEFAULT, "mi_arena_area"),
                     (void *(*)(size_t))dlsym(RTLD_DEFAULT, "mi_malloc"),
                     (void (*)(void *))dlsym(RTLD_DEFAULT, "mi_free"), v};
   /* PREFAULT is served as regions, not by the core's own start-up warming
    * (memory mimalloc would never see). Without PREFAULT nothing is handed
    * over: mimalloc runs as it would alone. */
-  if (!_fl_claim_start_prefault()) {
+  if (!_fl_pages_claim_start_prefault()) {
     _fl_verbose("mimalloc: the start-up prefault already ran; warm regions are not handed over");
     return 0;
   }
-  size_t want = _fl_prefault_default(), given = 0;
-  if (want == 0 || !_fl_warming_on()) return 0;
+  size_t want = _fl_pages_prefault_default(), given = 0;
+  if (want == 0 || !_fl_pages_warming_on()) return 0;
   /* The main thread's first segment: mimalloc takes it from the OS before
    * any constructor of ours runs, and fills its free space before it opens a
    * new segment, so the program's first allocations land there, not in a
@@ -116,7 +116,8 @@ int fl_mimalloc_attach(void) {
     void *probe = mi.mi_malloc(1);
     uintptr_t segment = (uintptr_t)probe & ~(uintptr_t)(SEGMENT_SIZE - 1);
     mi.mi_free(probe);
-    if (probe && !_fl_pages_owned((void *)segment)) _fl_warm_foreign((void *)segment, SEGMENT_SIZE);
+    if (probe && !_fl_pages_owned((void *)segment))
+      _fl_pages_warm_foreign((void *)segment, SEGMENT_SIZE);
   }
   /* Synchronously, before the program's first real allocation: the regions
    * are only reserved here, so this costs a few system calls. */

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+/* The arena layer: the reservation, the state of each chunk, populating,
+ * the huge-page policy and the warmers. What it offers the span layer above:
+ * the reservation's geometry and chunk states, warm fresh memory
+ * (_fl_warm_fresh), warming ahead of the frontier, prefaults and the
+ * snapshot pause. */
+#ifndef FL_ARENA_H
+#define FL_ARENA_H
+
+#include "config.h"
+
+/* A chunk's warmth. COLD -> WARMING (a warmer took it) -> WARM, or -> TAKEN
+ * when an allocation takes a COLD or WARMING chunk and populates its own
+ * part. A chunk turns COLD again only when a snapshot gives it back, when a
+ * warmer gives it back unwarmed, or in a fork child (caught WARMING); a
+ * release turns WARM into TAKEN (whoever takes it next populates). */
+enum { FL_CHUNK_COLD = 0, FL_CHUNK_WARMING = 1, FL_CHUNK_WARM = 2, FL_CHUNK_TAKEN = 3 };
+
+/* Bytes per span descriptor: the arena reserves one per slice beside the
+ * reservation (span.h defines them and checks the size). */
+#define FL_SPAN_DESC 64
+struct fl_span_s;
+
+/* Warmers populate a chunk in pieces, so that an allocation that catches up
+ * with a warmer can take the chunk over and populate only what is left. */
+#define FL_PIECE_SLICES 4 /* 256 KiB */
+#define FL_FOREIGN_MAX 4  /* foreign ranges queued at once */
+
+/* The warmers' state (warm.c). `lock` guards raising the target, warmers
+ * starting and leaving, `paused` and the foreign queue; the cursor and
+ * target are read without it too. */
+typedef struct fl_warmers_s {
+  pthread_mutex_t lock;
+  pthread_cond_t done;   /* broadcast when the last running warmer leaves */
+  _Atomic size_t cursor; /* next chunk a warmer looks at; <= target */
+  _Atomic size_t target; /* warm chunks below this index */
+  _Atomic int running;
+  uint64_t since; /* when running last left 0 (warming_ns) */
+  int max;        /* warmers at most (WARMERS); 0: warming off */
+  bool forked;    /* this process is a fork() child: no automatic warming */
+  /* A snapshot is being prepared (fl_snapshot_prepare until
+   * fl_snapshot_restored): warmers take no new chunk and none start;
+   * targets raised meanwhile are kept for the restore. */
+  _Atomic bool paused;
+  uint64_t prefault_bytes; /* total bytes asked by prefault calls */
+  /* Chunks below this were asked for by PREFAULT or fl_prefault (not AHEAD):
+   * warmed while the program is still starting, with time to spare. */
+  _Atomic size_t prefault_until;
+  _Atomic bool start_claimed; /* the start-up prefault ran, or an adapter took it */
+  /* Memory that is not the arena's (another allocator's own OS memory) to
+   * populate before the next chunk; entries [0, nforeign) are queued. */
+  struct {
+    char *addr;
+    size_t size;
+  } foreign[FL_FOREIGN_MAX];
+  _Atomic int nforeign;
+} fl_warmers_t;
+
+/* Huge pages for warmed chunks (huge.c). Under `lock`: the run of marked
+ * chunks [marked_lo, marked_hi) the last marks made or extended (empty when
+ * lo == hi), whether a huge page came cheap yet, the separate runs made and
+ * the slow faults in a row. */
+typedef struct fl_huge_s {
+  pthread_mutex_t lock;
+  size_t marked_lo, marked_hi;
+  bool cheap_seen;
+  int runs;
+  int slow_run;
+  _Atomic bool slow; /* huge chunks were slow: only those far ahead of the heap */
+} fl_huge_t;
+
+typedef struct fl_arena_s {
+  char *base; /* the reservation */
+  size_t size;
+  size_t nslices, nchunks;
+  struct fl_span_s *spans;         /* one descriptor per slice (span.h) */
+  _Atomic uint8_t *chunk_state;    /* one FL_CHUNK_* per chunk */
+  _Atomic uint8_t *chunk_progress; /* pieces a warmer has populated, per chunk */
+  bool thp;                        /* huge pages on the whole reservation */
+  /* Huge pages for the chunks warmers warm, while they stay cheap (huge.c). */
+  bool thp_warmers;
+  bool touch_method;             /* warm by touching pages instead of populate */
+  _Atomic bool populate_refused; /* populate was refused (seccomp, say): stop asking */
+  /* First slice never handed out. Only the span layer moves it, under its
+   * lock, and only upwards; the warmers read it to warm ahead of it. On a
+   * cache line apart from the fields above, which every free reads. */
+  _Alignas(64) _Atomic size_t frontier;
+  fl_budget_t budget;
+  fl_warmers_t warm;
+  fl_huge_t huge;
+} fl_arena_t;
+
+FL_INTERNAL extern fl_arena_t _fl_arena;
+
+static inline bool _fl_in_arena(const void *p) {
+  return (uintptr_t)p - (uintptr_t)_fl_arena.base < _fl_arena.size;
+}
+static inline size_t _fl_slice_of(const void *p) {
+  return ((uintptr_t)p - (uintptr_t)_fl_arena.base) >> FL_SLICE_SHIFT;
+}
+static inline void *_fl_slice_addr(size_t slice) {
+  return _fl_arena.base + (slice << FL_SLICE_SHIFT);
+}
+
+/* --- arena.c: the reservation, the budget, fork ------------------------- */
+
+/* pre: called once, under the init lock. Reserves and decides how to warm. */
+FL_INTERNAL bool _fl_arena_init(void);
+/* Read the budget afresh (options, Lambda, cgroup, MemAvailable). pre: the
+ * warmers are paused. */
+FL_INTERNAL void _fl_budget_refresh(void);
+/* Fork: hold the warmers' lock across fork() (lock), then release it, in
+ * the parent and in the child; in the child then reset the rest of the
+ * arena layer (warmers, huge pages). */
+FL_INTERNAL void _fl_arena_lock(bool lock);
+FL_INTERNAL void _fl_arena_atfork_child(void);
+
+/* --- populate.c: populating in allocation calls ------------------------- */
+
+/* Populate [addr, addr+size) by the reservation's method. 0 or an errno. */
+FL_INTERNAL int _fl_populate(void *addr, size_t size);
+/* Populate a range inside an allocation call, counting the faults it takes. */
+FL_INTERNAL int _fl_populate_inline(void *addr, size_t size);
+/* Make slices [first, first+n) of fresh memory warm before they are handed
+ * out: warm chunks cost nothing, the rest is populated in one call per run.
+ * Returns 0 or an errno. */
+FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
+
+/* --- huge.c: huge pages for warmed chunks ------------------------------- */
+
+/* Chunk c, which a warmer is about to warm, will be one huge page: marked
+ * and faulted in (true), or it keeps base pages (false). */
+FL_INTERNAL bool _fl_huge_chunk(size_t c);
+/* Warming stopped at chunk c: unmark what no warmer will warm now. */
+FL_INTERNAL void _fl_huge_stop(size_t c);
+/* Unmark every chunk (snapshots): huge pages already there stay. */
+FL_INTERNAL void _fl_huge_unmark_all(void);
+
+/* --- warm.c: the warmers and prefaults ---------------------------------- */
+
+FL_INTERNAL void _fl_arena_start_prefault(void);
+/* The start-up prefault happens once: the first caller of this gets true.
+ * An adapter that warms its own regions instead takes it first. */
+FL_INTERNAL bool _fl_claim_start_prefault(void);
+/* The bytes PREFAULT asks for at start-up (its default worked out). */
+FL_INTERNAL size_t _fl_prefault_default(void);
+/* Have the warmers populate slices [first, first+n), in address order, at
+ * idle priority, within the budget, whoever owns them meanwhile. */
+FL_INTERNAL void _fl_warm_range(size_t first, size_t n);
+/* Have the warmers populate another allocator's memory [addr, addr+size)
+ * before their next chunk, within the budget; pieces that fail are skipped.
+ * fl_prefault_wait waits for it too. 0, or EBUSY when too many are queued. */
+FL_INTERNAL int _fl_warm_foreign(void *addr, size_t size);
+/* Warm the next `bytes` from the frontier's chunk. 0, or ENOMEM without an
+ * arena. */
+FL_INTERNAL int _fl_prefault_bytes(size_t bytes);
+/* True unless warming is off (WARMERS=0, or PREFAULT=0 with AHEAD=0). */
+FL_INTERNAL bool _fl_warming_on(void);
+/* The frontier moved to slice `frontier` and entered a new chunk. */
+FL_INTERNAL void _fl_warm_ahead(size_t frontier);
+/* Wait until no warmer runs, at most timeout_ms (< 0: no limit): 0 or
+ * ETIMEDOUT. */
+FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);
+/* Snapshots. Stop the warmers: none takes a new chunk or starts until
+ * _fl_warmers_resume; returns once those running have left. */
+FL_INTERNAL void _fl_warmers_pause(void);
+/* Warm chunks from `from` (moving the cursor back there) up to at least
+ * `target` again; returns the number of warmers that will run. */
+FL_INTERNAL int _fl_warmers_resume(size_t from, size_t target);
+/* The chunk the warmers are to warm up to. */
+FL_INTERNAL size_t _fl_warm_target(void);
+
+#endif
