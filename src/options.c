@@ -105,12 +105,12 @@ void _fl_options_print(void) {
     fl_option_desc_t *o = &options[i];
     long long v = atomic_load(&o->value);
     if (v == FL_AUTO)
-      _fl_message("option %-11s = %s (%s)", o->name, o->def, origin[o->origin]);
+      _fl_message("option %-12s = %s (%s)", o->name, o->def, origin[o->origin]);
     else if (v & FL_PERCENT_BIT)
-      _fl_message("option %-11s = %.2f%% (%s)", o->name, (double)(v & ~FL_PERCENT_BIT) / 100,
+      _fl_message("option %-12s = %.2f%% (%s)", o->name, (double)(v & ~FL_PERCENT_BIT) / 100,
                   origin[o->origin]);
     else
-      _fl_message("option %-11s = %lld (%s)", o->name, v, origin[o->origin]);
+      _fl_message("option %-12s = %lld (%s)", o->name, v, origin[o->origin]);
   }
 }
 

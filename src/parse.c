@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -97,6 +98,12 @@ bool _fl_option_parse(fl_option_t opt, const char *s, long long *out) {
     }
     if (!_fl_parse_size(s, &bytes)) return false;
     return *out = (long long)bytes, true;
+  case FL_OPT_PREFAULT_PID:
+    if (word_is(s, "any")) return *out = FL_AUTO, true;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > INT_MAX) return false;
+    return *out = v, true;
   case FL_OPT_WARMERS:
     if (word_is(s, "auto")) return *out = FL_AUTO, true;
     errno = 0;

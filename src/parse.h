@@ -11,6 +11,7 @@
 /* Each option: NAME, what its values are, its default. */
 #define FL_OPTIONS(X)                                                                              \
   X(PREFAULT, "size or %", "auto")                                                                 \
+  X(PREFAULT_PID, "pid or any", "any")                                                             \
   X(WARMERS, "count or auto", "auto")                                                              \
   X(THP, "auto, 0 or 1", "auto")                                                                   \
   X(BUDGET, "size", "none")                                                                        \

@@ -302,9 +302,13 @@ int _fl_prefault_wait_ms(long timeout_ms) {
  * process will live long or use memory (a shell running `true` must not pay
  * for memory it never touches, populated and freed again at exit: TUNING.md
  * has the cost), so nothing is warmed at start-up and AHEAD warms in step
- * with the heap's growth. */
+ * with the heap's growth. With PREFAULT_PID set, only that process warms at
+ * start-up: the others inherited the environment (a function's child
+ * processes share its memory, and must not each warm the same amount). */
 size_t _fl_prefault_default(void) {
   fl_arena_t *a = &_fl_arena;
+  long long pid = _fl_option(FL_OPT_PREFAULT_PID);
+  if (pid != FL_AUTO && pid != _fl_prim_pid()) return 0;
   long long v = _fl_option(FL_OPT_PREFAULT);
   if (v == FL_AUTO) return a->budget.in_lambda ? a->budget.lambda_bytes / 2 : 0;
   if (v & FL_PERCENT_BIT)
@@ -319,6 +323,10 @@ bool _fl_claim_start_prefault(void) {
 
 void _fl_arena_start_prefault(void) {
   if (!_fl_claim_start_prefault()) return;
+  long long pid = _fl_option(FL_OPT_PREFAULT_PID);
+  if (pid != FL_AUTO && pid != _fl_prim_pid())
+    _fl_verbose("no start-up prefault: PREFAULT_PID is %lld, this process is %d", pid,
+                _fl_prim_pid());
   size_t bytes = _fl_prefault_default();
   if (bytes && _fl_arena.warm.max > 0) _fl_prefault_bytes(bytes);
 }

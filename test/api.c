@@ -307,6 +307,10 @@ TEST(options) {
   CHECK(fl_option_set("PREFAULT", "150%") == EINVAL);
   CHECK(fl_option_set("PREFAULT", "0") == 0 && fl_option_get("PREFAULT") == 0);
   CHECK(fl_option_set("RESERVE", "1K") == EINVAL);
+  CHECK(fl_option_set("PREFAULT_PID", "12x") == EINVAL);
+  CHECK(fl_option_set("PREFAULT_PID", "0") == EINVAL);
+  CHECK(fl_option_set("PREFAULT_PID", "4242") == 0 && fl_option_get("PREFAULT_PID") == 4242);
+  CHECK(fl_option_set("PREFAULT_PID", "any") == 0 && fl_option_get("PREFAULT_PID") == -1);
   CHECK(fl_option_set("NO_SUCH_OPTION", "1") == ENOENT);
   CHECK(fl_option_get("NO_SUCH_OPTION") == -2);
   CHECK(fl_option_set("HEADROOM", "64M") == 0 && fl_option_get("HEADROOM") == 64ll * MiB);

@@ -233,7 +233,7 @@ TEST(verbose_and_stats_at_exit) {
   char *env[] = {"FAULTLESS_VERBOSE=1", "FAULTLESS_STATS=1", "FAULTLESS_PREFAULT=8M", NULL};
   int rc = spawn(self, "noop", env, 0, out, sizeof out);
   CHECK(rc == 0);
-  CHECK(strstr(out, "option PREFAULT    = 8388608 (environment)") != NULL);
+  CHECK(strstr(out, "option PREFAULT     = 8388608 (environment)") != NULL);
   CHECK(strstr(out, "budget") && strstr(out, "reservation"));
   char want[64];
   snprintf(want, sizeof want, "faultless stats (version %d)", FL_STATS_VERSION);

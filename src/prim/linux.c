@@ -274,6 +274,10 @@ const char *_fl_prim_getenv(const char *name) {
   return NULL;
 }
 
+int _fl_prim_pid(void) {
+  return (int)getpid();
+}
+
 uint64_t _fl_prim_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

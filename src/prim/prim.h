@@ -73,6 +73,8 @@ int _fl_prim_cpu_count(void);
 /* getenv without calling into libc's locale or allocation machinery, safe
  * while the library is being loaded. NULL when unset. */
 const char *_fl_prim_getenv(const char *name);
+/* The calling process's ID. */
+int _fl_prim_pid(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t _fl_prim_now_ns(void);
 /* Minor page faults taken so far by the calling thread. */

@@ -111,6 +111,20 @@ env_of() {
   shift
   env "$@" "$W" "$PY" -c 'import os, sys; print(os.environ.get(sys.argv[1], "<unset>"))' "$var" 2>/dev/null
 }
+check "wrapper: PREFAULT_PID is the runtime's own PID (the wrapper execs it)" \
+  env -u FAULTLESS_PREFAULT_PID "$W" sh -c 'test "$$" = "$FAULTLESS_PREFAULT_PID"'
+check "wrapper: the function's own PREFAULT_PID kept" \
+  test "$(env_of FAULTLESS_PREFAULT_PID FAULTLESS_PREFAULT_PID=any)" = any
+# The runtime warms at start-up; a program it starts inherits the preload
+# but warms only ahead of its own heap.
+prefault_target() {
+  env -u FAULTLESS_PREFAULT -u FAULTLESS_PREFAULT_PID AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 \
+    "$W" "$@" 2>&1 >/dev/null | sed -n 's/.*"prefault_target": \([0-9]*\).*/\1/p'
+}
+check "wrapper: the runtime warms at start-up (prefault_target > 0)" \
+  test "$(prefault_target env FAULTLESS_STATS=json /bin/true)" -gt 0
+check "wrapper: a program the runtime starts does not (prefault_target 0)" \
+  test "$(prefault_target sh -c 'FAULTLESS_STATS=json /bin/true; :')" = 0
 check "wrapper: LD_PRELOAD set when the function has none" \
   test "$(env_of LD_PRELOAD -u LD_PRELOAD)" = "$OPT/lib/libfaultless.so"
 check "wrapper: the function's LD_PRELOAD kept behind faultless (spaces)" \
