@@ -13,19 +13,11 @@
 set -u
 B=${1:-build-arm64}
 prefix=/usr/aarch64-linux-gnu
-passed=0 failed=0
-ok() {
-  echo "ok   $1"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL $1"
-  failed=$((failed + 1))
-}
+. "$(dirname "$0")/checks.sh"
 qemu=$(command -v qemu-aarch64)
 if [ -z "$qemu" ] || [ ! -d $prefix/lib ]; then
   fail "qemu-aarch64 or $prefix missing: scripts/setup installs qemu-user and libc6-dev-arm64-cross"
-  echo "arm64: $passed passed, $failed failed"
+  report arm64
   exit 1
 fi
 run() { "$qemu" -L $prefix "$@"; }
@@ -99,5 +91,4 @@ if run -E LD_PRELOAD="$lib" -E FAULTLESS_PREFAULT=48M -E FAULTLESS_STATS=1 \
 else
   fail "seed --api malloc preloaded exited $?: $(head -c 300 "$tmp/pre.err")"
 fi
-echo "arm64: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+report arm64

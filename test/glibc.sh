@@ -7,15 +7,7 @@
 # and dl functions they bind to (src/prim/glibc.h).
 # Usage: test/glibc.sh X86_64_BUILD ARM64_BUILD (from the repository root)
 set -u
-passed=0 failed=0
-ok() {
-  echo "ok   $1"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL $1"
-  failed=$((failed + 1))
-}
+. "$(dirname "$0")/checks.sh"
 # The newest GLIBC_x.y an ELF file needs, and the symbols that need it.
 newest() { # OBJDUMP FILE
   "$1" -T "$2" | grep -oE 'GLIBC_[0-9]+(\.[0-9]+)+' | sort -u -V | tail -n 1
@@ -62,5 +54,4 @@ if ${CC:-cc} -static -Iinclude "$tmp/s.c" "$1/libfaultless-core.a" -pthread -ldl
 else
   fail "x86_64 libfaultless-core.a with -static: $(grep -m 3 -E 'undefined|rror' "$tmp/err")"
 fi
-echo "glibc: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+report glibc

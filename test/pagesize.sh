@@ -9,15 +9,7 @@
 set -u
 B=$1
 S=$2
-passed=0 failed=0
-ok() {
-  echo "ok   $1"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL $1"
-  failed=$((failed + 1))
-}
+. "$(dirname "$0")/checks.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -90,5 +82,4 @@ if [ -x $python ]; then
     head -n 5 "$tmp/py.err"
   fi
 fi
-echo "pagesize: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+report pagesize
