@@ -129,14 +129,7 @@ unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
 if command -v cmake >/dev/null; then
   mkdir -p "$tmp/cm"
   cp "$tmp/use.c" "$tmp/cm/use.c"
-  cat >"$tmp/cm/CMakeLists.txt" <<'CM'
-cmake_minimum_required(VERSION 3.16)
-project(use_faultless C)
-find_package(faultless 0.1 REQUIRED)
-add_executable(use use.c)
-target_link_libraries(use PRIVATE faultless::faultless)
-message(STATUS "faultless include=${faultless_INCLUDE_DIR} library=${faultless_LIBRARY}")
-CM
+  cp test/fixtures/cmake-use/CMakeLists.txt "$tmp/cm/"
   if out=$(cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$root/usr" 2>&1) &&
     [[ $out == *"include=$root/usr/include library=$root$L/libfaultless.so"* ]]; then
     ok "cmake find_package(faultless) finds $root$L/cmake/faultless"

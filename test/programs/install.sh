@@ -76,14 +76,7 @@ fi
 # CMake: find_package(faultless) and the imported target.
 mkdir -p "$tmp/cm"
 cp "$tmp/use.c" "$tmp/cm/use.c"
-cat >"$tmp/cm/CMakeLists.txt" <<'CM'
-cmake_minimum_required(VERSION 3.16)
-project(use_faultless C)
-find_package(faultless 0.1 REQUIRED)
-add_executable(use use.c)
-target_link_libraries(use PRIVATE faultless::faultless)
-message(STATUS "faultless ${faultless_VERSION} at ${faultless_LIBRARY}")
-CM
+cp test/fixtures/cmake-use/CMakeLists.txt "$tmp/cm/"
 if out=$(cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$prefix" 2>&1); then
   ok "cmake find_package(faultless 0.1) configures"
   if out=$(cmake --build "$tmp/cm/build" 2>&1); then
