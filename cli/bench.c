@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
-#include "progress.h"
+#include "../tools/progress.h"
 #include "parse.h"
 
 #include <ctype.h>

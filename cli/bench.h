@@ -4,8 +4,8 @@
 #ifndef FL_CLI_BENCH_H
 #define FL_CLI_BENCH_H
 
-#include "env.h"
-#include "util.h"
+#include "../tools/machine.h"
+#include "../tools/util.h"
 
 typedef enum {
   KIND_GLIBC,             /* the C library's malloc: nothing preloaded */

@@ -8,9 +8,9 @@
 #define _GNU_SOURCE
 #include "lambda.h"
 
-#include "../lambda/json.h"
+#include "../tools/json.h"
 #include "bench.h"
-#include "progress.h"
+#include "../tools/progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -444,7 +444,7 @@ static int cmd_invoke(int argc, char **argv) {
 
 /* --- collect --- */
 
-/* Re-serialize a parsed value through cli/util.c's writer. */
+/* Re-serialize a parsed value through tools/util.c's writer. */
 static void write_jv(json_t *j, const char *key, const jv_t *v) {
   switch (v->type) {
   case JV_NULL:

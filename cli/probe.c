@@ -14,10 +14,10 @@
 #define _GNU_SOURCE
 #include "probe.h"
 
-#include "progress.h"
+#include "../tools/progress.h"
 
-#include "env.h"
-#include "util.h"
+#include "../tools/machine.h"
+#include "../tools/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -14,7 +14,7 @@
 #include "parse.h"
 
 #include "run.h"
-#include "util.h"
+#include "../tools/util.h"
 
 #include <ctype.h>
 #include <errno.h>

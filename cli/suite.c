@@ -9,10 +9,10 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include "../lambda/json.h"
-#include "env.h"
-#include "progress.h"
-#include "util.h"
+#include "../tools/json.h"
+#include "../tools/machine.h"
+#include "../tools/progress.h"
+#include "../tools/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

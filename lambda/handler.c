@@ -9,8 +9,8 @@
 #define _GNU_SOURCE
 #include "handler.h"
 
-#include "../cli/util.h"
-#include "json.h"
+#include "../tools/util.h"
+#include "../tools/json.h"
 
 #include <errno.h>
 #include <limits.h>

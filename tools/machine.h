@@ -2,8 +2,8 @@
 /* The machine a measurement ran on: kernel, CPU, memory, THP, virtualization,
  * balloon / free page reporting, cgroup limits. Collected once, printed as
  * text or JSON by bench and probe alike. */
-#ifndef FL_CLI_ENV_H
-#define FL_CLI_ENV_H
+#ifndef FL_TOOLS_MACHINE_H
+#define FL_TOOLS_MACHINE_H
 
 #include "util.h"
 

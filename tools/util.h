@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Helpers shared by the faultless subcommands: parsing, text, statistics,
  * a small JSON writer, running a child process, and finding our own files. */
-#ifndef FL_CLI_UTIL_H
-#define FL_CLI_UTIL_H
+#ifndef FL_TOOLS_UTIL_H
+#define FL_TOOLS_UTIL_H
 
 #include <stdbool.h>
 #include <sys/resource.h>

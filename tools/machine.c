@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #define _GNU_SOURCE
-#include "env.h"
+#include "machine.h"
 
 #include <dirent.h>
 #include <gnu/libc-version.h>
