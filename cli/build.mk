@@ -12,7 +12,7 @@
 # dependencies go one way: cli/ and lambda/ include tools/, never each other,
 # and tools/ includes neither.
 TOOLS_SRC := tools/util.c tools/json.c tools/machine.c tools/progress.c
-TOOLS_HDR := tools/util.h tools/json.h tools/machine.h tools/progress.h
+TOOLS_HDR := tools/size.h tools/util.h tools/json.h tools/machine.h tools/progress.h
 CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c \
            cli/suite.c $(TOOLS_SRC)
 CLI_HDR := src/parse.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
@@ -56,7 +56,7 @@ $(B)/faultless: $(CLI_OBJ) $(B)/obj/src/parse.o
 
 # Linked against the core library (fl_* only, no malloc override), so that with
 # --api malloc it measures whichever allocator is LD_PRELOADed.
-$(B)/bench/seed: bench/seed.c include/faultless.h $(LIB_CORE_A)
+$(B)/bench/seed: bench/seed.c include/faultless.h tools/size.h $(LIB_CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/seed.c $(LIB_CORE_A) $(LDLIBS)
 

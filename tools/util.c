@@ -18,42 +18,6 @@
 
 /* --- Parsing --- */
 
-bool parse_bytes(const char *text, size_t *out) {
-  char *end;
-  if (!text || *text < '0' || *text > '9') return false;
-  errno = 0;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (errno) return false;
-  unsigned shift = 0;
-  switch (*end) {
-  case 'k':
-  case 'K':
-    shift = 10;
-    end++;
-    break;
-  case 'm':
-  case 'M':
-    shift = 20;
-    end++;
-    break;
-  case 'g':
-  case 'G':
-    shift = 30;
-    end++;
-    break;
-  case 't':
-  case 'T':
-    shift = 40;
-    end++;
-    break;
-  }
-  if (shift && *end == 'i') end++;
-  if (*end == 'B' || (shift && *end == 'b')) end++;
-  if (*end || (shift && value > (~0ULL >> shift))) return false;
-  *out = (size_t)(value << shift);
-  return true;
-}
-
 bool parse_long(const char *text, long min, long max, long *out) {
   char *end;
   if (!text) return false;

@@ -10,13 +10,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "size.h"
+
 #define EXIT_USAGE 2
 #define MiB (1024.0 * 1024.0)
 
 /* --- Parsing --- */
 
-/* "123", "64K", "1M", "2G", "1T" (binary; "KiB"/"KB"/"B" accepted). */
-bool parse_bytes(const char *text, size_t *out);
 bool parse_long(const char *text, long min, long max, long *out);
 /* "--name value" or "--name=value": returns the value and advances *i, or NULL
  * when argv[*i] is not option `name`. *missing is set when the value is absent. */
