@@ -15,7 +15,7 @@ TOOLS_SRC := tools/util.c tools/json.c tools/machine.c tools/progress.c
 TOOLS_HDR := tools/size.h tools/util.h tools/json.h tools/machine.h tools/progress.h
 CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c \
            cli/suite.c $(TOOLS_SRC)
-CLI_HDR := src/parse.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
+CLI_HDR := src/parse.h src/internal.h src/prim/prim.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
            include/faultless.h
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
 
@@ -48,11 +48,12 @@ $(B)/obj/tools/%.o: tools/%.c $(TOOLS_HDR) src/parse.h
 FL_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 $(B)/obj/cli/%.o $(B)/obj/tools/%.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
 
-# The command talks to the library only through the public header; it does
-# not link it (the bench worker does). It shares one file of its source: the
-# option parser (src/parse.c), so `faultless run` accepts what the library does.
-$(B)/faultless: $(CLI_OBJ) $(B)/obj/src/parse.o
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/obj/src/parse.o $(LDLIBS) -lm
+# The command never starts the allocator (the bench worker links it). From the
+# core archive it takes only the objects of the readers it shares with the
+# library, so that both read a thing one way: the option and size parser
+# (src/parse.c) and the budget's memory limit (src/budget.c, over the OS layer).
+$(B)/faultless: $(CLI_OBJ) $(LIB_CORE_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_CORE_A) $(LDLIBS) -lm
 
 # Linked against the core library (fl_* only, no malloc override), so that with
 # --api malloc it measures whichever allocator is LD_PRELOADed.

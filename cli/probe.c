@@ -456,12 +456,8 @@ static void recommend(const env_t *env) {
     if (w->threads <= spare && (!rec.advised || w->median_gbps > rec.advised->median_gbps))
       rec.advised = w;
   }
-  rec.budget = env->mem_available;
-  rec.budget_source = "MemAvailable";
-  if (env->cgroup_memory_limit && env->cgroup_memory_limit < rec.budget)
-    rec.budget = env->cgroup_memory_limit, rec.budget_source = "cgroup memory limit";
-  if (env->lambda_memory && env->lambda_memory < rec.budget)
-    rec.budget = env->lambda_memory, rec.budget_source = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+  rec.budget = env->memory_limit;
+  rec.budget_source = env->memory_limit_source;
   if (env->lambda_memory) {
     rec.prefault = env->lambda_memory / 2;
     rec.prefault_reason = "inside Lambda the function's memory is paid for: warm half of it";
@@ -736,9 +732,7 @@ int cmd_probe(int argc, char **argv) {
     if (!idle_set) po.idle_ms = 0;
   }
   /* Stay well inside what the machine has. */
-  size_t cap = env.mem_available ? env.mem_available / 4 : (size_t)1 << 30;
-  if (env.cgroup_memory_limit && env.cgroup_memory_limit / 4 < cap)
-    cap = env.cgroup_memory_limit / 4;
+  size_t cap = env.memory_limit ? env.memory_limit / 4 : (size_t)1 << 30;
   cap = cap / HUGE * HUGE;
   if (cap < HUGE) cap = HUGE;
   if (po.warm_size > cap) po.warm_size = cap;
