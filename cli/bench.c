@@ -440,35 +440,20 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 /* Our environment for the worker, without LD_PRELOAD and the caller's
  * FAULTLESS_* (every row is measured with the options its entry names, as in
  * `faultless suite`), plus LD_PRELOAD, GLIBC_TUNABLES and FAULTLESS_* as the
- * variant needs them. The strings we made are listed in owned[]
- * (NULL-terminated). */
-static char **worker_env(const variant_t *v, char *owned[12]) {
+ * variant needs them. */
+static void worker_env(const variant_t *v, childenv_t *e) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", "GLIBC_TUNABLES=", NULL};
-  static const char *const keep_tunables[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
-  int nowned = 0;
-  size_t k;
-  char **envp =
-      env_without(v->kind == KIND_GLIBC_TUNED ? drop : keep_tunables, (size_t)v->nenv + 3, &k);
-  strbuf_t sb = {0};
-  if (v->kind == KIND_GLIBC_TUNED) {
-    const char *tunables = getenv("GLIBC_TUNABLES");
-    sb_printf(&sb, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
-              GLIBC_TUNED_TUNABLES);
-    envp[k++] = owned[nowned++] = sb.data;
-  } else if (v->library) {
-    sb_printf(&sb, "LD_PRELOAD=%s", v->library);
-    envp[k++] = owned[nowned++] = sb.data;
-  }
-  if (preloads_faultless(v) && v->prefault) {
-    strbuf_t pf = {0};
-    sb_printf(&pf, "FAULTLESS_PREFAULT=%zu", v->prefault);
-    envp[k++] = owned[nowned++] = pf.data;
-  }
+  childenv_init(e,
+                v->kind == KIND_GLIBC_TUNED ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (v->kind == KIND_GLIBC_TUNED)
+    childenv_add(e, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
+                 GLIBC_TUNED_TUNABLES);
+  else if (v->library)
+    childenv_add(e, "LD_PRELOAD=%s", v->library);
+  if (preloads_faultless(v) && v->prefault) childenv_add(e, "FAULTLESS_PREFAULT=%zu", v->prefault);
   for (int i = 0; i < v->nenv; i++)
-    envp[k++] = v->env[i];
-  owned[nowned] = NULL;
-  envp[k] = NULL;
-  return envp;
+    childenv_add(e, "%s", v->env[i]);
 }
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {
@@ -532,12 +517,12 @@ static void measure(bench_t *b, run_t *r) {
     argv[a++] = num[i];
   }
   argv[a] = NULL;
-  char *owned[12];
-  char **envp = worker_env(v, owned);
+  childenv_t env;
+  worker_env(v, &env);
   child_t child;
   uint64_t t0 = now_ns();
   long timeout_ms = b->timeout_s * 1000 + v->setup_ms;
-  run_child(argv, envp, NULL, CHILD_STDOUT, timeout_ms, &child);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, timeout_ms, &child);
   r->wall_ms = (double)(now_ns() - t0) / 1e6;
   r->status = child.status;
   size_t expected = (size_t)b->threads * b->iterations * b->chunks;
@@ -555,9 +540,7 @@ static void measure(bench_t *b, run_t *r) {
               expected);
   }
   free(child.output.data);
-  for (int i = 0; owned[i]; i++)
-    free(owned[i]);
-  free(envp);
+  childenv_free(&env);
 }
 
 /* --- Statistics --- */

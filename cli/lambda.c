@@ -106,27 +106,25 @@ static void aws_start(command_t *c, const aws_t *aws, const char *verb) {
   add(c, verb);
 }
 
-/* Start c; its stdout to c->stdout_path or /dev/null. Returns the pid or -1. */
+/* Start c; its stdout to c->stdout_path or /dev/null. Returns the pid, or -1
+ * (said on stderr) when it could not start. */
 static pid_t spawn(const command_t *c) {
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  const char *path = c->stdout_path ? c->stdout_path : "/dev/null";
-  FILE *f = freopen(path, "w", stdout);
-  if (!f) _exit(126);
-  execvp(c->argv[0], c->argv);
-  fprintf(stderr, "faultless lambda: cannot run %s: %s (install the AWS CLI v2)\n", c->argv[0],
-          strerror(errno));
-  _exit(127);
+  int err;
+  pid_t pid = child_start(c->argv, NULL, NULL, CHILD_DISCARD, c->stdout_path, NULL, &err);
+  if (pid > 0 && err) {
+    child_wait(pid, NULL);
+    fprintf(stderr, "faultless lambda: cannot run %s: %s (install the AWS CLI v2)\n", c->argv[0],
+            strerror(err));
+    return -1;
+  }
+  return pid;
 }
 
-/* Run c and wait; returns its exit status (127: not found). */
+/* Run c and wait; returns its exit status (-1: it could not start). */
 static int run(const command_t *c) {
   pid_t pid = spawn(c);
-  if (pid < 0) return -1;
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
+  int status = pid < 0 ? -1 : child_wait(pid, NULL);
+  if (status < 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -242,7 +240,7 @@ static int cmd_deploy(int argc, char **argv) {
     print_command(&wait_updated, stdout);
   } else {
     int exists = run(&get);
-    if (exists == 127) {
+    if (exists < 0) {
       rc = 1;
     } else if (exists != 0) {
       printf("faultless lambda: creating %s\n", function);

@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,25 +211,12 @@ int cmd_run(int argc, char **argv) {
   free(lib);
 
   uint64_t start = now_ns();
-  fflush(NULL);
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) {
-    perror("faultless run: pipe");
-    return 126;
-  }
-  pid_t pid = fork();
+  int err;
+  pid_t pid = child_start(cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
   if (pid < 0) {
     perror("faultless run: fork");
     return 126;
   }
-  if (pid == 0) {
-    close(ready[0]);
-    execvp(cmd[0], cmd);
-    int err = errno;
-    if (write(ready[1], &err, sizeof err) < 0) _exit(127);
-    _exit(127);
-  }
-  close(ready[1]);
   child_pid = pid;
   struct sigaction sa = {.sa_handler = forward};
   sigemptyset(&sa.sa_mask);
@@ -239,16 +225,8 @@ int cmd_run(int argc, char **argv) {
   /* The terminal sends these to CMD as well; we wait for it to react. */
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
-
-  int err = 0;
-  ssize_t got;
-  while ((got = read(ready[0], &err, sizeof err)) < 0 && errno == EINTR)
-    ;
-  close(ready[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (got == (ssize_t)sizeof err) {
+  int status = child_wait(pid, NULL);
+  if (err) {
     fprintf(stderr, "faultless run: %s: %s\n", cmd[0], strerror(err));
     return err == ENOENT ? 127 : 126;
   }

@@ -391,24 +391,12 @@ static int parse_options(suite_t *s, int argc, char **argv) {
 /* --- Running one process --- */
 
 /* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's. */
-static char **child_env(const allocator_t *a, char *const *extra) {
+static void child_env(const allocator_t *a, childenv_t *e) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
-  size_t nextra = 0;
-  while (extra && extra[nextra])
-    nextra++;
-  size_t k;
-  char **envp = env_without(drop, 1 + (size_t)a->nenv + nextra, &k);
-  strbuf_t pre = {0};
-  if (a->library) {
-    sb_printf(&pre, "LD_PRELOAD=%s", a->library);
-    envp[k++] = pre.data;
-  }
+  childenv_init(e, drop);
+  if (a->library) childenv_add(e, "LD_PRELOAD=%s", a->library);
   for (int i = 0; i < a->nenv; i++)
-    envp[k++] = a->env[i];
-  for (int i = 0; extra && extra[i]; i++)
-    envp[k++] = extra[i];
-  envp[k] = NULL;
-  return envp;
+    childenv_add(e, "%s", a->env[i]);
 }
 
 static const char *find_field(const char *line, const char *key) {
@@ -424,9 +412,10 @@ static void run_one(suite_t *s, srun_t *r) {
   sb_printf(&thr, "%d", c->threads);
   sb_printf(&scale, "%g", s->scale);
   char *argv[] = {prog.data, "--threads", thr.data, "--scale", scale.data, NULL};
-  char **envp = child_env(a, NULL);
+  childenv_t env;
+  child_env(a, &env);
   child_t p;
-  run_child(argv, envp, NULL, CHILD_STDOUT | CHILD_STDERR, s->timeout_s * 1000, &p);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT | CHILD_STDERR, s->timeout_s * 1000, &p);
   r->status = p.status;
   r->wall_ms = p.wall_ms;
   r->maxrss_kib = p.usage.ru_maxrss;
@@ -454,9 +443,7 @@ static void run_one(suite_t *s, srun_t *r) {
   free(prog.data);
   free(thr.data);
   free(scale.data);
-  for (size_t i = 0; envp[i]; i++)
-    if (!strncmp(envp[i], "LD_PRELOAD=", 11) && a->library) free(envp[i]);
-  free(envp);
+  childenv_free(&env);
   free(p.output.data);
 }
 
@@ -572,10 +559,11 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
   strbuf_t probe = {0};
   sb_printf(&probe, "%s/faultless", s->self);
   char *argv[] = {probe.data, "probe", "--json", "--idle-ms", "0", NULL};
-  char **envp = child_env(&none, NULL);
+  childenv_t env;
+  child_env(&none, &env);
   child_t child;
-  run_child(argv, envp, NULL, CHILD_STDOUT, 300000, &child);
-  free(envp);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, 300000, &child);
+  childenv_free(&env);
   free(probe.data);
   char err[128];
   jv_t *pj =
@@ -610,20 +598,19 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
  * together, by the wall time they ran). NaN when the line is missing. */
 static void run_warmers(suite_t *s, bool huge, int warmers, double *each, double *all) {
   allocator_t fl = {.label = "faultless", .library = s->library_so};
-  strbuf_t prog = {0}, nw = {0};
+  strbuf_t prog = {0};
   sb_printf(&prog, "%s/startup", s->bin_dir);
-  sb_printf(&nw, "FAULTLESS_WARMERS=%d", warmers);
   char *argv[] = {prog.data, "--scale", "1", NULL};
-  char *extra[] = {"FAULTLESS_PREFAULT=256M", "FAULTLESS_STATS=json",
-                   huge ? "FAULTLESS_THP=1" : "FAULTLESS_THP=0", nw.data, NULL};
-  char **envp = child_env(&fl, extra);
+  childenv_t env;
+  child_env(&fl, &env);
+  childenv_add(&env, "FAULTLESS_PREFAULT=256M");
+  childenv_add(&env, "FAULTLESS_STATS=json");
+  childenv_add(&env, "FAULTLESS_THP=%d", huge);
+  childenv_add(&env, "FAULTLESS_WARMERS=%d", warmers);
   child_t p;
-  run_child(argv, envp, NULL, CHILD_STDOUT | CHILD_STDERR, 60000, &p);
-  for (size_t i = 0; envp[i]; i++)
-    if (!strncmp(envp[i], "LD_PRELOAD=", 11)) free(envp[i]);
-  free(envp);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT | CHILD_STDERR, 60000, &p);
+  childenv_free(&env);
   free(prog.data);
-  free(nw.data);
   char err[128];
   const char *js = p.output.data ? strstr(p.output.data, "{\"version\"") : NULL;
   jv_t *st = js ? jv_parse(js, strcspn(js, "\n"), err, sizeof err) : NULL;

@@ -49,17 +49,14 @@ static bool exited_ok(const child_t *c) {
  * the process, so exit 0 means the allocator really was loaded. */
 static bool worker_runs(const handler_t *h, const char *lib) {
   static const char *const drop[] = {"LD_PRELOAD=", NULL};
-  size_t k;
-  char **envp = env_without(drop, 1, &k);
-  char *preload = lib ? vformat("LD_PRELOAD=%s", lib) : NULL;
-  if (preload) envp[k++] = preload;
-  envp[k] = NULL;
+  childenv_t env;
+  childenv_init(&env, drop);
+  if (lib) childenv_add(&env, "LD_PRELOAD=%s", lib);
   char *argv[] = {h->worker, "--chunks", "1", "--size", "4096", "--iterations", "1", NULL};
   child_t child;
-  run_child(argv, envp, NULL, CHILD_STDOUT, 10000, &child);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, 10000, &child);
   free(child.output.data);
-  free(preload);
-  free(envp);
+  childenv_free(&env);
   return exited_ok(&child);
 }
 
@@ -306,16 +303,12 @@ int handler_invoke(handler_t *h, const invocation_t *inv, const char *event, siz
 
   /* faultless bench looks for peers in FAULTLESS_BENCH_LIB_DIR first. */
   static const char *const drop[] = {"FAULTLESS_BENCH_LIB_DIR=", NULL};
-  size_t k;
-  char **envp = env_without(drop, 1, &k);
-  char *libdir = vformat("FAULTLESS_BENCH_LIB_DIR=%s", h->peer_dir ? h->peer_dir : "/nonexistent");
-  envp[k++] = libdir;
-  envp[k] = NULL;
-
+  childenv_t env;
+  childenv_init(&env, drop);
+  childenv_add(&env, "FAULTLESS_BENCH_LIB_DIR=%s", h->peer_dir ? h->peer_dir : "/nonexistent");
   child_t child;
-  run_child(argv, envp, NULL, CHILD_STDOUT, budget_ms, &child);
-  free(libdir);
-  free(envp);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, budget_ms, &child);
+  childenv_free(&env);
 
   char err[200];
   jv_t *results =

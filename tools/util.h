@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "size.h"
 
@@ -94,18 +95,36 @@ typedef struct {
   double wall_ms;      /* from fork to exit */
 } child_t;
 
-/* How run_child treats the child's output. */
-enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2 /* with stdout */ };
+/* Where a child's stdout goes: /dev/null, a pipe to us (with CHILD_STDERR its
+ * stderr too), or our own. stderr is ours otherwise. */
+enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2, CHILD_INHERIT = 4 };
 
-/* Run argv with environment envp (NULL: ours). capture: CHILD_DISCARD sends
- * stdout to /dev/null, CHILD_STDOUT captures it, CHILD_STDOUT | CHILD_STDERR
- * captures both; stderr is passed through otherwise. */
-void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
-               long timeout_ms, child_t *child);
-/* Our environment without the entries that start with any of `drop`
- * (NULL-terminated prefixes, e.g. "LD_PRELOAD="), in a malloc'd array with
- * room for `room` more entries and the closing NULL; *count: entries used. */
-char **env_without(const char *const drop[], size_t room, size_t *count);
+/* The one way the tools start a process. Starts argv (envp NULL: ours; cwd
+ * NULL: ours; argv[0] searched in PATH) with stdout as `output` says, or into
+ * the file out_path when it is given. *pipe_fd: the read end with
+ * CHILD_STDOUT (else -1). Returns the pid, or -1 when fork failed; when the
+ * exec failed, *exec_errno says why (else 0) and the child exits 127, to be
+ * waited for all the same. */
+pid_t child_start(char *const argv[], char *const envp[], const char *cwd, int output,
+                  const char *out_path, int *pipe_fd, int *exec_errno);
+/* waitpid/wait4 until it answers: the status, or -1. usage may be NULL. */
+int child_wait(pid_t pid, struct rusage *usage);
+/* child_start, then collect its output (with CHILD_STDOUT) and wait; the
+ * child is killed after timeout_ms. child->status is -1 when it could not
+ * start at all. */
+void run_child(char *const argv[], char *const envp[], const char *cwd, int output, long timeout_ms,
+               child_t *child);
+
+/* A child's environment: ours less the variables that start with any of the
+ * `drop` prefixes ("LD_PRELOAD=", "FAULTLESS_"), plus those added with
+ * childenv_add. vars is NULL-terminated, for execve. */
+typedef struct {
+  char **vars;
+  size_t n, kept, cap; /* vars[kept..n) are ours to free */
+} childenv_t;
+void childenv_init(childenv_t *e, const char *const drop[]);
+void childenv_add(childenv_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void childenv_free(childenv_t *e);
 /* Directory of /proc/self/exe (malloc'd). */
 char *self_dir(void);
 /* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */
