@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include "../tools/peers.h"
 #include "../tools/progress.h"
 #include "parse.h"
 
@@ -69,73 +70,28 @@ static int bad_usage(const char *fmt, const char *arg) {
 
 /* --- Finding the allocators --- */
 
-static const char *const lib_dirs[] = {"/usr/lib/x86_64-linux-gnu",
-                                       "/usr/lib/aarch64-linux-gnu",
-                                       "/lib/x86_64-linux-gnu",
-                                       "/usr/lib64",
-                                       "/usr/lib",
-                                       "/usr/local/lib",
-                                       NULL};
-
 typedef struct {
   const char *name;
   kind_t kind;
-  const char *libs[3]; /* file names to look for */
-  const char *package; /* Debian package that provides it */
+  const char *peer; /* KIND_PRELOAD: its allocator in tools/peers.c */
 } known_t;
 
 static const known_t known[] = {
-    {"glibc", KIND_GLIBC, {NULL}, "libc6"},
-    {"glibc-tuned", KIND_GLIBC_TUNED, {NULL}, "libc6"},
-    {"jemalloc", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
-    {"mimalloc", KIND_PRELOAD, {"libmimalloc.so.2", "libmimalloc.so", NULL}, "libmimalloc2.0"},
-    {"tcmalloc",
-     KIND_PRELOAD,
-     {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4", NULL},
-     "libgoogle-perftools4"},
-    {"faultless", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
-    {"faultless-api", KIND_FAULTLESS, {NULL}, NULL},
+    {"glibc", KIND_GLIBC, NULL},
+    {"glibc-tuned", KIND_GLIBC_TUNED, NULL},
+    {"jemalloc", KIND_PRELOAD, "jemalloc"},
+    {"mimalloc", KIND_PRELOAD, "mimalloc"},
+    {"tcmalloc", KIND_PRELOAD, "tcmalloc"},
+    {"faultless", KIND_FAULTLESS_PRELOAD, NULL},
+    {"faultless-api", KIND_FAULTLESS, NULL},
     /* the same as `faultless`: its name from when `faultless` meant faultless-api */
-    {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
-    /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/).
-     * The jemalloc adapter goes first so that it also sees the program's
-     * mallctl("arenas.create"). */
-    {"jemalloc+faultless", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
-    {"mimalloc+faultless",
-     KIND_PRELOAD,
-     {"libmimalloc.so.2", "libmimalloc.so", NULL},
-     "libmimalloc2.0"},
+    {"faultless-preload", KIND_FAULTLESS_PRELOAD, NULL},
+    /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/) */
+    {"jemalloc+faultless", KIND_PRELOAD, "jemalloc"},
+    {"mimalloc+faultless", KIND_PRELOAD, "mimalloc"},
 };
-
-/* NAME+faultless: the adapter preloaded with the allocator, and whether it
- * goes first in LD_PRELOAD. */
-static const struct {
-  const char *name, *adapter;
-  bool first;
-} adapters[] = {{"jemalloc+faultless", "libfaultless-jemalloc.so", true},
-                {"mimalloc+faultless", "libfaultless-mimalloc.so", false}};
 #define NKNOWN (int)(sizeof known / sizeof known[0])
 #define NDEFAULT 6 /* the first six are the default list */
-
-static char *find_library(const known_t *k) {
-  /* Where a bundle ships its own copies (the Lambda zip's lib/, see
-   * lambda/README.md): searched first, only when set. */
-  const char *extra = getenv("FAULTLESS_BENCH_LIB_DIR");
-  for (int l = 0; extra && *extra && k->libs[l]; l++) {
-    strbuf_t sb = {0};
-    sb_printf(&sb, "%s/%s", extra, k->libs[l]);
-    if (access(sb.data, R_OK) == 0) return sb.data;
-    free(sb.data);
-  }
-  for (int l = 0; k->libs[l]; l++)
-    for (int d = 0; lib_dirs[d]; d++) {
-      strbuf_t sb = {0};
-      sb_printf(&sb, "%s/%s", lib_dirs[d], k->libs[l]);
-      if (access(sb.data, R_OK) == 0) return sb.data;
-      free(sb.data);
-    }
-  return NULL;
-}
 
 /* Whether the variant's processes load faultless by LD_PRELOAD (and so take
  * prefault as FAULTLESS_PREFAULT). */
@@ -192,6 +148,24 @@ static int faultless_option(const char *key) {
     if (!key[i] && !n[i]) return o;
   }
   return -1;
+}
+
+/* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
+ * LD_PRELOAD; a note when it is missing. */
+static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_t *note) {
+  strbuf_t ad = {0};
+  const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
+  if (slash) sb_printf(&ad, "%.*s/%s.so", (int)(slash - b->library_so), b->library_so, p->adapter);
+  if (!ad.data || access(ad.data, R_OK) != 0) {
+    sb_printf(note,
+              "%s+faultless: %s.so not found next to libfaultless.so (make adapters); skipped",
+              p->name, p->adapter);
+  } else {
+    char *both = peer_with_adapter(p, v->library, ad.data);
+    free(v->library);
+    v->library = both;
+  }
+  free(ad.data);
 }
 
 /* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
@@ -254,33 +228,21 @@ static int add_variant(bench_t *b, const char *spec) {
   }
   v.base = k ? k->name : "custom";
   v.kind = k ? k->kind : KIND_PRELOAD;
-  v.package = k ? k->package : NULL;
+  v.package = !k                                                   ? NULL
+              : k->peer                                            ? peer_named(k->peer)->package
+              : v.kind == KIND_GLIBC || v.kind == KIND_GLIBC_TUNED ? "libc6"
+                                                                   : NULL;
   strbuf_t note = {0};
   if (v.library) {
     if (access(v.library, R_OK) != 0)
       sb_printf(&note, "%s: %s not found; skipped", spec, v.library);
   } else if (v.kind == KIND_PRELOAD) {
-    v.library = find_library(k);
+    const peer_t *p = peer_named(k->peer);
+    v.library = peer_find(p);
     if (!v.library)
-      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, k->package);
-    for (size_t i = 0; v.library && i < sizeof adapters / sizeof adapters[0]; i++) {
-      if (strcmp(adapters[i].name, k->name)) continue;
-      /* the adapter beside libfaultless.so; both go into LD_PRELOAD */
-      strbuf_t ad = {0}, both = {0};
-      const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
-      if (slash)
-        sb_printf(&ad, "%.*s/%s", (int)(slash - b->library_so), b->library_so, adapters[i].adapter);
-      if (!ad.data || access(ad.data, R_OK) != 0) {
-        sb_printf(&note, "%s: %s not found next to libfaultless.so (make adapters); skipped", name,
-                  adapters[i].adapter);
-      } else {
-        sb_printf(&both, "%s %s", adapters[i].first ? ad.data : v.library,
-                  adapters[i].first ? v.library : ad.data);
-        free(v.library);
-        v.library = both.data;
-      }
-      free(ad.data);
-    }
+      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, p->package);
+    else if (strstr(k->name, "+faultless"))
+      add_adapter(b, p, &v, &note);
   } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
     if (b->library_so)
       v.library = xstrdup(b->library_so);

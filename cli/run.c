@@ -14,6 +14,8 @@
 #include "parse.h"
 
 #include "run.h"
+
+#include "../tools/peers.h"
 #include "../tools/util.h"
 
 #include <ctype.h>
@@ -53,13 +55,6 @@ static bool valid(fl_option_t opt, const char *s) {
 }
 
 /* --- The library --- */
-
-/* The library, or with --with the adapter for that allocator. */
-static char *find_library(const char *with) {
-  if (!with) return find_own_library("libfaultless");
-  return find_own_library(!strcmp(with, "jemalloc") ? "libfaultless-jemalloc"
-                                                    : "libfaultless-mimalloc");
-}
 
 /* "lib" or "lib:old", unless old already starts with lib. */
 static char *preload_value(const char *lib) {
@@ -127,7 +122,7 @@ int cmd_run(int argc, char **argv) {
       }
       warmers = v;
     } else if ((v = option_value(argc, argv, &i, "--with", &missing))) {
-      if (strcmp(v, "jemalloc") && strcmp(v, "mimalloc")) {
+      if (!peer_named(v) || !peer_named(v)->adapter) {
         fprintf(stderr, "faultless run: --with '%s': jemalloc or mimalloc\n", v);
         goto bad;
       }
@@ -153,16 +148,16 @@ int cmd_run(int argc, char **argv) {
     goto bad;
   }
 
-  char *lib = find_library(with);
+  const peer_t *peer = peer_named(with);
+  const char *name = peer ? peer->adapter : "libfaultless";
+  char *lib = find_own_library(name);
   if (!lib) {
     char *dir = self_dir();
     fprintf(stderr,
-            "faultless run: %s is neither in %s nor in %s/../lib%s%s; build it (make lib%s) "
+            "faultless run: %s.so is neither in %s nor in %s/../lib%s%s; build it (make lib%s) "
             "or install it (make install, or the libfaultless0 package)\n",
-            !with                       ? "libfaultless.so"
-            : !strcmp(with, "jemalloc") ? "libfaultless-jemalloc.so"
-                                        : "libfaultless-mimalloc.so",
-            dir, dir, *FL_MULTIARCH ? " or ../lib/" : "", FL_MULTIARCH, with ? " adapters" : "");
+            name, dir, dir, *FL_MULTIARCH ? " or ../lib/" : "", FL_MULTIARCH,
+            with ? " adapters" : "");
     free(dir);
     return 127;
   }
@@ -170,16 +165,11 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "faultless run: cannot preload '%s': LD_PRELOAD splits at ':' and ' '\n", lib);
     return 127;
   }
-  if (with) {
-    /* The allocator by name (the loader's search path finds Debian's copy).
-     * The jemalloc adapter goes first, to see mallctl("arenas.create"). */
-    strbuf_t both = {0};
-    if (!strcmp(with, "jemalloc"))
-      sb_printf(&both, "%s libjemalloc.so.2", lib);
-    else
-      sb_printf(&both, "libmimalloc.so.2 %s", lib);
+  if (peer) {
+    /* The allocator by its soname: the loader's search path finds Debian's copy. */
+    char *both = peer_with_adapter(peer, peer->files[0], lib);
     free(lib);
-    lib = both.data;
+    lib = both;
   }
   char *preload = preload_value(lib);
   setenv("LD_PRELOAD", preload, 1);

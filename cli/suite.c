@@ -11,6 +11,7 @@
 
 #include "../tools/json.h"
 #include "../tools/machine.h"
+#include "../tools/peers.h"
 #include "../tools/progress.h"
 #include "../tools/util.h"
 
@@ -180,23 +181,6 @@ static int bad_usage(const char *what, const char *arg) {
 
 /* --- Allocators --- */
 
-static char *find_preload(const char *const *names) {
-  static const char *const dirs[] = {"/usr/lib/x86_64-linux-gnu",
-                                     "/usr/lib/aarch64-linux-gnu",
-                                     "/usr/lib64",
-                                     "/usr/lib",
-                                     "/usr/local/lib",
-                                     NULL};
-  for (int n = 0; names[n]; n++)
-    for (int d = 0; dirs[d]; d++) {
-      strbuf_t sb = {0};
-      sb_printf(&sb, "%s/%s", dirs[d], names[n]);
-      if (access(sb.data, R_OK) == 0) return sb.data;
-      free(sb.data);
-    }
-  return NULL;
-}
-
 static void upper(char *s) {
   for (; *s; s++)
     if (*s >= 'a' && *s <= 'z')
@@ -213,19 +197,10 @@ static int add_allocator(suite_t *s, const char *spec) {
   char *save = NULL;
   char *name = strtok_r(copy, ":", &save);
   allocator_t a = {.label = xstrdup(spec)};
-  static const char *const je[] = {"libjemalloc.so.2", NULL};
-  static const char *const mi[] = {"libmimalloc.so.2", "libmimalloc.so", NULL};
-  static const char *const tc[] = {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4", NULL};
-  const char *const *names = NULL;
   if (!name) return free(copy), bad_usage("empty allocator name", spec);
-  if (!strcmp(name, "glibc"))
-    a.base = "glibc";
-  else if (!strcmp(name, "jemalloc"))
-    a.base = "jemalloc", names = je;
-  else if (!strcmp(name, "mimalloc"))
-    a.base = "mimalloc", names = mi;
-  else if (!strcmp(name, "tcmalloc"))
-    a.base = "tcmalloc", names = tc;
+  const peer_t *peer = peer_named(name);
+  if (!strcmp(name, "glibc") || peer)
+    a.base = peer ? peer->name : "glibc";
   else if (!strcmp(name, "faultless") || !strcmp(name, "faultless-warm"))
     a.base = "faultless", a.faultless = true, a.warming = name[9] != 0;
   else
@@ -255,7 +230,7 @@ static int add_allocator(suite_t *s, const char *spec) {
     return free(copy), bad_usage("unknown allocator (glibc, jemalloc, mimalloc, tcmalloc, "
                                  "faultless, faultless-warm, NAME:lib=PATH)",
                                  name);
-  if (!a.library && names) a.library = find_preload(names);
+  if (!a.library && peer) a.library = peer_find(peer);
   if (!a.library && a.faultless) a.library = s->library_so ? xstrdup(s->library_so) : NULL;
   strbuf_t note = {0};
   if (!a.library && strcmp(a.base, "glibc") != 0)

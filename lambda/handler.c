@@ -11,6 +11,7 @@
 
 #include "../tools/util.h"
 #include "../tools/json.h"
+#include "../tools/peers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,8 +26,6 @@
 extern char **environ;
 
 /* Debian's peer libraries as shipped in the zip's lib/ (see mk/lambda.mk). */
-static const char *const peer_files[] = {"libjemalloc.so.2", "libmimalloc.so.2",
-                                         "libtcmalloc_minimal.so.4", NULL};
 
 static char *vformat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *vformat(const char *fmt, ...) {
@@ -81,23 +80,25 @@ int handler_init(handler_t *h, char *err, size_t errlen) {
   const char *tmp = getenv("TMPDIR");
   snprintf(tmpl, sizeof tmpl, "%s/faultless-peers.XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (mkdtemp(tmpl)) h->peer_dir = xstrdup(tmpl);
-  for (int i = 0; peer_files[i]; i++) {
-    char *path = vformat("%s/lib/%s", h->root, peer_files[i]);
-    if (access(path, R_OK) != 0) {
+  for (const peer_t *p = peers; p->name; p++)
+    for (int f = 0; p->files[f]; f++) {
+      const char *file = p->files[f];
+      char *path = vformat("%s/lib/%s", h->root, file);
+      if (access(path, R_OK) != 0) {
+        free(path);
+        continue;
+      }
+      bool ok = h->peer_dir && worker_runs(h, path);
+      if (ok) {
+        char *link = vformat("%s/%s", h->peer_dir, file);
+        ok = symlink(path, link) == 0;
+        free(link);
+      }
+      if (ok && h->npeers_ok < PEERS_MAX) h->peers_ok[h->npeers_ok++] = file;
+      if (!ok && h->npeers_failed < PEERS_MAX) h->peers_failed[h->npeers_failed++] = file;
+      if (!ok) printf("faultless runtime: %s does not load here; its allocator is skipped\n", path);
       free(path);
-      continue;
     }
-    bool ok = h->peer_dir && worker_runs(h, path);
-    if (ok) {
-      char *link = vformat("%s/%s", h->peer_dir, peer_files[i]);
-      ok = symlink(path, link) == 0;
-      free(link);
-    }
-    if (ok && h->npeers_ok < PEERS_MAX) h->peers_ok[h->npeers_ok++] = peer_files[i];
-    if (!ok && h->npeers_failed < PEERS_MAX) h->peers_failed[h->npeers_failed++] = peer_files[i];
-    if (!ok) printf("faultless runtime: %s does not load here; its allocator is skipped\n", path);
-    free(path);
-  }
   return 0;
 }
 
