@@ -10,8 +10,16 @@
 
 const peer_t peers[] = {
     {"jemalloc", {"libjemalloc.so.2"}, "libjemalloc2", "libfaultless-jemalloc", true},
-    {"mimalloc", {"libmimalloc.so.2", "libmimalloc.so"}, "libmimalloc2.0", "libfaultless-mimalloc", false},
-    {"tcmalloc", {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4"}, "libgoogle-perftools4", NULL, false},
+    {"mimalloc",
+     {"libmimalloc.so.2", "libmimalloc.so"},
+     "libmimalloc2.0",
+     "libfaultless-mimalloc",
+     false},
+    {"tcmalloc",
+     {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4"},
+     "libgoogle-perftools4",
+     NULL,
+     false},
     {NULL, {NULL}, NULL, NULL, false},
 };
 
