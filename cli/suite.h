@@ -108,6 +108,12 @@ double geomean(const suite_t *s, int a, int b, bool memory);
 int find_alloc(const suite_t *s, const char *label);
 void case_name(const suite_t *s, int c, char buf[48]);
 
+/* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's
+ * (suite.c). */
+void child_env(const allocator_t *a, childenv_t *e);
+/* The warmers against `faultless probe`, into s->warming (suite_warm.c). */
+void measure_warming(suite_t *s);
+
 /* The writers (suite_out.c). */
 void suite_print_table(const suite_t *s, FILE *out);
 void suite_write_json(const suite_t *s, FILE *out);

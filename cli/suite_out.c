@@ -41,24 +41,31 @@ static void print_target(FILE *out, const char *what, double value, double targe
                                                           : "NOT met");
 }
 
-void suite_print_table(const suite_t *s, FILE *out) {
-  int w = label_width(s);
+static void print_header(const suite_t *s, FILE *out) {
   fprintf(out,
           "faultless suite: %d workload cases x %d allocators; %ld measured round%s + %ld "
           "warm-up; scale %g; %.1f s\n",
           s->ncases, s->nalloc, s->repeat, s->repeat > 1 ? "s" : "", s->warmup, s->scale,
           s->elapsed_s);
   fprintf(out, "command: %s\n", s->command);
-  fprintf(out, "machine: %s, %ld CPUs, virtualization %s, kernel %s, THP %s\n\n",
+  fprintf(out, "machine: %s, %ld CPUs, virtualization %s, kernel %s, THP %s\n",
           env_get(&s->env, "cpu_model") ?: "?", s->env.cpus,
           env_get(&s->env, "systemd_detect_virt") ?: "?", env_get(&s->env, "kernel") ?: "?",
           env_get(&s->env, "thp_enabled") ?: "?");
-  char name[48];
+}
 
-  fprintf(out, "time, ms: median (spread = (max-min)/median)\n%-14s", "workload");
+/* A table's title and its header row: the allocators but `skip`, each in a
+ * column `w` wide. */
+static void print_columns(const suite_t *s, FILE *out, const char *title, int skip, int w) {
+  fprintf(out, "\n%s\n%-14s", title, "workload");
   for (int a = 0; a < s->nalloc; a++)
-    fprintf(out, " %*s", w > 15 ? w : 15, s->alloc[a].label);
+    if (a != skip) fprintf(out, " %*s", w, s->alloc[a].label);
   fprintf(out, "\n");
+}
+
+static void print_times(const suite_t *s, FILE *out, int w) {
+  char name[48];
+  print_columns(s, out, "time, ms: median (spread = (max-min)/median)", -1, w > 15 ? w : 15);
   for (int c = 0; c < s->ncases; c++) {
     case_name(s, c, name);
     fprintf(out, "%-14s", name);
@@ -73,39 +80,38 @@ void suite_print_table(const suite_t *s, FILE *out) {
     }
     fprintf(out, "\n");
   }
+}
 
-  for (int a = 0; a < s->nalloc; a++) {
-    if (!s->alloc[a].faultless) continue;
-    fprintf(out, "\n%s: time ratio to each peer, median of per-round ratios [min..max]\n%-14s",
-            s->alloc[a].label, "workload");
-    for (int b = 0; b < s->nalloc; b++)
-      if (b != a) fprintf(out, " %*s", w > 18 ? w : 18, s->alloc[b].label);
-    fprintf(out, "\n");
-    for (int c = 0; c < s->ncases; c++) {
-      case_name(s, c, name);
-      fprintf(out, "%-14s", name);
-      for (int b = 0; b < s->nalloc; b++) {
-        if (b == a) continue;
-        const sratio_t *q = ratio(s, c, a, b);
-        char v[48];
-        if (q->n)
-          snprintf(v, sizeof v, "%.2f [%.2f..%.2f]", q->median, q->min, q->max);
-        else
-          snprintf(v, sizeof v, "-");
-        fprintf(out, " %*s", w > 18 ? w : 18, v);
-      }
-      fprintf(out, "\n");
+/* Each faultless entry's time against every other allocator. */
+static void print_ratios(const suite_t *s, FILE *out, int a, int w) {
+  char name[48], title[160];
+  snprintf(title, sizeof title,
+           "%s: time ratio to each peer, median of per-round ratios [min..max]", s->alloc[a].label);
+  print_columns(s, out, title, a, w > 18 ? w : 18);
+  for (int c = 0; c < s->ncases; c++) {
+    case_name(s, c, name);
+    fprintf(out, "%-14s", name);
+    for (int b = 0; b < s->nalloc; b++) {
+      if (b == a) continue;
+      const sratio_t *q = ratio(s, c, a, b);
+      char v[48];
+      if (q->n)
+        snprintf(v, sizeof v, "%.2f [%.2f..%.2f]", q->median, q->min, q->max);
+      else
+        snprintf(v, sizeof v, "-");
+      fprintf(out, " %*s", w > 18 ? w : 18, v);
     }
-    fprintf(out, "%-14s", "geomean");
-    for (int b = 0; b < s->nalloc; b++)
-      if (b != a) fprintf(out, " %*.2f", w > 18 ? w : 18, geomean(s, a, b, false));
     fprintf(out, "\n");
   }
-
-  fprintf(out, "\npeak RSS, MiB: median (ru_maxrss)\n%-14s", "workload");
-  for (int a = 0; a < s->nalloc; a++)
-    fprintf(out, " %*s", w, s->alloc[a].label);
+  fprintf(out, "%-14s", "geomean");
+  for (int b = 0; b < s->nalloc; b++)
+    if (b != a) fprintf(out, " %*.2f", w > 18 ? w : 18, geomean(s, a, b, false));
   fprintf(out, "\n");
+}
+
+static void print_rss_and_scaling(const suite_t *s, FILE *out, int w) {
+  char name[48];
+  print_columns(s, out, "peak RSS, MiB: median (ru_maxrss)", -1, w);
   for (int c = 0; c < s->ncases; c++) {
     case_name(s, c, name);
     fprintf(out, "%-14s", name);
@@ -113,97 +119,86 @@ void suite_print_table(const suite_t *s, FILE *out) {
       fprintf(out, " %*.1f", w, cell(s, c, a)->rss_mib);
     fprintf(out, "\n");
   }
-
   bool threaded = false;
   for (int c = 0; c < s->ncases; c++)
     threaded |= workloads[s->cases[c].workload].threaded;
-  if (s->nthreads > 1 && threaded) {
-    fprintf(out, "\nscaling: time at 1 thread / time at N threads (fixed total work)\n%-14s",
-            "workload");
+  if (s->nthreads < 2 || !threaded) return;
+  print_columns(s, out, "scaling: time at 1 thread / time at N threads (fixed total work)", -1, w);
+  for (int c = 0; c < s->ncases; c++) {
+    const case_t *x = &s->cases[c];
+    if (!workloads[x->workload].threaded) continue;
+    int base = -1;
+    for (int d = 0; d < s->ncases; d++)
+      if (s->cases[d].workload == x->workload && s->cases[d].threads == s->thread_counts[0])
+        base = d;
+    case_name(s, c, name);
+    fprintf(out, "%-14s", name);
     for (int a = 0; a < s->nalloc; a++)
-      fprintf(out, " %*s", w, s->alloc[a].label);
+      fprintf(out, " %*.2f", w, cell(s, base, a)->ms / cell(s, c, a)->ms);
     fprintf(out, "\n");
-    for (int c = 0; c < s->ncases; c++) {
-      const case_t *x = &s->cases[c];
-      if (!workloads[x->workload].threaded) continue;
-      int base = -1;
-      for (int d = 0; d < s->ncases; d++)
-        if (s->cases[d].workload == x->workload && s->cases[d].threads == s->thread_counts[0])
-          base = d;
-      case_name(s, c, name);
-      fprintf(out, "%-14s", name);
-      for (int a = 0; a < s->nalloc; a++)
-        fprintf(out, " %*.2f", w, cell(s, base, a)->ms / cell(s, c, a)->ms);
-      fprintf(out, "\n");
-    }
   }
+}
 
+/* The target on the worst case of a against b: time (the median ratio) or
+ * peak RSS. */
+static void print_worst(const suite_t *s, FILE *out, int a, int b, bool memory, double target) {
+  double worst = NAN;
+  int wc = -1;
+  for (int c = 0; c < s->ncases; c++) {
+    double r = memory ? cell(s, c, a)->rss_mib / cell(s, c, b)->rss_mib : ratio(s, c, a, b)->median;
+    if (!(r <= worst)) worst = r, wc = c;
+  }
+  char name[48] = "-", what[160];
+  if (wc >= 0) case_name(s, wc, name);
+  snprintf(what, sizeof what, "%s %s / %s, worst (%s)", s->alloc[a].label,
+           memory ? "peak RSS" : "time", s->alloc[b].label, name);
+  print_target(out, what, worst, target, true);
+}
+
+static void print_targets(const suite_t *s, FILE *out) {
   int mi = find_alloc(s, "mimalloc"), gl = find_alloc(s, "glibc");
   fprintf(out, "\ntime and memory targets:\n");
   for (int a = 0; a < s->nalloc; a++) {
     if (!s->alloc[a].faultless) continue;
-    char what[160];
     if (mi >= 0) {
+      char what[160];
       snprintf(what, sizeof what, "%s time / mimalloc, geomean", s->alloc[a].label);
       print_target(out, what, geomean(s, a, mi, false), 1.0, true);
-      double worst = NAN;
-      int wc = -1;
-      for (int c = 0; c < s->ncases; c++)
-        if (!(ratio(s, c, a, mi)->median <= worst)) worst = ratio(s, c, a, mi)->median, wc = c;
-      if (wc >= 0) case_name(s, wc, name);
-      snprintf(what, sizeof what, "%s time / mimalloc, worst (%s)", s->alloc[a].label,
-               wc >= 0 ? name : "-");
-      print_target(out, what, worst, 1.2, true);
+      print_worst(s, out, a, mi, false, 1.2);
     }
-    if (gl >= 0) {
-      double worst = NAN;
-      int wc = -1;
-      for (int c = 0; c < s->ncases; c++)
-        if (!(ratio(s, c, a, gl)->median <= worst)) worst = ratio(s, c, a, gl)->median, wc = c;
-      if (wc >= 0) case_name(s, wc, name);
-      snprintf(what, sizeof what, "%s time / glibc, worst (%s)", s->alloc[a].label,
-               wc >= 0 ? name : "-");
-      print_target(out, what, worst, 1.0, true);
-    }
-    if (mi >= 0 && !s->alloc[a].warming) {
-      double worst = NAN;
-      int wc = -1;
-      for (int c = 0; c < s->ncases; c++) {
-        double r = cell(s, c, a)->rss_mib / cell(s, c, mi)->rss_mib;
-        if (!(r <= worst)) worst = r, wc = c;
-      }
-      if (wc >= 0) case_name(s, wc, name);
-      snprintf(what, sizeof what, "%s peak RSS / mimalloc, worst (%s)", s->alloc[a].label,
-               wc >= 0 ? name : "-");
-      print_target(out, what, worst, 1.25, true);
-    }
+    if (gl >= 0) print_worst(s, out, a, gl, false, 1.0);
+    if (mi >= 0 && !s->alloc[a].warming) print_worst(s, out, a, mi, true, 1.25);
   }
-  if (s->warming.ran) {
-    const warming_t *x = &s->warming;
+}
+
+static void print_warming(const warming_t *x, FILE *out) {
+  fprintf(out,
+          "\nwarming throughput (warmed_by_warmers / warmer_ns, per warmer, of a process asking "
+          "for FAULTLESS_PREFAULT=256M, against `faultless probe`; %d interleaved rounds, "
+          "medians; %d warmer%s):\n",
+          x->runs, x->warmers, x->warmers > 1 ? "s" : "");
+  if (x->note[0]) fprintf(out, "  %s\n", x->note);
+  for (int h = 0; h < 2; h++) {
     fprintf(out,
-            "\nwarming throughput (warmed_by_warmers / warmer_ns, per warmer, of a process asking "
-            "for FAULTLESS_PREFAULT=256M, against `faultless probe`; %d interleaved rounds, "
-            "medians; %d warmer%s):\n",
-            x->runs, x->warmers, x->warmers > 1 ? "s" : "");
-    if (x->note[0]) fprintf(out, "  %s\n", x->note);
-    for (int h = 0; h < 2; h++) {
-      fprintf(out,
-              "  huge pages %-3s: warmers %.2f GB/s (first %.2f), probe "
-              "MADV_POPULATE_WRITE %.2f GB/s\n",
-              h ? "on" : "off", x->gbps_thp[h], x->gbps_first[h], x->probe_pw[h]);
-      char what[160];
-      snprintf(what, sizeof what, "warmers / probe MADV_POPULATE_WRITE, huge pages %s",
-               h ? "on" : "off");
-      print_target(out, what, x->gbps_thp[h] / x->probe_pw[h], 0.9, false);
-    }
-    /* Not a target: the warmers' method is probe's best (the lines above);
-     * this adds their number, thread starts and all, as a scaling figure. */
-    fprintf(out,
-            "  probe's best: %s, %.2f GB/s; %ld warmer%s with huge pages %s, all together (wall "
-            "time from their start): %.2f GB/s, %.2f of it\n",
-            x->probe_best_name, x->probe_best, x->best_threads, x->best_threads > 1 ? "s" : "",
-            x->best_huge ? "on" : "off", x->gbps_best, x->gbps_best / x->probe_best);
+            "  huge pages %-3s: warmers %.2f GB/s (first %.2f), probe "
+            "MADV_POPULATE_WRITE %.2f GB/s\n",
+            h ? "on" : "off", x->gbps_thp[h], x->gbps_first[h], x->probe_pw[h]);
+    char what[160];
+    snprintf(what, sizeof what, "warmers / probe MADV_POPULATE_WRITE, huge pages %s",
+             h ? "on" : "off");
+    print_target(out, what, x->gbps_thp[h] / x->probe_pw[h], 0.9, false);
   }
+  /* Not a target: the warmers' method is probe's best (the lines above);
+   * this adds their number, thread starts and all, as a scaling figure. */
+  fprintf(out,
+          "  probe's best: %s, %.2f GB/s; %ld warmer%s with huge pages %s, all together (wall "
+          "time from their start): %.2f GB/s, %.2f of it\n",
+          x->probe_best_name, x->probe_best, x->best_threads, x->best_threads > 1 ? "s" : "",
+          x->best_huge ? "on" : "off", x->gbps_best, x->gbps_best / x->probe_best);
+}
+
+static void print_notes(const suite_t *s, FILE *out) {
+  char name[48];
   fprintf(out, "\nnotes:\n");
   for (int i = 0; notes[i]; i++)
     fprintf(out, "- %s\n", notes[i]);
@@ -217,10 +212,115 @@ void suite_print_table(const suite_t *s, FILE *out) {
     }
 }
 
+void suite_print_table(const suite_t *s, FILE *out) {
+  int w = label_width(s);
+  print_header(s, out);
+  print_times(s, out, w);
+  for (int a = 0; a < s->nalloc; a++)
+    if (s->alloc[a].faultless) print_ratios(s, out, a, w);
+  print_rss_and_scaling(s, out, w);
+  print_targets(s, out);
+  if (s->warming.ran) print_warming(&s->warming, out);
+  print_notes(s, out);
+}
+
+static void write_summary(const suite_t *s, json_t *j) {
+  char name[48];
+  json_array_begin(j, "summary");
+  for (int c = 0; c < s->ncases; c++)
+    for (int a = 0; a < s->nalloc; a++) {
+      const cell_t *x = cell(s, c, a);
+      case_name(s, c, name);
+      json_object_begin(j, NULL);
+      json_string(j, "case", name);
+      json_string(j, "workload", workloads[s->cases[c].workload].name);
+      json_int(j, "threads", s->cases[c].threads);
+      json_string(j, "allocator", s->alloc[a].label);
+      json_int(j, "rounds", x->n);
+      json_double(j, "ms_median", x->ms);
+      json_double(j, "ms_min", x->ms_min);
+      json_double(j, "ms_max", x->ms_max);
+      json_double(j, "peak_rss_mib_median", x->rss_mib);
+      json_double(j, "peak_rss_mib_min", x->rss_min);
+      json_double(j, "peak_rss_mib_max", x->rss_max);
+      json_object_begin(j, "time_ratio_to");
+      for (int b = 0; b < s->nalloc; b++) {
+        if (b == a) continue;
+        const sratio_t *q = ratio(s, c, a, b);
+        json_object_begin(j, s->alloc[b].label);
+        json_double(j, "median", q->median);
+        json_double(j, "min", q->min);
+        json_double(j, "max", q->max);
+        json_object_end(j);
+      }
+      json_object_end(j);
+      json_object_end(j);
+    }
+  json_array_end(j);
+}
+
+static void write_geomeans(const suite_t *s, json_t *j) {
+  json_array_begin(j, "geomean");
+  for (int a = 0; a < s->nalloc; a++)
+    for (int b = 0; b < s->nalloc; b++) {
+      if (a == b) continue;
+      json_object_begin(j, NULL);
+      json_string(j, "allocator", s->alloc[a].label);
+      json_string(j, "peer", s->alloc[b].label);
+      json_double(j, "time_ratio", geomean(s, a, b, false));
+      json_double(j, "peak_rss_ratio", geomean(s, a, b, true));
+      json_object_end(j);
+    }
+  json_array_end(j);
+}
+
+static void write_warming(const warming_t *x, json_t *j) {
+  json_object_begin(j, "warming");
+  json_int(j, "warmers", x->warmers);
+  json_int(j, "runs", x->runs);
+  json_double(j, "warmers_gb_per_s_huge_off", x->gbps_thp[0]);
+  json_double(j, "warmers_gb_per_s_huge_on", x->gbps_thp[1]);
+  json_double(j, "warmers_first_gb_per_s_huge_off", x->gbps_first[0]);
+  json_double(j, "warmers_first_gb_per_s_huge_on", x->gbps_first[1]);
+  json_double(j, "probe_populate_write_gb_per_s_huge_off", x->probe_pw[0]);
+  json_double(j, "probe_populate_write_gb_per_s_huge_on", x->probe_pw[1]);
+  json_double(j, "probe_best_gb_per_s", x->probe_best);
+  json_string(j, "probe_best", x->probe_best_name);
+  json_int(j, "probe_best_threads", x->best_threads);
+  json_bool(j, "probe_best_huge_pages", x->best_huge);
+  json_double(j, "warmers_at_probe_best_gb_per_s", x->gbps_best);
+  json_string(j, "note", x->note[0] ? x->note : NULL);
+  json_object_end(j);
+}
+
+static void write_runs(const suite_t *s, json_t *j) {
+  char name[48];
+  json_array_begin(j, "runs");
+  for (int i = 0; i < s->nruns; i++) {
+    const srun_t *r = &s->runs[i];
+    case_name(s, r->c, name);
+    json_object_begin(j, NULL);
+    json_string(j, "case", name);
+    json_string(j, "allocator", s->alloc[r->a].label);
+    json_int(j, "round", r->round);
+    json_bool(j, "warmup", r->warmup);
+    json_int(j, "position", r->position);
+    json_bool(j, "ok", r->ok);
+    json_double(j, "ms", r->ok ? r->ms : NAN);
+    json_double(j, "wall_ms", r->wall_ms);
+    json_int(j, "peak_rss_kib", r->maxrss_kib);
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016llx", r->check);
+    json_string(j, "check", r->ok ? hex : NULL);
+    json_string(j, "note", r->note);
+    json_object_end(j);
+  }
+  json_array_end(j);
+}
+
 void suite_write_json(const suite_t *s, FILE *out) {
   json_t j;
   json_init(&j, out);
-  char name[48];
   json_object_begin(&j, NULL);
   json_string(&j, "tool", "faultless suite");
   json_string(&j, "command", s->command);
@@ -249,92 +349,13 @@ void suite_write_json(const suite_t *s, FILE *out) {
   json_array_end(&j);
   json_string_array(&j, "skipped", s->skipped, (size_t)s->nskipped);
 
-  json_array_begin(&j, "summary");
-  for (int c = 0; c < s->ncases; c++)
-    for (int a = 0; a < s->nalloc; a++) {
-      const cell_t *x = cell(s, c, a);
-      case_name(s, c, name);
-      json_object_begin(&j, NULL);
-      json_string(&j, "case", name);
-      json_string(&j, "workload", workloads[s->cases[c].workload].name);
-      json_int(&j, "threads", s->cases[c].threads);
-      json_string(&j, "allocator", s->alloc[a].label);
-      json_int(&j, "rounds", x->n);
-      json_double(&j, "ms_median", x->ms);
-      json_double(&j, "ms_min", x->ms_min);
-      json_double(&j, "ms_max", x->ms_max);
-      json_double(&j, "peak_rss_mib_median", x->rss_mib);
-      json_double(&j, "peak_rss_mib_min", x->rss_min);
-      json_double(&j, "peak_rss_mib_max", x->rss_max);
-      json_object_begin(&j, "time_ratio_to");
-      for (int b = 0; b < s->nalloc; b++) {
-        if (b == a) continue;
-        const sratio_t *q = ratio(s, c, a, b);
-        json_object_begin(&j, s->alloc[b].label);
-        json_double(&j, "median", q->median);
-        json_double(&j, "min", q->min);
-        json_double(&j, "max", q->max);
-        json_object_end(&j);
-      }
-      json_object_end(&j);
-      json_object_end(&j);
-    }
-  json_array_end(&j);
+  write_summary(s, &j);
 
-  json_array_begin(&j, "geomean");
-  for (int a = 0; a < s->nalloc; a++)
-    for (int b = 0; b < s->nalloc; b++) {
-      if (a == b) continue;
-      json_object_begin(&j, NULL);
-      json_string(&j, "allocator", s->alloc[a].label);
-      json_string(&j, "peer", s->alloc[b].label);
-      json_double(&j, "time_ratio", geomean(s, a, b, false));
-      json_double(&j, "peak_rss_ratio", geomean(s, a, b, true));
-      json_object_end(&j);
-    }
-  json_array_end(&j);
+  write_geomeans(s, &j);
 
-  if (s->warming.ran) {
-    const warming_t *x = &s->warming;
-    json_object_begin(&j, "warming");
-    json_int(&j, "warmers", x->warmers);
-    json_int(&j, "runs", x->runs);
-    json_double(&j, "warmers_gb_per_s_huge_off", x->gbps_thp[0]);
-    json_double(&j, "warmers_gb_per_s_huge_on", x->gbps_thp[1]);
-    json_double(&j, "warmers_first_gb_per_s_huge_off", x->gbps_first[0]);
-    json_double(&j, "warmers_first_gb_per_s_huge_on", x->gbps_first[1]);
-    json_double(&j, "probe_populate_write_gb_per_s_huge_off", x->probe_pw[0]);
-    json_double(&j, "probe_populate_write_gb_per_s_huge_on", x->probe_pw[1]);
-    json_double(&j, "probe_best_gb_per_s", x->probe_best);
-    json_string(&j, "probe_best", x->probe_best_name);
-    json_int(&j, "probe_best_threads", x->best_threads);
-    json_bool(&j, "probe_best_huge_pages", x->best_huge);
-    json_double(&j, "warmers_at_probe_best_gb_per_s", x->gbps_best);
-    json_string(&j, "note", x->note[0] ? x->note : NULL);
-    json_object_end(&j);
-  }
+  if (s->warming.ran) write_warming(&s->warming, &j);
 
-  json_array_begin(&j, "runs");
-  for (int i = 0; i < s->nruns; i++) {
-    const srun_t *r = &s->runs[i];
-    case_name(s, r->c, name);
-    json_object_begin(&j, NULL);
-    json_string(&j, "case", name);
-    json_string(&j, "allocator", s->alloc[r->a].label);
-    json_int(&j, "round", r->round);
-    json_bool(&j, "warmup", r->warmup);
-    json_int(&j, "position", r->position);
-    json_bool(&j, "ok", r->ok);
-    json_double(&j, "ms", r->ok ? r->ms : NAN);
-    json_double(&j, "wall_ms", r->wall_ms);
-    json_int(&j, "peak_rss_kib", r->maxrss_kib);
-    char hex[32];
-    snprintf(hex, sizeof hex, "%016llx", r->check);
-    json_string(&j, "check", r->ok ? hex : NULL);
-    json_string(&j, "note", r->note);
-    json_object_end(&j);
-  }
-  json_array_end(&j);
+  write_runs(s, &j);
   json_array_begin(&j, "notes");
   for (int i = 0; notes[i]; i++)
     json_string(&j, NULL, notes[i]);
@@ -479,4 +500,3 @@ int suite_write_dir(const suite_t *s, const char *dir) {
   }
   return write_charts(s, dir) ? 1 : 0;
 }
-
