@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: MIT
 /* faultless lambda: deploy, invoke and collect the seed's experiment on AWS
- * Lambda (lambda/README.md). */
+ * Lambda (lambda/README.md). lambda.c drives the AWS CLI; lambda_collect.c
+ * merges what it recorded. */
 #ifndef FL_CLI_LAMBDA_H
 #define FL_CLI_LAMBDA_H
 
+#include <stdio.h>
+
 int cmd_lambda(int argc, char **argv);
+
+void lambda_usage(FILE *out);
+/* "faultless lambda: " fmt (with arg), then the usage on stderr: EXIT_USAGE. */
+int lambda_bad_usage(const char *fmt, const char *arg);
+int lambda_collect(int argc, char **argv);
 
 #endif

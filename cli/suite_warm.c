@@ -179,4 +179,3 @@ void measure_warming(suite_t *s) {
   if (!nw[0] && !nw[1])
     snprintf(w->note, sizeof w->note, "no FAULTLESS_STATS=json line from the startup program");
 }
-
