@@ -262,7 +262,8 @@ int lambda_collect(int argc, char **argv) {
       dir = argv[i];
     }
   }
-  if (!dir) return lambda_bad_usage("collect needs DIR (what faultless lambda invoke --out wrote)%s", "");
+  if (!dir)
+    return lambda_bad_usage("collect needs DIR (what faultless lambda invoke --out wrote)%s", "");
   if (!out) out = dir;
 
   /* Responses are in DIR/raw/ (invoke) or DIR itself (a folder of files). */
@@ -345,4 +346,3 @@ int lambda_collect(int argc, char **argv) {
          used, used == 1 ? "" : "s", failed, out);
   return bench_write_dir(&b, out);
 }
-
