@@ -103,21 +103,10 @@ static void note(bench_t *b, char *text) {
     free(text);
 }
 
-/* Add one response's runs to b. Returns false (with a note) when it cannot. */
-static bool add_response(bench_t *b, const char *name, const jv_t *d, bool first, FILE *lambda_csv,
-                         size_t *run_cap) {
-  strbuf_t msg = {0};
-  if (jv_get(d, "errorType")) {
-    sb_printf(&msg, "%s: the function failed: %s: %s", name, jv_str(jv_get(d, "errorType")),
-              jv_str(jv_get(d, "errorMessage")) ? jv_str(jv_get(d, "errorMessage")) : "");
-    return note(b, msg.data), false;
-  }
-  const jv_t *opt = jv_get(d, "options"), *runs = jv_get(d, "runs"),
-             *allocs = jv_get(d, "allocators");
-  if (!opt || !runs || runs->type != JV_ARRAY || !allocs) {
-    sb_printf(&msg, "%s: not a faultless bench result; skipped", name);
-    return note(b, msg.data), false;
-  }
+/* The options of the first response become b's; a later one measured with
+ * others is skipped (noted). */
+static bool take_options(bench_t *b, const char *name, const jv_t *d, bool first) {
+  const jv_t *opt = jv_get(d, "options");
   long chunks = num(opt, "chunks", -1), iterations = num(opt, "iterations", -1),
        threads = num(opt, "threads", -1), size = num(opt, "size", -1);
   if (first) {
@@ -140,9 +129,15 @@ static bool add_response(bench_t *b, const char *name, const jv_t *d, bool first
     }
   } else if (chunks != b->chunks || iterations != b->iterations || threads != b->threads ||
              (size_t)size != b->size) {
+    strbuf_t msg = {0};
     sb_printf(&msg, "%s: measured with other chunks/size/iterations/threads; skipped", name);
     return note(b, msg.data), false;
   }
+  return true;
+}
+
+/* The allocators of a response not seen before. */
+static void add_variants(bench_t *b, const jv_t *allocs) {
   for (size_t i = 0; i < allocs->count; i++) {
     const jv_t *a = allocs->items[i];
     const char *label = jv_str(jv_get(a, "label"));
@@ -160,81 +155,101 @@ static bool add_response(bench_t *b, const char *name, const jv_t *d, bool first
     v->setup_ms = num(a, "setup_ms", 0);
     v->prefault = (size_t)num(a, "prefault", 0);
   }
+}
+
+/* One run of a response, with its Lambda facts in lambda.csv. */
+static void add_run(bench_t *b, const char *name, const jv_t *r, size_t i, const jv_t *lambda,
+                    FILE *lambda_csv, size_t *run_cap) {
+  long want_round = num(lambda, "round", -1);
+  int v = find_label(b, jv_str(jv_get(r, "allocator")) ? jv_str(jv_get(r, "allocator")) : "");
+  const jv_t *s = jv_get(r, "samples");
+  const jv_t *cols[7] = {jv_get(s, "thread"),   jv_get(s, "iteration"),
+                         jv_get(s, "index"),    jv_get(s, "duration_ns"),
+                         jv_get(s, "minflt"),   jv_get(s, "minflt_process"),
+                         jv_get(s, "new_pages")};
+  bool shaped = v >= 0;
+  size_t n = cols[0] ? cols[0]->count : 0;
+  for (int c = 0; c < 7 && shaped; c++)
+    shaped = cols[c] && cols[c]->type == JV_ARRAY && cols[c]->count == n;
+  for (int c = 0; c < 7 && shaped; c++)
+    for (size_t k = 0; k < n && shaped; k++)
+      shaped = cols[c]->items[k]->type == JV_NUMBER;
+  if (!shaped) {
+    strbuf_t msg = {0};
+    sb_printf(&msg, "%s: run %zu has no usable samples; skipped", name, i);
+    note(b, msg.data);
+    return;
+  }
+  if ((size_t)b->nruns == *run_cap) {
+    *run_cap = *run_cap ? *run_cap * 2 : 64;
+    b->runs = xrealloc(b->runs, *run_cap * sizeof *b->runs);
+  }
+  /* The round the invocation was sent in pairs allocators for the ratios;
+   * a second response for the same round and allocator takes a new one. */
+  int round = want_round >= 0 ? (int)want_round : 0;
+  while (round_taken(b, v, round))
+    round++;
+  run_t *run = &b->runs[b->nruns++];
+  memset(run, 0, sizeof *run);
+  run->variant = v;
+  run->round = round;
+  run->position = (int)num(r, "position", 0);
+  const jv_t *ok = jv_get(r, "ok");
+  run->ok = ok && ok->type == JV_BOOL && ok->boolean &&
+            n == (size_t)(b->chunks * b->iterations * b->threads);
+  const jv_t *wall = jv_get(r, "wall_ms");
+  run->wall_ms = wall && wall->type == JV_NUMBER ? wall->number : NAN;
+  run->setup_ns = (uint64_t)num(r, "setup_ns", 0);
+  run->total_minflt = num(r, "total_minflt", 0);
+  if (jv_get(r, "fl_stats")) run->fl_stats = jv_text(jv_get(r, "fl_stats"));
+  run->n = n;
+  run->thread = u32_array(cols[0], n);
+  run->iteration = u32_array(cols[1], n);
+  run->index = u32_array(cols[2], n);
+  run->duration_ns = xmalloc((n + 1) * sizeof *run->duration_ns);
+  for (size_t k = 0; k < n; k++)
+    run->duration_ns[k] = (uint64_t)cols[3]->items[k]->number;
+  run->minflt = u32_array(cols[4], n);
+  run->minflt_proc = u32_array(cols[5], n);
+  run->new_pages = u32_array(cols[6], n);
+  if (round + 1 > b->repeat) b->repeat = round + 1;
+  if (lambda_csv) {
+    const jv_t *cold = jv_get(lambda, "cold_start");
+    fprintf(lambda_csv, "%s,%s,%s,%d,%s,%ld,%s,%.3f\n", name,
+            jv_str(jv_get(lambda, "request_id")) ? jv_str(jv_get(lambda, "request_id")) : "",
+            b->variants[v].label, round,
+            cold && cold->type == JV_BOOL ? (cold->boolean ? "1" : "0") : "",
+            num(lambda, "invocation_in_sandbox", -1),
+            jv_str(jv_get(lambda, "memory_size_mb")) ? jv_str(jv_get(lambda, "memory_size_mb"))
+                                                     : "",
+            num(lambda, "init_ms", -1) >= 0 ? jv_get(lambda, "init_ms")->number : NAN);
+  }
+}
+
+/* Add one response's runs to b. Returns false (with a note) when it cannot. */
+static bool add_response(bench_t *b, const char *name, const jv_t *d, bool first, FILE *lambda_csv,
+                         size_t *run_cap) {
+  strbuf_t msg = {0};
+  if (jv_get(d, "errorType")) {
+    sb_printf(&msg, "%s: the function failed: %s: %s", name, jv_str(jv_get(d, "errorType")),
+              jv_str(jv_get(d, "errorMessage")) ? jv_str(jv_get(d, "errorMessage")) : "");
+    return note(b, msg.data), false;
+  }
+  const jv_t *runs = jv_get(d, "runs"), *allocs = jv_get(d, "allocators");
+  if (!jv_get(d, "options") || !runs || runs->type != JV_ARRAY || !allocs) {
+    sb_printf(&msg, "%s: not a faultless bench result; skipped", name);
+    return note(b, msg.data), false;
+  }
+  if (!take_options(b, name, d, first)) return false;
+  add_variants(b, allocs);
   const jv_t *skipped = jv_get(d, "skipped");
   for (size_t i = 0; skipped && i < skipped->count; i++) {
     strbuf_t s = {0};
     sb_printf(&s, "%s: %s", name, jv_str(skipped->items[i]) ? jv_str(skipped->items[i]) : "?");
     note(b, s.data);
   }
-  const jv_t *lambda = jv_get(d, "lambda");
-  long want_round = num(lambda, "round", -1);
-  for (size_t i = 0; i < runs->count; i++) {
-    const jv_t *r = runs->items[i];
-    int v = find_label(b, jv_str(jv_get(r, "allocator")) ? jv_str(jv_get(r, "allocator")) : "");
-    const jv_t *s = jv_get(r, "samples");
-    const jv_t *cols[7] = {jv_get(s, "thread"),   jv_get(s, "iteration"),
-                           jv_get(s, "index"),    jv_get(s, "duration_ns"),
-                           jv_get(s, "minflt"),   jv_get(s, "minflt_process"),
-                           jv_get(s, "new_pages")};
-    bool shaped = v >= 0;
-    size_t n = cols[0] ? cols[0]->count : 0;
-    for (int c = 0; c < 7 && shaped; c++)
-      shaped = cols[c] && cols[c]->type == JV_ARRAY && cols[c]->count == n;
-    for (int c = 0; c < 7 && shaped; c++)
-      for (size_t k = 0; k < n && shaped; k++)
-        shaped = cols[c]->items[k]->type == JV_NUMBER;
-    if (!shaped) {
-      sb_printf(&msg, "%s: run %zu has no usable samples; skipped", name, i);
-      note(b, msg.data);
-      msg = (strbuf_t){0};
-      continue;
-    }
-    if ((size_t)b->nruns == *run_cap) {
-      *run_cap = *run_cap ? *run_cap * 2 : 64;
-      b->runs = xrealloc(b->runs, *run_cap * sizeof *b->runs);
-    }
-    /* The round the invocation was sent in pairs allocators for the ratios;
-     * a second response for the same round and allocator takes a new one. */
-    int round = want_round >= 0 ? (int)want_round : 0;
-    while (round_taken(b, v, round))
-      round++;
-    run_t *run = &b->runs[b->nruns++];
-    memset(run, 0, sizeof *run);
-    run->variant = v;
-    run->round = round;
-    run->position = (int)num(r, "position", 0);
-    const jv_t *ok = jv_get(r, "ok");
-    run->ok = ok && ok->type == JV_BOOL && ok->boolean &&
-              n == (size_t)(b->chunks * b->iterations * b->threads);
-    const jv_t *wall = jv_get(r, "wall_ms");
-    run->wall_ms = wall && wall->type == JV_NUMBER ? wall->number : NAN;
-    run->setup_ns = (uint64_t)num(r, "setup_ns", 0);
-    run->total_minflt = num(r, "total_minflt", 0);
-    if (jv_get(r, "fl_stats")) run->fl_stats = jv_text(jv_get(r, "fl_stats"));
-    run->n = n;
-    run->thread = u32_array(cols[0], n);
-    run->iteration = u32_array(cols[1], n);
-    run->index = u32_array(cols[2], n);
-    run->duration_ns = xmalloc((n + 1) * sizeof *run->duration_ns);
-    for (size_t k = 0; k < n; k++)
-      run->duration_ns[k] = (uint64_t)cols[3]->items[k]->number;
-    run->minflt = u32_array(cols[4], n);
-    run->minflt_proc = u32_array(cols[5], n);
-    run->new_pages = u32_array(cols[6], n);
-    if (round + 1 > b->repeat) b->repeat = round + 1;
-    if (lambda_csv) {
-      const jv_t *cold = jv_get(lambda, "cold_start");
-      fprintf(lambda_csv, "%s,%s,%s,%d,%s,%ld,%s,%.3f\n", name,
-              jv_str(jv_get(lambda, "request_id")) ? jv_str(jv_get(lambda, "request_id")) : "",
-              b->variants[v].label, round,
-              cold && cold->type == JV_BOOL ? (cold->boolean ? "1" : "0") : "",
-              num(lambda, "invocation_in_sandbox", -1),
-              jv_str(jv_get(lambda, "memory_size_mb")) ? jv_str(jv_get(lambda, "memory_size_mb"))
-                                                       : "",
-              num(lambda, "init_ms", -1) >= 0 ? jv_get(lambda, "init_ms")->number : NAN);
-    }
-  }
-  free(msg.data);
+  for (size_t i = 0; i < runs->count; i++)
+    add_run(b, name, runs->items[i], i, jv_get(d, "lambda"), lambda_csv, run_cap);
   return true;
 }
 
