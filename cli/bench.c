@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -60,10 +61,14 @@ static void usage(FILE *out) {
                "When stderr is a terminal, one line shows the progress.\n");
 }
 
-static int bad_usage(const char *fmt, const char *arg) {
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "faultless bench: ");
-  fprintf(stderr, fmt, arg);
+  vfprintf(stderr, fmt, ap);
   fprintf(stderr, "\n");
+  va_end(ap);
   usage(stderr);
   return EXIT_USAGE;
 }
@@ -271,7 +276,7 @@ static int add_variant(bench_t *b, const char *spec) {
 /* --- Options --- */
 
 static int parse_options(bench_t *b, int argc, char **argv) {
-  const char *allocators = NULL;
+  const char *allocators = NULL, *worker = NULL;
   *b = (bench_t){.chunks = 100,
                  .iterations = 2,
                  .threads = 1,
@@ -283,89 +288,40 @@ static int parse_options(bench_t *b, int argc, char **argv) {
                  .format = "table"};
   b->argc = argc;
   b->argv = argv;
+  const opt_t opts[] = {
+      {"--allocators", OPT_STRING, &allocators, 0, 0, NULL},
+      {"--chunks", OPT_LONG, &b->chunks, 1, 1L << 24, " (1 or more)"},
+      {"--size", OPT_BYTES, &b->size, 1, 0, " (bytes > 0, K/M/G suffix)"},
+      {"--iterations", OPT_LONG, &b->iterations, 1, 1000, " (1..1000)"},
+      {"--align", OPT_BYTES, &b->align, 0, 0, " (0 or a power of two)"},
+      {"--threads", OPT_LONG, &b->threads, 1, 1024, " (1..1024)"},
+      {"--setup-ms", OPT_LONG, &b->setup_ms, 0, 3600000, NULL},
+      {"--setup-busy", OPT_LONG, &b->setup_busy, 0, 100, " (0..100)"},
+      {"--prefault", OPT_BYTES, &b->prefault, 0, 0, " (bytes, K/M/G suffix)"},
+      {"--repeat", OPT_LONG, &b->repeat, 1, 10000, " (1 or more)"},
+      {"--warmup", OPT_LONG, &b->warmup, 0, 100, " (0..100)"},
+      {"--gap-ms", OPT_LONG, &b->gap_ms, 0, 600000, NULL},
+      {"--timeout", OPT_LONG, &b->timeout_s, 1, 86400, NULL},
+      {"--format", OPT_STRING, &b->format, 0, 0, NULL},
+      {"--out", OPT_STRING, &b->out_dir, 0, 0, NULL},
+      {"--worker", OPT_STRING, &worker, 0, 0, NULL},
+  };
   for (int i = 1; i < argc; i++) {
-    bool missing;
-    const char *v;
-    const char *arg = argv[i];
-#define OPT(name) ((v = option_value(argc, argv, &i, name, &missing)) || missing)
-#define NEED()                                                                                     \
-  do {                                                                                             \
-    if (missing) return bad_usage("option %s needs a value", arg);                                 \
-  } while (0)
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
       exit(0);
-    } else if (OPT("--allocators")) {
-      NEED();
-      allocators = v;
-    } else if (OPT("--chunks")) {
-      NEED();
-      if (!parse_long(v, 1, 1L << 24, &b->chunks))
-        return bad_usage("bad --chunks '%s' (1 or more)", v);
-    } else if (OPT("--size")) {
-      NEED();
-      if (!parse_bytes(v, &b->size) || b->size == 0)
-        return bad_usage("bad --size '%s' (bytes > 0, K/M/G suffix)", v);
-    } else if (OPT("--iterations")) {
-      NEED();
-      if (!parse_long(v, 1, 1000, &b->iterations))
-        return bad_usage("bad --iterations '%s' (1..1000)", v);
-    } else if (OPT("--align")) {
-      NEED();
-      if (!parse_bytes(v, &b->align) || (b->align & (b->align - 1)))
-        return bad_usage("bad --align '%s' (0 or a power of two)", v);
-    } else if (OPT("--threads")) {
-      NEED();
-      if (!parse_long(v, 1, 1024, &b->threads)) return bad_usage("bad --threads '%s' (1..1024)", v);
-    } else if (OPT("--setup-ms")) {
-      NEED();
-      if (!parse_long(v, 0, 3600000, &b->setup_ms)) return bad_usage("bad --setup-ms '%s'", v);
-    } else if (OPT("--setup-busy")) {
-      NEED();
-      if (!parse_long(v, 0, 100, &b->setup_busy))
-        return bad_usage("bad --setup-busy '%s' (0..100)", v);
-    } else if (OPT("--prefault")) {
-      NEED();
-      if (!parse_bytes(v, &b->prefault))
-        return bad_usage("bad --prefault '%s' (bytes, K/M/G suffix)", v);
-    } else if (OPT("--repeat")) {
-      NEED();
-      if (!parse_long(v, 1, 10000, &b->repeat))
-        return bad_usage("bad --repeat '%s' (1 or more)", v);
-    } else if (OPT("--warmup")) {
-      NEED();
-      if (!parse_long(v, 0, 100, &b->warmup)) return bad_usage("bad --warmup '%s' (0..100)", v);
-    } else if (OPT("--gap-ms")) {
-      NEED();
-      if (!parse_long(v, 0, 600000, &b->gap_ms)) return bad_usage("bad --gap-ms '%s'", v);
-    } else if (OPT("--timeout")) {
-      NEED();
-      if (!parse_long(v, 1, 86400, &b->timeout_s)) return bad_usage("bad --timeout '%s'", v);
-    } else if (OPT("--format")) {
-      NEED();
-      if (strcmp(v, "table") && strcmp(v, "seed") && strcmp(v, "csv") && strcmp(v, "json"))
-        return bad_usage("bad --format '%s' (table, seed, csv, json)", v);
-      b->format = v;
-    } else if (OPT("--out")) {
-      NEED();
-      b->out_dir = v;
-    } else if (OPT("--worker")) {
-      NEED();
-      b->worker = xstrdup(v);
-    } else {
-      return bad_usage("unknown argument '%s'", arg);
     }
-#undef OPT
-#undef NEED
+    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless bench");
+    if (took < 0) return usage(stderr), EXIT_USAGE;
+    if (!took) return bad_usage("unknown argument '%s'", argv[i]);
   }
-
-  strbuf_t cmd = {0};
-  sb_printf(&cmd, "faultless");
-  for (int i = 0; i < argc; i++) {
-    sb_append(&cmd, " ", 1);
-    sb_shell_quote(&cmd, argv[i]);
-  }
-  b->command = cmd.data;
+  if (b->align & (b->align - 1))
+    return bad_usage("bad --align '%zu' (0 or a power of two)", b->align);
+  if (strcmp(b->format, "table") && strcmp(b->format, "seed") && strcmp(b->format, "csv") &&
+      strcmp(b->format, "json"))
+    return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
+  b->command = command_text("faultless", argc, argv);
+  if (worker) b->worker = xstrdup(worker);
 
   char *dir = self_dir();
   static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};

@@ -42,6 +42,39 @@ const char *option_value(int argc, char **argv, int *i, const char *name, bool *
   return argv[++*i];
 }
 
+int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who) {
+  for (size_t k = 0; k < n; k++) {
+    bool missing;
+    const opt_t *o = &opts[k];
+    const char *v = option_value(argc, argv, i, o->name, &missing);
+    if (missing) {
+      fprintf(stderr, "%s: option %s needs a value\n", who, o->name);
+      return -1;
+    }
+    if (!v) continue;
+    size_t bytes = 0;
+    bool ok = o->kind == OPT_STRING ? *v != 0
+              : o->kind == OPT_LONG ? parse_long(v, o->min, o->max, (long *)o->value)
+                                    : parse_bytes(v, &bytes) && bytes >= (size_t)o->min &&
+                                          (!o->max || bytes <= (size_t)o->max);
+    if (ok && o->kind == OPT_STRING) *(const char **)o->value = v;
+    if (ok && o->kind == OPT_BYTES) *(size_t *)o->value = bytes;
+    if (!ok) fprintf(stderr, "%s: bad %s '%s'%s\n", who, o->name, v, o->hint ? o->hint : "");
+    return ok ? 1 : -1;
+  }
+  return 0;
+}
+
+char *command_text(const char *prefix, int argc, char **argv) {
+  strbuf_t sb = {0};
+  sb_printf(&sb, "%s", prefix);
+  for (int i = 0; i < argc; i++) {
+    sb_append(&sb, " ", 1);
+    sb_shell_quote(&sb, argv[i]);
+  }
+  return sb.data;
+}
+
 const char *format_bytes(size_t bytes, char buf[32]) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;

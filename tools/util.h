@@ -22,6 +22,23 @@ bool parse_long(const char *text, long min, long max, long *out);
 /* "--name value" or "--name=value": returns the value and advances *i, or NULL
  * when argv[*i] is not option `name`. *missing is set when the value is absent. */
 const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing);
+/* One option with a value, for take_option. */
+typedef enum { OPT_LONG, OPT_BYTES, OPT_STRING } opt_kind_t;
+typedef struct {
+  const char *name; /* "--chunks" */
+  opt_kind_t kind;
+  void *value;      /* long *, size_t * or const char ** */
+  long min, max;    /* the range of an OPT_LONG, or of an OPT_BYTES (max 0: none) */
+  const char *hint; /* after "bad NAME 'VALUE'" in the message, e.g. " (1..1000)" */
+} opt_t;
+/* argv[*i] (advanced past its value) as one of the n options: 1 when it was
+ * one and its value is stored; 0 when it is none of them; -1 when its value is
+ * missing or out of range ("WHO: bad NAME 'VALUE'HINT" or "WHO: option NAME
+ * needs a value" on stderr). */
+int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who);
+/* "PREFIX ARG ARG..." with each argument quoted for a shell, malloc'd: the
+ * command a result file records. */
+char *command_text(const char *prefix, int argc, char **argv);
 /* "1 MiB", "512 KiB", "3 GiB", "1000 B": exact when it divides evenly. */
 const char *format_bytes(size_t bytes, char buf[32]);
 
