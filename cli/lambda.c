@@ -124,16 +124,6 @@ static int run(const command_t *c) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Options shared by deploy and invoke; true when argv[*i] was one. */
-static bool aws_option(int argc, char **argv, int *i, aws_t *aws, bool *missing) {
-  const char *v;
-  if (!strcmp(argv[*i], "--dry-run")) return aws->dry_run = true;
-  if ((v = option_value(argc, argv, i, "--region", missing))) return aws->region = v, true;
-  if (*missing) return true;
-  if ((v = option_value(argc, argv, i, "--profile", missing))) return aws->profile = v, true;
-  return *missing;
-}
-
 /* --- deploy --- */
 
 typedef struct {
@@ -145,28 +135,26 @@ typedef struct {
 /* 0, or EXIT_USAGE (said), or -1 for --help (printed). */
 static int parse_deploy(deploy_t *d, int argc, char **argv) {
   *d = (deploy_t){.memory = 2048, .timeout = 300};
+  /* Lambda's own limits: 128..10240 MB, up to 900 s. */
+  const opt_t opts[] = {
+      {"--function", OPT_STRING, &d->function, 0, 0, NULL},
+      {"--role", OPT_STRING, &d->role, 0, 0, NULL},
+      {"--zip", OPT_STRING, &d->zip, 0, 0, NULL},
+      {"--memory", OPT_LONG, &d->memory, 128, 10240, " (128..10240 MB)"},
+      {"--timeout", OPT_LONG, &d->timeout, 1, 900, " (1..900 s)"},
+      {"--region", OPT_STRING, &d->aws.region, 0, 0, NULL},
+      {"--profile", OPT_STRING, &d->aws.profile, 0, 0, NULL},
+  };
   for (int i = 1; i < argc; i++) {
-    bool missing = false;
-    const char *v, *arg = argv[i];
+    const char *arg = argv[i];
     if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return lambda_usage(stdout), -1;
-    if (aws_option(argc, argv, &i, &d->aws, &missing)) {
-      if (missing) return lambda_bad_usage("option %s needs a value", arg);
+    if (!strcmp(arg, "--dry-run")) {
+      d->aws.dry_run = true;
       continue;
     }
-    const char *names[] = {"--function", "--role", "--zip", "--memory", "--timeout"};
-    int k = 0;
-    while (k < 5 && !(v = option_value(argc, argv, &i, names[k], &missing)) && !missing)
-      k++;
-    if (k == 5) return lambda_bad_usage("deploy: unknown argument '%s'", arg);
-    if (missing) return lambda_bad_usage("option %s needs a value", arg);
-    if (k == 0) d->function = v;
-    if (k == 1) d->role = v;
-    if (k == 2) d->zip = v;
-    /* Lambda's own limits: 128..10240 MB, up to 900 s. */
-    if (k == 3 && !parse_long(v, 128, 10240, &d->memory))
-      return lambda_bad_usage("bad --memory '%s' (128..10240 MB)", v);
-    if (k == 4 && !parse_long(v, 1, 900, &d->timeout))
-      return lambda_bad_usage("bad --timeout '%s' (1..900 s)", v);
+    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless lambda");
+    if (took < 0) return lambda_usage(stderr), EXIT_USAGE;
+    if (!took) return lambda_bad_usage("deploy: unknown argument '%s'", arg);
   }
   if (!d->function) return lambda_bad_usage("deploy needs --function NAME%s", "");
   if (!d->role)
@@ -263,22 +251,6 @@ typedef struct {
   aws_t aws;
 } invoke_t;
 
-/* A count option of invoke: its field and range. */
-static long *count_option(invoke_t *o, const char *name, long *min, long *max) {
-  static const struct {
-    const char *name;
-    long min, max;
-  } counts[] = {{"--rounds", 1, 10000},
-                {"--concurrency", 1, 1000},
-                {"--chunks", 1, 1L << 24},
-                {"--iterations", 1, 1000},
-                {"--setup-ms", 0, 600000}};
-  long *fields[] = {&o->rounds, &o->concurrency, &o->chunks, &o->iterations, &o->setup_ms};
-  for (int k = 0; k < 5; k++)
-    if (!strcmp(name, counts[k].name)) return *min = counts[k].min, *max = counts[k].max, fields[k];
-  return NULL;
-}
-
 /* 0, or EXIT_USAGE (said), or -1 for --help (printed). */
 static int parse_invoke(invoke_t *o, int argc, char **argv) {
   *o = (invoke_t){.allocators = DEFAULT_ALLOCATORS,
@@ -287,36 +259,39 @@ static int parse_invoke(invoke_t *o, int argc, char **argv) {
                   .chunks = -1,
                   .iterations = -1,
                   .setup_ms = -1};
-  static const char *const names[] = {"--function", "--out",        "--allocators", "--size",
-                                      "--align",    "--prefault",   "--rounds",     "--concurrency",
-                                      "--chunks",   "--iterations", "--setup-ms"};
+  size_t bytes;
+  const opt_t opts[] = {
+      {"--function", OPT_STRING, &o->function, 0, 0, NULL},
+      {"--out", OPT_STRING, &o->out, 0, 0, NULL},
+      {"--allocators", OPT_STRING, &o->allocators, 0, 0, NULL},
+      {"--size", OPT_STRING, &o->size, 0, 0, NULL},
+      {"--align", OPT_STRING, &o->align, 0, 0, NULL},
+      {"--prefault", OPT_STRING, &o->prefault, 0, 0, NULL},
+      {"--rounds", OPT_LONG, &o->rounds, 1, 10000, NULL},
+      {"--concurrency", OPT_LONG, &o->concurrency, 1, 1000, " (1..1000)"},
+      {"--chunks", OPT_LONG, &o->chunks, 1, 1L << 24, NULL},
+      {"--iterations", OPT_LONG, &o->iterations, 1, 1000, NULL},
+      {"--setup-ms", OPT_LONG, &o->setup_ms, 0, 600000, NULL},
+      {"--region", OPT_STRING, &o->aws.region, 0, 0, NULL},
+      {"--profile", OPT_STRING, &o->aws.profile, 0, 0, NULL},
+  };
   for (int i = 1; i < argc; i++) {
-    bool missing = false;
-    const char *v = NULL, *arg = argv[i];
+    const char *arg = argv[i];
     if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return lambda_usage(stdout), -1;
-    if (aws_option(argc, argv, &i, &o->aws, &missing)) {
-      if (missing) return lambda_bad_usage("option %s needs a value", arg);
+    if (!strcmp(arg, "--dry-run")) {
+      o->aws.dry_run = true;
       continue;
     }
-    int k = 0;
-    while (k < 11 && !(v = option_value(argc, argv, &i, names[k], &missing)) && !missing)
-      k++;
-    if (k == 11) return lambda_bad_usage("invoke: unknown argument '%s'", arg);
-    long min, max, *count = count_option(o, names[k], &min, &max);
-    size_t bytes;
-    if (count) {
-      char fmt[64];
-      snprintf(fmt, sizeof fmt, "bad %s '%%s'%s", names[k], k == 7 ? " (1..1000)" : "");
-      if (missing || !parse_long(v, min, max, count)) return lambda_bad_usage(fmt, v ? v : "");
-    } else if (k >= 3) {
-      if (missing || !parse_bytes(v, &bytes))
-        return lambda_bad_usage("bad byte count in '%s'", arg);
-      *(k == 3 ? &o->size : k == 4 ? &o->align : &o->prefault) = v;
-    } else {
-      if (missing || !*v) return lambda_bad_usage("option %s needs a value", arg);
-      *(k == 0 ? &o->function : k == 1 ? &o->out : &o->allocators) = v;
-    }
+    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless lambda");
+    if (took < 0) return lambda_usage(stderr), EXIT_USAGE;
+    if (!took) return lambda_bad_usage("invoke: unknown argument '%s'", arg);
   }
+  /* Byte counts travel as the strings given ("1M"), for the handler to parse
+   * as faultless bench does: here they are only checked. */
+  const char *sizes[] = {o->size, o->align, o->prefault};
+  for (int k = 0; k < 3; k++)
+    if (sizes[k] && !parse_bytes(sizes[k], &bytes))
+      return lambda_bad_usage("bad byte count in '%s'", sizes[k]);
   if (!o->function) return lambda_bad_usage("invoke needs --function NAME%s", "");
   if (!o->out) return lambda_bad_usage("invoke needs --out DIR (responses go to DIR/raw/)%s", "");
   return 0;

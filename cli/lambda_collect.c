@@ -297,13 +297,7 @@ int lambda_collect(int argc, char **argv) {
   memset(&b, 0, sizeof b);
   b.argc = argc;
   b.argv = argv;
-  strbuf_t cmd = {0};
-  sb_printf(&cmd, "faultless lambda");
-  for (int i = 0; i < argc; i++) {
-    sb_append(&cmd, " ", 1);
-    sb_shell_quote(&cmd, argv[i]);
-  }
-  b.command = cmd.data;
+  b.command = command_text("faultless lambda", argc, argv);
   b.worker = "bench/seed in AWS Lambda (faultless lambda)";
   b.format = "table";
 

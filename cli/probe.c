@@ -686,38 +686,24 @@ int cmd_probe(int argc, char **argv) {
   size_t size = 0;
   long threads = 0;
   bool idle_set = false;
+  const opt_t opts[] = {{"--size", OPT_BYTES, &size, HUGE, 0, " (at least 2M)"},
+                        {"--threads", OPT_LONG, &threads, 1, 256, " (1..256)"},
+                        {"--idle-ms", OPT_LONG, &po.idle_ms, 0, 30000, " (0..30000)"}};
   for (int i = 1; i < argc; i++) {
-    bool missing;
-    const char *v;
     const char *arg = argv[i];
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(arg, "--json")) {
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return usage(stdout), 0;
+    int took = take_option(argc, argv, &i, opts, 3, "faultless probe");
+    if (took < 0) return usage(stderr), EXIT_USAGE;
+    idle_set |= took && !strncmp(arg, "--idle-ms", 9);
+    if (took) continue;
+    if (!strcmp(arg, "--json"))
       po.json = true;
-    } else if (!strcmp(arg, "--quick")) {
+    else if (!strcmp(arg, "--quick"))
       po.quick = true;
-    } else if ((v = option_value(argc, argv, &i, "--size", &missing)) || missing) {
-      if (missing || !parse_bytes(v, &size) || size < HUGE)
-        return bad_usage("bad --size '%s' (at least 2M)", missing ? "" : v);
-    } else if ((v = option_value(argc, argv, &i, "--threads", &missing)) || missing) {
-      if (missing || !parse_long(v, 1, 256, &threads))
-        return bad_usage("bad --threads '%s' (1..256)", missing ? "" : v);
-    } else if ((v = option_value(argc, argv, &i, "--idle-ms", &missing)) || missing) {
-      if (missing || !parse_long(v, 0, 30000, &po.idle_ms))
-        return bad_usage("bad --idle-ms '%s' (0..30000)", missing ? "" : v);
-      idle_set = true;
-    } else {
+    else
       return bad_usage("unknown argument '%s'", arg);
-    }
   }
-  strbuf_t cmd = {0};
-  sb_printf(&cmd, "faultless");
-  for (int i = 0; i < argc; i++) {
-    sb_append(&cmd, " ", 1);
-    sb_shell_quote(&cmd, argv[i]);
-  }
-  po.command = cmd.data;
+  po.command = command_text("faultless", argc, argv);
 
   uint64_t start = now_ns();
   deadline_ns = start + 50ULL * 1000000000ULL; /* leaves time to finish the section running */

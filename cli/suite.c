@@ -181,44 +181,39 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   s->timeout_s = 120;
   s->scale = 1;
   s->self = self_dir();
+  const char *bin = NULL, *lib = NULL, *scale = NULL;
+  const opt_t opts[] = {
+      {"--repeat", OPT_LONG, &s->repeat, 1, 1000, NULL},
+      {"--warmup", OPT_LONG, &s->warmup, 0, 100, NULL},
+      {"--timeout-s", OPT_LONG, &s->timeout_s, 1, 86400, NULL},
+      {"--scale", OPT_STRING, &scale, 0, 0, NULL},
+      {"--allocators", OPT_STRING, &allocators, 0, 0, NULL},
+      {"--workloads", OPT_STRING, &wl, 0, 0, NULL},
+      {"--threads", OPT_STRING, &threads, 0, 0, NULL},
+      {"--out", OPT_STRING, &s->out_dir, 0, 0, NULL},
+      {"--bin", OPT_STRING, &bin, 0, 0, NULL},
+      {"--lib", OPT_STRING, &lib, 0, 0, NULL},
+  };
   for (int i = 1; i < argc; i++) {
-    bool missing = false;
-    const char *v;
-    long n;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
       exit(0);
-    } else if ((v = option_value(argc, argv, &i, "--repeat", &missing))) {
-      if (!parse_long(v, 1, 1000, &s->repeat)) return bad_usage("bad --repeat", v);
-    } else if ((v = option_value(argc, argv, &i, "--warmup", &missing))) {
-      if (!parse_long(v, 0, 100, &s->warmup)) return bad_usage("bad --warmup", v);
-    } else if ((v = option_value(argc, argv, &i, "--timeout-s", &missing))) {
-      if (!parse_long(v, 1, 86400, &s->timeout_s)) return bad_usage("bad --timeout-s", v);
-    } else if ((v = option_value(argc, argv, &i, "--scale", &missing))) {
-      char *end;
-      s->scale = strtod(v, &end);
-      if (*end || !(s->scale > 0) || s->scale > 1000) return bad_usage("bad --scale", v);
-    } else if ((v = option_value(argc, argv, &i, "--allocators", &missing))) {
-      allocators = v;
-    } else if ((v = option_value(argc, argv, &i, "--workloads", &missing))) {
-      wl = v;
-    } else if ((v = option_value(argc, argv, &i, "--threads", &missing))) {
-      threads = v;
-    } else if ((v = option_value(argc, argv, &i, "--out", &missing))) {
-      s->out_dir = v;
-    } else if ((v = option_value(argc, argv, &i, "--bin", &missing))) {
-      s->bin_dir = xstrdup(v);
-    } else if ((v = option_value(argc, argv, &i, "--lib", &missing))) {
-      s->library_so = xstrdup(v);
-    } else if (!strcmp(argv[i], "--json")) {
-      s->json = true;
-    } else if (!strcmp(argv[i], "--warming")) {
-      s->warming_check = true;
-    } else {
-      return bad_usage(missing ? "missing value for" : "unknown option", argv[i]);
     }
-    (void)n;
+    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless suite");
+    if (took < 0) return usage(stderr), EXIT_USAGE;
+    if (took) continue;
+    if (!strcmp(argv[i], "--json"))
+      s->json = true;
+    else if (!strcmp(argv[i], "--warming"))
+      s->warming_check = true;
+    else
+      return bad_usage("unknown option", argv[i]);
   }
+  char *end;
+  if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
+    return bad_usage("bad --scale", scale);
+  if (bin) s->bin_dir = xstrdup(bin);
+  if (lib) s->library_so = xstrdup(lib);
   if (!s->bin_dir) {
     strbuf_t sb = {0};
     sb_printf(&sb, "%s/bench/suite", s->self);
@@ -242,13 +237,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
     for (int t = 0; t < (workloads[w].threaded ? s->nthreads : 1); t++)
       s->cases[s->ncases++] = (case_t){w, workloads[w].threaded ? s->thread_counts[t] : 1};
   }
-  strbuf_t cmd = {0};
-  sb_printf(&cmd, "faultless");
-  for (int i = 0; i < argc; i++) {
-    sb_printf(&cmd, " ");
-    sb_shell_quote(&cmd, argv[i]);
-  }
-  s->command = cmd.data;
+  s->command = command_text("faultless", argc, argv);
   return 0;
 }
 
