@@ -171,4 +171,3 @@ void bench_analyze(bench_t *b) {
   summarize(b);
   startup_ratios(b);
 }
-

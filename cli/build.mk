@@ -13,7 +13,7 @@
 # and tools/ includes neither.
 TOOLS_SRC := tools/util.c tools/json.c tools/machine.c tools/peers.c tools/progress.c
 TOOLS_HDR := tools/size.h tools/util.h tools/json.h tools/machine.h tools/peers.h tools/progress.h
-CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c cli/suite_out.c cli/suite_warm.c cli/lambda_collect.c cli/bench_stats.c \
+CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c cli/suite_out.c cli/suite_warm.c cli/lambda_collect.c cli/bench_stats.c cli/probe_out.c \
            cli/suite.c $(TOOLS_SRC)
 CLI_HDR := src/parse.h src/internal.h src/prim/prim.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
            include/faultless.h
