@@ -67,8 +67,8 @@ static void print_text(const env_t *env, double elapsed) {
   env_print_text(env, stdout);
 
   printf("\nmemset on mapped memory (%zu MiB, %d passes): median %.2f GB/s, best %.2f GB/s\n",
-         probe_memset_result.bytes >> 20, probe_memset_result.passes, probe_memset_result.median_gbps,
-         probe_memset_result.best_gbps);
+         probe_memset_result.bytes >> 20, probe_memset_result.passes,
+         probe_memset_result.median_gbps, probe_memset_result.best_gbps);
 
   touch_result_t *ts[] = {&probe_touch4k, &probe_touch2m};
   for (int k = 0; k < 2; k++) {
@@ -110,11 +110,11 @@ static void print_text(const env_t *env, double elapsed) {
   for (int i = 0; i < probe_nwarm; i++) {
     const warm_result_t *w = &probe_warm[i];
     if (w->available)
-      printf("  %-20s %-5s %7ld %9.2f %5.0f%%\n", probe_method_names[w->method], w->huge ? "on" : "off",
-             w->threads, w->median_gbps, w->huge_share * 100);
+      printf("  %-20s %-5s %7ld %9.2f %5.0f%%\n", probe_method_names[w->method],
+             w->huge ? "on" : "off", w->threads, w->median_gbps, w->huge_share * 100);
     else if (w->threads == 1)
-      printf("  %-20s %-5s %7s %9s  (%s)\n", probe_method_names[w->method], w->huge ? "on" : "off", "*",
-             "n/a", w->why_not);
+      printf("  %-20s %-5s %7s %9s  (%s)\n", probe_method_names[w->method], w->huge ? "on" : "off",
+             "*", "n/a", w->why_not);
   }
 
   printf("\nrecommendation:\n");
@@ -127,8 +127,8 @@ static void print_text(const env_t *env, double elapsed) {
          rec.advised->threads, rec.advised->huge ? 1 : 0);
   printf("  fastest here leaving a CPU to the application: %s, huge pages %s, %ld thread%s: "
          "%.2f GB/s\n",
-         probe_method_names[rec.advised->method], rec.advised->huge ? "on" : "off", rec.advised->threads,
-         rec.advised->threads > 1 ? "s" : "", rec.advised->median_gbps);
+         probe_method_names[rec.advised->method], rec.advised->huge ? "on" : "off",
+         rec.advised->threads, rec.advised->threads > 1 ? "s" : "", rec.advised->median_gbps);
   if (rec.best != rec.advised)
     printf("  fastest overall: %s, huge pages %s, %ld threads: %.2f GB/s (uses every CPU)\n",
            probe_method_names[rec.best->method], rec.best->huge ? "on" : "off", rec.best->threads,
