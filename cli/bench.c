@@ -285,15 +285,9 @@ static int parse_options(bench_t *b, int argc, char **argv) {
       {"--out", OPT_STRING, &b->out_dir, 0, 0, NULL},
       {"--worker", OPT_STRING, &worker, 0, 0, NULL},
   };
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
-    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless bench");
-    if (took < 0) return usage(stderr), EXIT_USAGE;
-    if (!took) return bad_usage("unknown argument '%s'", argv[i]);
-  }
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless bench", usage);
+  if (rc < 0) exit(0);
+  if (rc) return rc;
   if (b->align & (b->align - 1))
     return bad_usage("bad --align '%zu' (0 or a power of two)", b->align);
   if (strcmp(b->format, "table") && strcmp(b->format, "seed") && strcmp(b->format, "csv") &&

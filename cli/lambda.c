@@ -144,18 +144,11 @@ static int parse_deploy(deploy_t *d, int argc, char **argv) {
       {"--timeout", OPT_LONG, &d->timeout, 1, 900, " (1..900 s)"},
       {"--region", OPT_STRING, &d->aws.region, 0, 0, NULL},
       {"--profile", OPT_STRING, &d->aws.profile, 0, 0, NULL},
+      {"--dry-run", OPT_FLAG, &d->aws.dry_run, 0, 0, NULL},
   };
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return lambda_usage(stdout), -1;
-    if (!strcmp(arg, "--dry-run")) {
-      d->aws.dry_run = true;
-      continue;
-    }
-    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless lambda");
-    if (took < 0) return lambda_usage(stderr), EXIT_USAGE;
-    if (!took) return lambda_bad_usage("deploy: unknown argument '%s'", arg);
-  }
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless lambda deploy",
+                      lambda_usage);
+  if (rc) return rc;
   if (!d->function) return lambda_bad_usage("deploy needs --function NAME%s", "");
   if (!d->role)
     return lambda_bad_usage("deploy needs --role ARN (an execution role for Lambda)%s", "");
@@ -274,18 +267,11 @@ static int parse_invoke(invoke_t *o, int argc, char **argv) {
       {"--setup-ms", OPT_LONG, &o->setup_ms, 0, 600000, NULL},
       {"--region", OPT_STRING, &o->aws.region, 0, 0, NULL},
       {"--profile", OPT_STRING, &o->aws.profile, 0, 0, NULL},
+      {"--dry-run", OPT_FLAG, &o->aws.dry_run, 0, 0, NULL},
   };
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return lambda_usage(stdout), -1;
-    if (!strcmp(arg, "--dry-run")) {
-      o->aws.dry_run = true;
-      continue;
-    }
-    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless lambda");
-    if (took < 0) return lambda_usage(stderr), EXIT_USAGE;
-    if (!took) return lambda_bad_usage("invoke: unknown argument '%s'", arg);
-  }
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless lambda invoke",
+                      lambda_usage);
+  if (rc) return rc;
   /* Byte counts travel as the strings given ("1M"), for the handler to parse
    * as faultless bench does: here they are only checked. */
   const char *sizes[] = {o->size, o->align, o->prefault};

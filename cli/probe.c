@@ -59,14 +59,6 @@ static void usage(FILE *out) {
           "                 guest with free page reporting gives pages back (3000; 0 skips)\n");
 }
 
-static int bad_usage(const char *fmt, const char *arg) {
-  fprintf(stderr, "faultless probe: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n");
-  usage(stderr);
-  return EXIT_USAGE;
-}
-
 /* --- Memory --- */
 
 static uint64_t deadline_ns;
@@ -382,27 +374,18 @@ int cmd_probe(int argc, char **argv) {
   long page = sysconf(_SC_PAGESIZE);
   if (page > 0) probe_touch4k.page = (size_t)page;
   probe_opts.repeats = 5;
-  probe_opts.idle_ms = 3000;
+  probe_opts.idle_ms = -1; /* unset: 3000, or 0 with --quick */
   size_t size = 0;
   long threads = 0;
-  bool idle_set = false;
   const opt_t opts[] = {{"--size", OPT_BYTES, &size, HUGE, 0, " (at least 2M)"},
                         {"--threads", OPT_LONG, &threads, 1, 256, " (1..256)"},
-                        {"--idle-ms", OPT_LONG, &probe_opts.idle_ms, 0, 30000, " (0..30000)"}};
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return usage(stdout), 0;
-    int took = take_option(argc, argv, &i, opts, 3, "faultless probe");
-    if (took < 0) return usage(stderr), EXIT_USAGE;
-    idle_set |= took && !strncmp(arg, "--idle-ms", 9);
-    if (took) continue;
-    if (!strcmp(arg, "--json"))
-      probe_opts.json = true;
-    else if (!strcmp(arg, "--quick"))
-      probe_opts.quick = true;
-    else
-      return bad_usage("unknown argument '%s'", arg);
-  }
+                        {"--idle-ms", OPT_LONG, &probe_opts.idle_ms, 0, 30000, " (0..30000)"},
+                        {"--json", OPT_FLAG, &probe_opts.json, 0, 0, NULL},
+                        {"--quick", OPT_FLAG, &probe_opts.quick, 0, 0, NULL}};
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless probe", usage);
+  if (rc) return rc < 0 ? 0 : rc;
+  bool idle_set = probe_opts.idle_ms >= 0;
+  if (!idle_set) probe_opts.idle_ms = 3000;
   probe_opts.command = command_text("faultless", argc, argv);
 
   uint64_t start = now_ns();

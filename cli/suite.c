@@ -193,22 +193,12 @@ static int parse_options(suite_t *s, int argc, char **argv) {
       {"--out", OPT_STRING, &s->out_dir, 0, 0, NULL},
       {"--bin", OPT_STRING, &bin, 0, 0, NULL},
       {"--lib", OPT_STRING, &lib, 0, 0, NULL},
+      {"--json", OPT_FLAG, &s->json, 0, 0, NULL},
+      {"--warming", OPT_FLAG, &s->warming_check, 0, 0, NULL},
   };
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      exit(0);
-    }
-    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless suite");
-    if (took < 0) return usage(stderr), EXIT_USAGE;
-    if (took) continue;
-    if (!strcmp(argv[i], "--json"))
-      s->json = true;
-    else if (!strcmp(argv[i], "--warming"))
-      s->warming_check = true;
-    else
-      return bad_usage("unknown option", argv[i]);
-  }
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless suite", usage);
+  if (rc < 0) exit(0);
+  if (rc) return rc;
   char *end;
   if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
     return bad_usage("bad --scale", scale);
@@ -221,7 +211,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   }
   if (!s->library_so) s->library_so = find_own_library("libfaultless");
   env_collect(&s->env);
-  int rc = parse_list(allocators, add_allocator, s);
+  rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;
   if (s->nalloc == 0) return bad_usage("no allocator left to measure", NULL);
   if (wl) {

@@ -46,6 +46,11 @@ int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, cons
   for (size_t k = 0; k < n; k++) {
     bool missing;
     const opt_t *o = &opts[k];
+    if (o->kind == OPT_FLAG) {
+      if (strcmp(argv[*i], o->name)) continue;
+      *(bool *)o->value = true;
+      return 1;
+    }
     const char *v = option_value(argc, argv, i, o->name, &missing);
     if (missing) {
       fprintf(stderr, "%s: option %s needs a value\n", who, o->name);
@@ -61,6 +66,17 @@ int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, cons
     if (ok && o->kind == OPT_BYTES) *(size_t *)o->value = bytes;
     if (!ok) fprintf(stderr, "%s: bad %s '%s'%s\n", who, o->name, v, o->hint ? o->hint : "");
     return ok ? 1 : -1;
+  }
+  return 0;
+}
+
+int parse_args(int argc, char **argv, const opt_t *opts, size_t n, const char *who,
+               void (*usage)(FILE *)) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout), -1;
+    int took = take_option(argc, argv, &i, opts, n, who);
+    if (!took) fprintf(stderr, "%s: unknown argument '%s'\n", who, argv[i]);
+    if (took <= 0) return usage(stderr), EXIT_USAGE;
   }
   return 0;
 }

@@ -23,11 +23,11 @@ bool parse_long(const char *text, long min, long max, long *out);
  * when argv[*i] is not option `name`. *missing is set when the value is absent. */
 const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing);
 /* One option with a value, for take_option. */
-typedef enum { OPT_LONG, OPT_BYTES, OPT_STRING } opt_kind_t;
+typedef enum { OPT_LONG, OPT_BYTES, OPT_STRING, OPT_FLAG } opt_kind_t;
 typedef struct {
   const char *name; /* "--chunks" */
   opt_kind_t kind;
-  void *value;      /* long *, size_t * or const char ** */
+  void *value;      /* long *, size_t *, const char ** or bool * (OPT_FLAG: no value) */
   long min, max;    /* the range of an OPT_LONG, or of an OPT_BYTES (max 0: none) */
   const char *hint; /* after "bad NAME 'VALUE'" in the message, e.g. " (1..1000)" */
 } opt_t;
@@ -36,6 +36,11 @@ typedef struct {
  * missing or out of range ("WHO: bad NAME 'VALUE'HINT" or "WHO: option NAME
  * needs a value" on stderr). */
 int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who);
+/* Every argument after argv[0] as one of the n options: 0; or -1 when it
+ * was -h or --help (usage(stdout) printed); or EXIT_USAGE when one is
+ * unknown or bad (said as "WHO: ...", then usage(stderr)). */
+int parse_args(int argc, char **argv, const opt_t *opts, size_t n, const char *who,
+               void (*usage)(FILE *));
 /* "PREFIX ARG ARG..." with each argument quoted for a shell, malloc'd: the
  * command a result file records. */
 char *command_text(const char *prefix, int argc, char **argv);
