@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -61,17 +60,7 @@ static void usage(FILE *out) {
                "When stderr is a terminal, one line shows the progress.\n");
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "faultless bench: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  usage(stderr);
-  return EXIT_USAGE;
-}
+#define bad_usage(...) usage_error("faultless bench", usage, __VA_ARGS__)
 
 /* --- Finding the allocators --- */
 
@@ -247,7 +236,7 @@ static int add_variant(bench_t *b, const char *spec) {
     v.library_real = xstrdup(realpath(v.library, real) ? real : v.library);
   }
   if (b->nvariants >= (int)(sizeof b->variants / sizeof b->variants[0]))
-    return bad_usage("too many allocators%s", "");
+    return bad_usage("too many allocators");
   b->variants[b->nvariants++] = v;
   return 0;
 }

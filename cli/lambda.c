@@ -41,14 +41,6 @@ void lambda_usage(FILE *out) {
       DEFAULT_ALLOCATORS);
 }
 
-int lambda_bad_usage(const char *fmt, const char *arg) {
-  fprintf(stderr, "faultless lambda: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n");
-  lambda_usage(stderr);
-  return EXIT_USAGE;
-}
-
 /* --- Commands --- */
 
 typedef struct {
@@ -149,9 +141,8 @@ static int parse_deploy(deploy_t *d, int argc, char **argv) {
   int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless lambda deploy",
                       lambda_usage);
   if (rc) return rc;
-  if (!d->function) return lambda_bad_usage("deploy needs --function NAME%s", "");
-  if (!d->role)
-    return lambda_bad_usage("deploy needs --role ARN (an execution role for Lambda)%s", "");
+  if (!d->function) return lambda_bad_usage("deploy needs --function NAME");
+  if (!d->role) return lambda_bad_usage("deploy needs --role ARN (an execution role for Lambda)");
   return 0;
 }
 
@@ -278,8 +269,8 @@ static int parse_invoke(invoke_t *o, int argc, char **argv) {
   for (int k = 0; k < 3; k++)
     if (sizes[k] && !parse_bytes(sizes[k], &bytes))
       return lambda_bad_usage("bad byte count in '%s'", sizes[k]);
-  if (!o->function) return lambda_bad_usage("invoke needs --function NAME%s", "");
-  if (!o->out) return lambda_bad_usage("invoke needs --out DIR (responses go to DIR/raw/)%s", "");
+  if (!o->function) return lambda_bad_usage("invoke needs --function NAME");
+  if (!o->out) return lambda_bad_usage("invoke needs --out DIR (responses go to DIR/raw/)");
   return 0;
 }
 

@@ -10,8 +10,7 @@
 int cmd_lambda(int argc, char **argv);
 
 void lambda_usage(FILE *out);
-/* "faultless lambda: " fmt (with arg), then the usage on stderr: EXIT_USAGE. */
-int lambda_bad_usage(const char *fmt, const char *arg);
+#define lambda_bad_usage(...) usage_error("faultless lambda", lambda_usage, __VA_ARGS__)
 int lambda_collect(int argc, char **argv);
 
 #endif

@@ -277,8 +277,7 @@ int lambda_collect(int argc, char **argv) {
       dir = argv[i];
     }
   }
-  if (!dir)
-    return lambda_bad_usage("collect needs DIR (what faultless lambda invoke --out wrote)%s", "");
+  if (!dir) return lambda_bad_usage("collect needs DIR (what faultless lambda invoke --out wrote)");
   if (!out) out = dir;
 
   /* Responses are in DIR/raw/ (invoke) or DIR itself (a folder of files). */

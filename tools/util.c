@@ -70,13 +70,24 @@ int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, cons
   return 0;
 }
 
+int usage_error(const char *who, void (*usage)(FILE *), const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", who);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
 int parse_args(int argc, char **argv, const opt_t *opts, size_t n, const char *who,
                void (*usage)(FILE *)) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout), -1;
     int took = take_option(argc, argv, &i, opts, n, who);
-    if (!took) fprintf(stderr, "%s: unknown argument '%s'\n", who, argv[i]);
-    if (took <= 0) return usage(stderr), EXIT_USAGE;
+    if (!took) return usage_error(who, usage, "unknown argument '%s'", argv[i]);
+    if (took < 0) return usage(stderr), EXIT_USAGE;
   }
   return 0;
 }

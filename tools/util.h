@@ -36,6 +36,10 @@ typedef struct {
  * missing or out of range ("WHO: bad NAME 'VALUE'HINT" or "WHO: option NAME
  * needs a value" on stderr). */
 int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who);
+/* "WHO: " fmt on stderr, then usage(stderr): EXIT_USAGE, the answer to a bad
+ * command line. */
+int usage_error(const char *who, void (*usage)(FILE *), const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Every argument after argv[0] as one of the n options: 0; or -1 when it
  * was -h or --help (usage(stdout) printed); or EXIT_USAGE when one is
  * unknown or bad (said as "WHO: ...", then usage(stderr)). */
