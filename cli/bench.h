@@ -14,7 +14,10 @@ typedef enum {
   KIND_FAULTLESS,         /* faultless-api: the worker's fl_* calls, linked in (--api fl) */
   KIND_FAULTLESS_PRELOAD, /* faultless: LD_PRELOAD of libfaultless.so, plain malloc, as users
                              run it and as the peers are measured */
+  NKINDS
 } kind_t;
+/* Each kind's name in results.json (bench_stats.c), by kind_t. */
+extern const char *const bench_kind_names[NKINDS];
 
 /* One allocator as measured: a known allocator plus per-entry overrides
  * ("faultless:setup-ms=300:prefault=128M"). */

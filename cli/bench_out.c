@@ -23,22 +23,6 @@ const char *const bench_notes[] = {
     "each round, so a noisy machine hurts them alike.",
     NULL};
 
-static const char *kind_name(kind_t k) {
-  switch (k) {
-  case KIND_GLIBC:
-    return "glibc";
-  case KIND_GLIBC_TUNED:
-    return "glibc-tuned";
-  case KIND_PRELOAD:
-    return "preload";
-  case KIND_FAULTLESS:
-    return "faultless-api";
-  case KIND_FAULTLESS_PRELOAD:
-    return "faultless-preload";
-  }
-  return "?";
-}
-
 static int label_width(const bench_t *b) {
   int w = 9;
   for (int v = 0; v < b->nvariants; v++)
@@ -187,7 +171,7 @@ static void write_variants(const bench_t *b, json_t *j) {
     json_object_begin(j, NULL);
     json_string(j, "label", x->label);
     json_string(j, "allocator", x->base);
-    json_string(j, "kind", kind_name(x->kind));
+    json_string(j, "kind", bench_kind_names[x->kind]);
     json_string(j, "api", x->kind == KIND_FAULTLESS ? "fl" : "malloc");
     json_string(j, "path", bench_path(x));
     json_string_array(j, "options", x->env, (size_t)x->nenv);

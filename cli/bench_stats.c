@@ -15,20 +15,14 @@ static bool is_faultless(const variant_t *v) {
   return v->kind == KIND_FAULTLESS || v->kind == KIND_FAULTLESS_PRELOAD;
 }
 
+const char *const bench_kind_names[NKINDS] = {"glibc", "glibc-tuned", "preload", "faultless-api",
+                                              "faultless-preload"};
+
 const char *bench_path(const variant_t *v) {
-  switch (v->kind) {
-  case KIND_GLIBC:
-    return "malloc, glibc's";
-  case KIND_GLIBC_TUNED:
-    return "malloc, glibc's with GLIBC_TUNABLES";
-  case KIND_PRELOAD:
-    return "malloc, LD_PRELOAD";
-  case KIND_FAULTLESS:
-    return "fl_* linked into the worker";
-  case KIND_FAULTLESS_PRELOAD:
-    return "malloc, LD_PRELOAD libfaultless.so";
-  }
-  return "?";
+  static const char *const paths[NKINDS] = {
+      "malloc, glibc's", "malloc, glibc's with GLIBC_TUNABLES", "malloc, LD_PRELOAD",
+      "fl_* linked into the worker", "malloc, LD_PRELOAD libfaultless.so"};
+  return v->kind < NKINDS ? paths[v->kind] : "?";
 }
 
 double batch_ms(const run_t *r, int iteration, long threads) {

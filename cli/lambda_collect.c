@@ -62,20 +62,6 @@ static long num(const jv_t *obj, const char *key, long fallback) {
   return v && v->type == JV_NUMBER ? (long)v->number : fallback;
 }
 
-static kind_t kind_of(const char *name) {
-  static const struct {
-    const char *name;
-    kind_t kind;
-  } kinds[] = {{"glibc", KIND_GLIBC},
-               {"glibc-tuned", KIND_GLIBC_TUNED},
-               {"preload", KIND_PRELOAD},
-               {"faultless-api", KIND_FAULTLESS},
-               {"faultless-preload", KIND_FAULTLESS_PRELOAD}};
-  for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
-    if (!strcmp(name, kinds[i].name)) return kinds[i].kind;
-  return KIND_PRELOAD;
-}
-
 static int find_label(const bench_t *b, const char *label) {
   for (int v = 0; v < b->nvariants; v++)
     if (!strcmp(b->variants[v].label, label)) return v;
@@ -147,7 +133,10 @@ static void add_variants(bench_t *b, const jv_t *allocs) {
     memset(v, 0, sizeof *v);
     v->label = xstrdup(label);
     v->base = xstrdup(jv_str(jv_get(a, "allocator")) ? jv_str(jv_get(a, "allocator")) : label);
-    v->kind = kind_of(jv_str(jv_get(a, "kind")));
+    const char *kind = jv_str(jv_get(a, "kind"));
+    v->kind = KIND_PRELOAD;
+    for (int k = 0; kind && k < NKINDS; k++)
+      if (!strcmp(kind, bench_kind_names[k])) v->kind = (kind_t)k;
     if (jv_str(jv_get(a, "library"))) v->library = xstrdup(jv_str(jv_get(a, "library")));
     if (jv_str(jv_get(a, "library_realpath")))
       v->library_real = xstrdup(jv_str(jv_get(a, "library_realpath")));
