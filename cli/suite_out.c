@@ -380,10 +380,9 @@ static void write_csv(const suite_t *s, FILE *out) {
 }
 
 /* Three charts: time relative to a baseline, peak RSS, scaling. */
-static int write_charts(const suite_t *s, const char *dir) {
-  int base = find_alloc(s, "mimalloc");
-  if (base < 0) base = find_alloc(s, "glibc");
-  if (base < 0) base = 0;
+/* suite.dat: index 0 the cases (time relative to `base`, then peak RSS), then
+ * one block per threaded workload (threads, speed-up per allocator). */
+static int write_chart_data(const suite_t *s, const char *dir, int base, strbuf_t *blocks) {
   strbuf_t path = {0};
   sb_printf(&path, "%s/suite.dat", dir);
   FILE *f = fopen(path.data, "w");
@@ -407,12 +406,9 @@ static int write_charts(const suite_t *s, const char *dir) {
   for (int a = 0; a < s->nalloc; a++)
     fprintf(f, " %.2f", NAN);
   fprintf(f, "\n\n\n");
-  /* scaling blocks: index 1.. one per threaded workload; columns threads, speed-up per allocator */
-  int nblocks = 0;
-  const char *block_name[NWORKLOADS];
   for (int wl = 0; wl < NWORKLOADS; wl++) {
     if (!workloads[wl].threaded || !s->use_workload[wl]) continue;
-    block_name[nblocks++] = workloads[wl].name;
+    sb_printf(blocks, "%s%s", blocks->len ? " " : "", workloads[wl].name);
     fprintf(f, "# %s: threads, speed-up over %d thread per allocator\n", workloads[wl].name,
             s->thread_counts[0]);
     int c0 = -1;
@@ -428,53 +424,61 @@ static int write_charts(const suite_t *s, const char *dir) {
     fprintf(f, "\n\n");
   }
   fclose(f);
+  return 0;
+}
 
-  path = (strbuf_t){0};
+/* charts.gp: gnuplot's own loops over the allocators (LABELS) and the
+ * scaling blocks (BLOCKS) draw time, rss and scaling, as SVG and PNG. */
+static int write_charts(const suite_t *s, const char *dir) {
+  int base = find_alloc(s, "mimalloc");
+  if (base < 0) base = find_alloc(s, "glibc");
+  if (base < 0) base = 0;
+  strbuf_t blocks = {0}, path = {0};
+  if (write_chart_data(s, dir, base, &blocks)) return -1;
   sb_printf(&path, "%s/charts.gp", dir);
-  f = fopen(path.data, "w");
+  FILE *f = fopen(path.data, "w");
   free(path.data);
-  if (!f) return -1;
-  fprintf(f, "# gnuplot charts.gp  (written by: %s)\n", s->command);
-  fprintf(f, "set termoption noenhanced\nset key outside right top\nset grid ytics\n");
-  for (int png = 0; png < 2; png++) {
-    const char *term = png ? "pngcairo size 1300,650" : "svg size 1300,650 background rgb 'white'";
-    const char *ext = png ? "png" : "svg";
-    fprintf(f, "\nset terminal %s\nset output 'time.%s'\n", term, ext);
+  if (!f) return free(blocks.data), -1;
+  fprintf(f, "# gnuplot charts.gp  (written by: %s)\nN = %d\nLABELS = \"", s->command, s->nalloc);
+  for (int a = 0; a < s->nalloc; a++)
+    fprintf(f, "%s%s", a ? " " : "", s->alloc[a].label);
+  fprintf(f, "\"\nBLOCKS = \"%s\"\nNB = words(BLOCKS)\n", blocks.data ? blocks.data : "");
+  fprintf(f, "set termoption noenhanced\nset key outside right top\nset grid ytics\n"
+             "do for [png=0:1] {\n"
+             "  if (png) { set terminal pngcairo size 1300,650; ext = 'png' } else {\n"
+             "    set terminal svg size 1300,650 background rgb 'white'; ext = 'svg' }\n"
+             "  set output 'time.'.ext\n");
+  fprintf(f,
+          "  set title 'time relative to %s (median of %ld rounds, fresh process each; lower is "
+          "better)'\n",
+          s->alloc[base].label, s->repeat);
+  fprintf(
+      f,
+      "  set logscale y; set yrange [*:*]; set style data histograms\n"
+      "  set style histogram clustered gap 1; set style fill solid 0.8 border -1\n"
+      "  set xtics rotate by -30\n"
+      "  plot for [a=1:N] 'suite.dat' index 0 using (column(a+1)):xtic(1) title word(LABELS, a)\n"
+      "  set output 'rss.'.ext\n  set title 'peak RSS, MiB (median ru_maxrss)'\n"
+      "  plot for [a=1:N] 'suite.dat' index 0 using (column(N+a+1)):xtic(1) title word(LABELS, a)\n"
+      "  unset logscale y\n  set xtics norotate\n");
+  if (s->nthreads > 1)
     fprintf(f,
-            "set title 'time relative to %s (median of %ld rounds, fresh process each; lower is "
-            "better)'\n",
-            s->alloc[base].label, s->repeat);
-    fprintf(f, "set logscale y\nset yrange [*:*]\nset style data histograms\nset style histogram "
-               "clustered gap 1\nset style fill solid 0.8 border -1\nset xtics rotate by -30\n");
-    fprintf(f, "plot ");
-    for (int a = 0; a < s->nalloc; a++)
-      fprintf(f, "%s'suite.dat' index 0 using %d%s title '%s'", a ? ", " : "", a + 2,
-              a == 0 ? ":xtic(1)" : "", s->alloc[a].label);
-    fprintf(f, "\n\nset output 'rss.%s'\n", ext);
-    fprintf(f, "set title 'peak RSS, MiB (median ru_maxrss)'\n");
-    fprintf(f, "plot ");
-    for (int a = 0; a < s->nalloc; a++)
-      fprintf(f, "%s'suite.dat' index 0 using %d%s title '%s'", a ? ", " : "", s->nalloc + a + 2,
-              a == 0 ? ":xtic(1)" : "", s->alloc[a].label);
-    fprintf(f, "\nunset logscale y\nunset style\nset xtics norotate\n");
-    if (nblocks && s->nthreads > 1) {
-      fprintf(f,
-              "\nset output 'scaling.%s'\nset multiplot layout 1,%d title 'speed-up over %d "
-              "thread (fixed total work)'\nset style data linespoints\nset xlabel 'threads'\n",
-              ext, nblocks, s->thread_counts[0]);
-      for (int k = 0; k < nblocks; k++) {
-        fprintf(f, "set title '%s'\n%s", block_name[k], k == nblocks - 1 ? "" : "unset key\n");
-        if (k == nblocks - 1) fprintf(f, "set key outside right top\n");
-        fprintf(f, "plot ");
-        for (int a = 0; a < s->nalloc; a++)
-          fprintf(f, "%s'suite.dat' index %d using 1:%d lw 1.5 lc %d title '%s'", a ? ", " : "",
-                  k + 1, a + 2, a + 1, s->alloc[a].label);
-        fprintf(f, "\n");
-      }
-      fprintf(f, "unset multiplot\nunset xlabel\nset key outside right top\n");
-    }
-  }
+            "  if (NB > 0) {\n"
+            "    set output 'scaling.'.ext\n"
+            "    set multiplot layout 1,NB title 'speed-up over %d thread (fixed total work)'\n"
+            "    set style data linespoints; set xlabel 'threads'\n"
+            "    do for [k=1:NB] {\n"
+            "      set title word(BLOCKS, k)\n"
+            "      if (k == NB) { set key outside right top } else { unset key }\n"
+            "      plot for [a=1:N] 'suite.dat' index k using 1:(column(a+1)) lw 1.5 lc a title "
+            "word(LABELS, a)\n"
+            "    }\n"
+            "    unset multiplot\n    unset xlabel\n    set key outside right top\n"
+            "  }\n",
+            s->thread_counts[0]);
+  fprintf(f, "}\n");
   fclose(f);
+  free(blocks.data);
   return run_gnuplot(dir, "faultless suite");
 }
 
