@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "probe.h"
 
+#include "prim/prim.h"
+
 #include "../tools/progress.h"
 
 #include "../tools/machine.h"
@@ -83,12 +85,6 @@ static void *map_aligned(size_t bytes, bool huge, void **base, size_t *base_len)
   return p;
 }
 
-static long minflt(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_THREAD, &ru);
-  return ru.ru_minflt;
-}
-
 /* AnonHugePages of the whole process, bytes. */
 static size_t anon_huge_bytes(void) {
   FILE *f = fopen("/proc/self/smaps_rollup", "r");
@@ -132,14 +128,14 @@ static void touch_region(touch_result_t *t, const char *name, char *p, size_t by
   ph->name = name;
   ph->pages = bytes / t->page;
   ph->us = xmalloc(ph->pages * sizeof *ph->us);
-  long f0 = minflt();
+  uint64_t f0 = _fl_prim_thread_minflt();
   size_t huge0 = anon_huge_bytes();
   for (size_t i = 0; i < ph->pages; i++) {
     uint64_t t0 = now_ns();
     p[i * t->page] = 1;
     ph->us[i] = (double)(now_ns() - t0) / 1e3;
   }
-  ph->faults_per_page = (double)(minflt() - f0) / (double)ph->pages;
+  ph->faults_per_page = (double)(_fl_prim_thread_minflt() - f0) / (double)ph->pages;
   size_t huge1 = anon_huge_bytes();
   ph->huge_share = huge1 > huge0 ? (double)(huge1 - huge0) / (double)bytes : 0;
   double *sorted = xmalloc(ph->pages * sizeof *sorted);
