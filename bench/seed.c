@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "faultless.h"
+#include "../tools/size.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -52,45 +53,6 @@ static void usage(FILE *out) {
                "            [--prefault BYTES] [--format csv|seed] [--name NAME]\n"
                "Runs the seed's experiment once in this process (see `faultless bench`).\n"
                "BYTES take a K, M or G suffix (binary). --prefault needs --api fl.\n");
-}
-
-/* Parse "123", "64K", "1M", "2G" (binary units, optional "iB"/"B").
- * Returns false on anything else or overflow. */
-static bool parse_bytes(const char *text, size_t *out) {
-  char *end;
-  errno = 0;
-  if (*text < '0' || *text > '9') return false;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (errno) return false;
-  unsigned shift = 0;
-  switch (*end) {
-  case 'k':
-  case 'K':
-    shift = 10;
-    end++;
-    break;
-  case 'm':
-  case 'M':
-    shift = 20;
-    end++;
-    break;
-  case 'g':
-  case 'G':
-    shift = 30;
-    end++;
-    break;
-  case 't':
-  case 'T':
-    shift = 40;
-    end++;
-    break;
-  }
-  if (shift && *end == 'i') end++;
-  if ((shift && *end == 'B') || (!shift && *end == 'B' && end[1] == 0)) end++;
-  if (*end) return false;
-  if (shift && value > (~0ULL >> shift)) return false;
-  *out = (size_t)(value << shift);
-  return true;
 }
 
 static bool parse_long(const char *text, long min, long max, long *out) {

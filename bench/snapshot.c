@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "faultless.h"
+#include "../tools/size.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -30,22 +31,6 @@ static void usage(FILE *out) {
                "Measures fl_snapshot_prepare and fl_snapshot_restored (bench/snapshot.c).\n"
                "BYTES take a K, M or G suffix (binary). Defaults: --warm 1G --hold 50M\n"
                "--buffers 100 --size 1M.\n");
-}
-
-static int parse_bytes(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  if (*s < '0' || *s > '9') return 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno) return 0;
-  unsigned shift = 0;
-  if (*end == 'K' || *end == 'k') shift = 10;
-  if (*end == 'M' || *end == 'm') shift = 20;
-  if (*end == 'G' || *end == 'g') shift = 30;
-  if (shift) end++;
-  if (*end || (v << shift) >> shift != v) return 0;
-  *out = (size_t)(v << shift);
-  return 1;
 }
 
 static double now_ms(void) {

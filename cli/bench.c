@@ -4,7 +4,8 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
-#include "progress.h"
+#include "../tools/peers.h"
+#include "../tools/progress.h"
 #include "parse.h"
 
 #include <ctype.h>
@@ -59,109 +60,37 @@ static void usage(FILE *out) {
                "When stderr is a terminal, one line shows the progress.\n");
 }
 
-static int bad_usage(const char *fmt, const char *arg) {
-  fprintf(stderr, "faultless bench: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n");
-  usage(stderr);
-  return EXIT_USAGE;
-}
+#define bad_usage(...) usage_error("faultless bench", usage, __VA_ARGS__)
 
 /* --- Finding the allocators --- */
-
-static const char *const lib_dirs[] = {"/usr/lib/x86_64-linux-gnu",
-                                       "/usr/lib/aarch64-linux-gnu",
-                                       "/lib/x86_64-linux-gnu",
-                                       "/usr/lib64",
-                                       "/usr/lib",
-                                       "/usr/local/lib",
-                                       NULL};
 
 typedef struct {
   const char *name;
   kind_t kind;
-  const char *libs[3]; /* file names to look for */
-  const char *package; /* Debian package that provides it */
+  const char *peer; /* KIND_PRELOAD: its allocator in tools/peers.c */
 } known_t;
 
 static const known_t known[] = {
-    {"glibc", KIND_GLIBC, {NULL}, "libc6"},
-    {"glibc-tuned", KIND_GLIBC_TUNED, {NULL}, "libc6"},
-    {"jemalloc", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
-    {"mimalloc", KIND_PRELOAD, {"libmimalloc.so.2", "libmimalloc.so", NULL}, "libmimalloc2.0"},
-    {"tcmalloc",
-     KIND_PRELOAD,
-     {"libtcmalloc.so.4", "libtcmalloc_minimal.so.4", NULL},
-     "libgoogle-perftools4"},
-    {"faultless", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
-    {"faultless-api", KIND_FAULTLESS, {NULL}, NULL},
+    {"glibc", KIND_GLIBC, NULL},
+    {"glibc-tuned", KIND_GLIBC_TUNED, NULL},
+    {"jemalloc", KIND_PRELOAD, "jemalloc"},
+    {"mimalloc", KIND_PRELOAD, "mimalloc"},
+    {"tcmalloc", KIND_PRELOAD, "tcmalloc"},
+    {"faultless", KIND_FAULTLESS_PRELOAD, NULL},
+    {"faultless-api", KIND_FAULTLESS, NULL},
     /* the same as `faultless`: its name from when `faultless` meant faultless-api */
-    {"faultless-preload", KIND_FAULTLESS_PRELOAD, {NULL}, NULL},
-    /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/).
-     * The jemalloc adapter goes first so that it also sees the program's
-     * mallctl("arenas.create"). */
-    {"jemalloc+faultless", KIND_PRELOAD, {"libjemalloc.so.2", NULL}, "libjemalloc2"},
-    {"mimalloc+faultless",
-     KIND_PRELOAD,
-     {"libmimalloc.so.2", "libmimalloc.so", NULL},
-     "libmimalloc2.0"},
+    {"faultless-preload", KIND_FAULTLESS_PRELOAD, NULL},
+    /* jemalloc/mimalloc kept, faultless as their page source (src/adapters/) */
+    {"jemalloc+faultless", KIND_PRELOAD, "jemalloc"},
+    {"mimalloc+faultless", KIND_PRELOAD, "mimalloc"},
 };
-
-/* NAME+faultless: the adapter preloaded with the allocator, and whether it
- * goes first in LD_PRELOAD. */
-static const struct {
-  const char *name, *adapter;
-  bool first;
-} adapters[] = {{"jemalloc+faultless", "libfaultless-jemalloc.so", true},
-                {"mimalloc+faultless", "libfaultless-mimalloc.so", false}};
 #define NKNOWN (int)(sizeof known / sizeof known[0])
 #define NDEFAULT 6 /* the first six are the default list */
-
-static char *find_library(const known_t *k) {
-  /* Where a bundle ships its own copies (the Lambda zip's lib/, see
-   * lambda/README.md): searched first, only when set. */
-  const char *extra = getenv("FAULTLESS_BENCH_LIB_DIR");
-  for (int l = 0; extra && *extra && k->libs[l]; l++) {
-    strbuf_t sb = {0};
-    sb_printf(&sb, "%s/%s", extra, k->libs[l]);
-    if (access(sb.data, R_OK) == 0) return sb.data;
-    free(sb.data);
-  }
-  for (int l = 0; k->libs[l]; l++)
-    for (int d = 0; lib_dirs[d]; d++) {
-      strbuf_t sb = {0};
-      sb_printf(&sb, "%s/%s", lib_dirs[d], k->libs[l]);
-      if (access(sb.data, R_OK) == 0) return sb.data;
-      free(sb.data);
-    }
-  return NULL;
-}
 
 /* Whether the variant's processes load faultless by LD_PRELOAD (and so take
  * prefault as FAULTLESS_PREFAULT). */
 static bool preloads_faultless(const variant_t *v) {
   return v->kind == KIND_FAULTLESS_PRELOAD || strstr(v->base, "+faultless") != NULL;
-}
-
-/* Whether faultless serves the variant's allocations (linked in or preloaded). */
-static bool is_faultless(const variant_t *v) {
-  return v->kind == KIND_FAULTLESS || v->kind == KIND_FAULTLESS_PRELOAD;
-}
-
-const char *bench_path(const variant_t *v) {
-  switch (v->kind) {
-  case KIND_GLIBC:
-    return "malloc, glibc's";
-  case KIND_GLIBC_TUNED:
-    return "malloc, glibc's with GLIBC_TUNABLES";
-  case KIND_PRELOAD:
-    return "malloc, LD_PRELOAD";
-  case KIND_FAULTLESS:
-    return "fl_* linked into the worker";
-  case KIND_FAULTLESS_PRELOAD:
-    return "malloc, LD_PRELOAD libfaultless.so";
-  }
-  return "?";
 }
 
 static char *package_of(const char *path) {
@@ -192,6 +121,24 @@ static int faultless_option(const char *key) {
     if (!key[i] && !n[i]) return o;
   }
   return -1;
+}
+
+/* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
+ * LD_PRELOAD; a note when it is missing. */
+static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_t *note) {
+  strbuf_t ad = {0};
+  const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
+  if (slash) sb_printf(&ad, "%.*s/%s.so", (int)(slash - b->library_so), b->library_so, p->adapter);
+  if (!ad.data || access(ad.data, R_OK) != 0) {
+    sb_printf(note,
+              "%s+faultless: %s.so not found next to libfaultless.so (make adapters); skipped",
+              p->name, p->adapter);
+  } else {
+    char *both = peer_with_adapter(p, v->library, ad.data);
+    free(v->library);
+    v->library = both;
+  }
+  free(ad.data);
 }
 
 /* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
@@ -254,33 +201,21 @@ static int add_variant(bench_t *b, const char *spec) {
   }
   v.base = k ? k->name : "custom";
   v.kind = k ? k->kind : KIND_PRELOAD;
-  v.package = k ? k->package : NULL;
+  v.package = !k                                                   ? NULL
+              : k->peer                                            ? peer_named(k->peer)->package
+              : v.kind == KIND_GLIBC || v.kind == KIND_GLIBC_TUNED ? "libc6"
+                                                                   : NULL;
   strbuf_t note = {0};
   if (v.library) {
     if (access(v.library, R_OK) != 0)
       sb_printf(&note, "%s: %s not found; skipped", spec, v.library);
   } else if (v.kind == KIND_PRELOAD) {
-    v.library = find_library(k);
+    const peer_t *p = peer_named(k->peer);
+    v.library = peer_find(p);
     if (!v.library)
-      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, k->package);
-    for (size_t i = 0; v.library && i < sizeof adapters / sizeof adapters[0]; i++) {
-      if (strcmp(adapters[i].name, k->name)) continue;
-      /* the adapter beside libfaultless.so; both go into LD_PRELOAD */
-      strbuf_t ad = {0}, both = {0};
-      const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
-      if (slash)
-        sb_printf(&ad, "%.*s/%s", (int)(slash - b->library_so), b->library_so, adapters[i].adapter);
-      if (!ad.data || access(ad.data, R_OK) != 0) {
-        sb_printf(&note, "%s: %s not found next to libfaultless.so (make adapters); skipped", name,
-                  adapters[i].adapter);
-      } else {
-        sb_printf(&both, "%s %s", adapters[i].first ? ad.data : v.library,
-                  adapters[i].first ? v.library : ad.data);
-        free(v.library);
-        v.library = both.data;
-      }
-      free(ad.data);
-    }
+      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, p->package);
+    else if (strstr(k->name, "+faultless"))
+      add_adapter(b, p, &v, &note);
   } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
     if (b->library_so)
       v.library = xstrdup(b->library_so);
@@ -301,7 +236,7 @@ static int add_variant(bench_t *b, const char *spec) {
     v.library_real = xstrdup(realpath(v.library, real) ? real : v.library);
   }
   if (b->nvariants >= (int)(sizeof b->variants / sizeof b->variants[0]))
-    return bad_usage("too many allocators%s", "");
+    return bad_usage("too many allocators");
   b->variants[b->nvariants++] = v;
   return 0;
 }
@@ -309,7 +244,7 @@ static int add_variant(bench_t *b, const char *spec) {
 /* --- Options --- */
 
 static int parse_options(bench_t *b, int argc, char **argv) {
-  const char *allocators = NULL;
+  const char *allocators = NULL, *worker = NULL;
   *b = (bench_t){.chunks = 100,
                  .iterations = 2,
                  .threads = 1,
@@ -321,89 +256,34 @@ static int parse_options(bench_t *b, int argc, char **argv) {
                  .format = "table"};
   b->argc = argc;
   b->argv = argv;
-  for (int i = 1; i < argc; i++) {
-    bool missing;
-    const char *v;
-    const char *arg = argv[i];
-#define OPT(name) ((v = option_value(argc, argv, &i, name, &missing)) || missing)
-#define NEED()                                                                                     \
-  do {                                                                                             \
-    if (missing) return bad_usage("option %s needs a value", arg);                                 \
-  } while (0)
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-      usage(stdout);
-      exit(0);
-    } else if (OPT("--allocators")) {
-      NEED();
-      allocators = v;
-    } else if (OPT("--chunks")) {
-      NEED();
-      if (!parse_long(v, 1, 1L << 24, &b->chunks))
-        return bad_usage("bad --chunks '%s' (1 or more)", v);
-    } else if (OPT("--size")) {
-      NEED();
-      if (!parse_bytes(v, &b->size) || b->size == 0)
-        return bad_usage("bad --size '%s' (bytes > 0, K/M/G suffix)", v);
-    } else if (OPT("--iterations")) {
-      NEED();
-      if (!parse_long(v, 1, 1000, &b->iterations))
-        return bad_usage("bad --iterations '%s' (1..1000)", v);
-    } else if (OPT("--align")) {
-      NEED();
-      if (!parse_bytes(v, &b->align) || (b->align & (b->align - 1)))
-        return bad_usage("bad --align '%s' (0 or a power of two)", v);
-    } else if (OPT("--threads")) {
-      NEED();
-      if (!parse_long(v, 1, 1024, &b->threads)) return bad_usage("bad --threads '%s' (1..1024)", v);
-    } else if (OPT("--setup-ms")) {
-      NEED();
-      if (!parse_long(v, 0, 3600000, &b->setup_ms)) return bad_usage("bad --setup-ms '%s'", v);
-    } else if (OPT("--setup-busy")) {
-      NEED();
-      if (!parse_long(v, 0, 100, &b->setup_busy))
-        return bad_usage("bad --setup-busy '%s' (0..100)", v);
-    } else if (OPT("--prefault")) {
-      NEED();
-      if (!parse_bytes(v, &b->prefault))
-        return bad_usage("bad --prefault '%s' (bytes, K/M/G suffix)", v);
-    } else if (OPT("--repeat")) {
-      NEED();
-      if (!parse_long(v, 1, 10000, &b->repeat))
-        return bad_usage("bad --repeat '%s' (1 or more)", v);
-    } else if (OPT("--warmup")) {
-      NEED();
-      if (!parse_long(v, 0, 100, &b->warmup)) return bad_usage("bad --warmup '%s' (0..100)", v);
-    } else if (OPT("--gap-ms")) {
-      NEED();
-      if (!parse_long(v, 0, 600000, &b->gap_ms)) return bad_usage("bad --gap-ms '%s'", v);
-    } else if (OPT("--timeout")) {
-      NEED();
-      if (!parse_long(v, 1, 86400, &b->timeout_s)) return bad_usage("bad --timeout '%s'", v);
-    } else if (OPT("--format")) {
-      NEED();
-      if (strcmp(v, "table") && strcmp(v, "seed") && strcmp(v, "csv") && strcmp(v, "json"))
-        return bad_usage("bad --format '%s' (table, seed, csv, json)", v);
-      b->format = v;
-    } else if (OPT("--out")) {
-      NEED();
-      b->out_dir = v;
-    } else if (OPT("--worker")) {
-      NEED();
-      b->worker = xstrdup(v);
-    } else {
-      return bad_usage("unknown argument '%s'", arg);
-    }
-#undef OPT
-#undef NEED
-  }
-
-  strbuf_t cmd = {0};
-  sb_printf(&cmd, "faultless");
-  for (int i = 0; i < argc; i++) {
-    sb_append(&cmd, " ", 1);
-    sb_shell_quote(&cmd, argv[i]);
-  }
-  b->command = cmd.data;
+  const opt_t opts[] = {
+      {"--allocators", OPT_STRING, &allocators, 0, 0, NULL},
+      {"--chunks", OPT_LONG, &b->chunks, 1, 1L << 24, " (1 or more)"},
+      {"--size", OPT_BYTES, &b->size, 1, 0, " (bytes > 0, K/M/G suffix)"},
+      {"--iterations", OPT_LONG, &b->iterations, 1, 1000, " (1..1000)"},
+      {"--align", OPT_BYTES, &b->align, 0, 0, " (0 or a power of two)"},
+      {"--threads", OPT_LONG, &b->threads, 1, 1024, " (1..1024)"},
+      {"--setup-ms", OPT_LONG, &b->setup_ms, 0, 3600000, NULL},
+      {"--setup-busy", OPT_LONG, &b->setup_busy, 0, 100, " (0..100)"},
+      {"--prefault", OPT_BYTES, &b->prefault, 0, 0, " (bytes, K/M/G suffix)"},
+      {"--repeat", OPT_LONG, &b->repeat, 1, 10000, " (1 or more)"},
+      {"--warmup", OPT_LONG, &b->warmup, 0, 100, " (0..100)"},
+      {"--gap-ms", OPT_LONG, &b->gap_ms, 0, 600000, NULL},
+      {"--timeout", OPT_LONG, &b->timeout_s, 1, 86400, NULL},
+      {"--format", OPT_STRING, &b->format, 0, 0, NULL},
+      {"--out", OPT_STRING, &b->out_dir, 0, 0, NULL},
+      {"--worker", OPT_STRING, &worker, 0, 0, NULL},
+  };
+  int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless bench", usage);
+  if (rc < 0) exit(0);
+  if (rc) return rc;
+  if (b->align & (b->align - 1))
+    return bad_usage("bad --align '%zu' (0 or a power of two)", b->align);
+  if (strcmp(b->format, "table") && strcmp(b->format, "seed") && strcmp(b->format, "csv") &&
+      strcmp(b->format, "json"))
+    return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
+  b->command = command_text("faultless", argc, argv);
+  if (worker) b->worker = xstrdup(worker);
 
   char *dir = self_dir();
   static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};
@@ -440,35 +320,20 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 /* Our environment for the worker, without LD_PRELOAD and the caller's
  * FAULTLESS_* (every row is measured with the options its entry names, as in
  * `faultless suite`), plus LD_PRELOAD, GLIBC_TUNABLES and FAULTLESS_* as the
- * variant needs them. The strings we made are listed in owned[]
- * (NULL-terminated). */
-static char **worker_env(const variant_t *v, char *owned[12]) {
+ * variant needs them. */
+static void worker_env(const variant_t *v, childenv_t *e) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", "GLIBC_TUNABLES=", NULL};
-  static const char *const keep_tunables[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
-  int nowned = 0;
-  size_t k;
-  char **envp =
-      env_without(v->kind == KIND_GLIBC_TUNED ? drop : keep_tunables, (size_t)v->nenv + 3, &k);
-  strbuf_t sb = {0};
-  if (v->kind == KIND_GLIBC_TUNED) {
-    const char *tunables = getenv("GLIBC_TUNABLES");
-    sb_printf(&sb, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
-              GLIBC_TUNED_TUNABLES);
-    envp[k++] = owned[nowned++] = sb.data;
-  } else if (v->library) {
-    sb_printf(&sb, "LD_PRELOAD=%s", v->library);
-    envp[k++] = owned[nowned++] = sb.data;
-  }
-  if (preloads_faultless(v) && v->prefault) {
-    strbuf_t pf = {0};
-    sb_printf(&pf, "FAULTLESS_PREFAULT=%zu", v->prefault);
-    envp[k++] = owned[nowned++] = pf.data;
-  }
+  childenv_init(e,
+                v->kind == KIND_GLIBC_TUNED ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (v->kind == KIND_GLIBC_TUNED)
+    childenv_add(e, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
+                 GLIBC_TUNED_TUNABLES);
+  else if (v->library)
+    childenv_add(e, "LD_PRELOAD=%s", v->library);
+  if (preloads_faultless(v) && v->prefault) childenv_add(e, "FAULTLESS_PREFAULT=%zu", v->prefault);
   for (int i = 0; i < v->nenv; i++)
-    envp[k++] = v->env[i];
-  owned[nowned] = NULL;
-  envp[k] = NULL;
-  return envp;
+    childenv_add(e, "%s", v->env[i]);
 }
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {
@@ -532,12 +397,12 @@ static void measure(bench_t *b, run_t *r) {
     argv[a++] = num[i];
   }
   argv[a] = NULL;
-  char *owned[12];
-  char **envp = worker_env(v, owned);
+  childenv_t env;
+  worker_env(v, &env);
   child_t child;
   uint64_t t0 = now_ns();
   long timeout_ms = b->timeout_s * 1000 + v->setup_ms;
-  run_child(argv, envp, NULL, CHILD_STDOUT, timeout_ms, &child);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, timeout_ms, &child);
   r->wall_ms = (double)(now_ns() - t0) / 1e6;
   r->status = child.status;
   size_t expected = (size_t)b->threads * b->iterations * b->chunks;
@@ -555,152 +420,7 @@ static void measure(bench_t *b, run_t *r) {
               expected);
   }
   free(child.output.data);
-  for (int i = 0; owned[i]; i++)
-    free(owned[i]);
-  free(envp);
-}
-
-/* --- Statistics --- */
-
-double batch_ms(const run_t *r, int iteration, long threads) {
-  double ns = 0;
-  for (size_t i = 0; i < r->n; i++)
-    if ((int)r->iteration[i] == iteration) ns += (double)r->duration_ns[i];
-  return ns / 1e6 / (double)threads;
-}
-
-static const run_t *find_run(const bench_t *b, int variant, int round) {
-  for (int i = 0; i < b->nruns; i++)
-    if (b->runs[i].variant == variant && b->runs[i].round == round && b->runs[i].ok)
-      return &b->runs[i];
-  return NULL;
-}
-
-/* The first variant of `kind` (KIND_FAULTLESS: faultless by either path)
- * named `base` (NULL: any); want_setup 1: with start-up work (and, for
- * faultless, prefault), 0: without, -1: either. */
-static int find_variant(const bench_t *b, kind_t kind, const char *base, int want_setup) {
-  for (int v = 0; v < b->nvariants; v++) {
-    const variant_t *x = &b->variants[v];
-    if (kind == KIND_FAULTLESS ? !is_faultless(x) : x->kind != kind) continue;
-    if (base && strcmp(x->base, base)) continue;
-    bool setup = x->setup_ms > 0 && (!is_faultless(x) || x->prefault > 0);
-    if (want_setup < 0 || (want_setup == 1) == setup) return v;
-  }
-  return -1;
-}
-
-static void summarize(bench_t *b) {
-  int glibc = find_variant(b, KIND_GLIBC, "glibc", -1);
-  b->summary = xmalloc((size_t)b->nvariants * b->iterations * sizeof *b->summary);
-  b->nsummary = 0;
-  double mib = (double)b->size / MiB;
-  for (int v = 0; v < b->nvariants; v++)
-    for (int it = 1; it <= b->iterations; it++) {
-      summary_t s = {.variant = v, .iteration = it};
-      size_t cap = 0;
-      for (int i = 0; i < b->nruns; i++)
-        if (b->runs[i].variant == v && !b->runs[i].warmup && b->runs[i].ok) cap += b->runs[i].n;
-      double *us = xmalloc((cap + 1) * sizeof *us);
-      double *batches = xmalloc(((size_t)b->repeat + 1) * sizeof *batches);
-      size_t nbatch = 0;
-      double flt = 0, fltp = 0, pages = 0;
-      for (int i = 0; i < b->nruns; i++) {
-        const run_t *r = &b->runs[i];
-        if (r->variant != v || r->warmup || !r->ok) continue;
-        for (size_t k = 0; k < r->n; k++)
-          if ((int)r->iteration[k] == it) {
-            us[s.samples++] = (double)r->duration_ns[k] / 1e3 / mib;
-            flt += r->minflt[k];
-            fltp += r->minflt_proc[k];
-            pages += r->new_pages[k];
-          }
-        batches[nbatch++] = batch_ms(r, it, b->threads);
-      }
-      s.median_us_per_mib = median(us, s.samples);
-      s.p99_us_per_mib = percentile(us, s.samples, 99);
-      s.gbps = (double)b->size / (s.median_us_per_mib * mib * 1e3);
-      double n = s.samples ? (double)s.samples : NAN;
-      s.minflt_per_buffer = flt / n;
-      s.minflt_process_per_buffer = fltp / n;
-      s.new_pages_per_buffer = pages / n;
-      s.batch_ms_median = median(batches, nbatch);
-      s.batch_ms_min = nbatch ? batches[0] : NAN;
-      s.batch_ms_max = nbatch ? batches[nbatch - 1] : NAN;
-      s.ratio_to_glibc = NAN;
-      free(us);
-      free(batches);
-      b->summary[b->nsummary++] = s;
-    }
-  for (int i = 0; glibc >= 0 && i < b->nsummary; i++) {
-    summary_t *s = &b->summary[i];
-    const summary_t *g = &b->summary[glibc * b->iterations + s->iteration - 1];
-    s->ratio_to_glibc = s->median_us_per_mib / g->median_us_per_mib;
-  }
-}
-
-/* ratio per measured round of batch(a, ita) / batch(c, itc). */
-static void ratio(bench_t *b, ratio_t *out, int a, int ita, int c, int itc) {
-  double *values = xmalloc(((size_t)b->repeat + 1) * sizeof *values);
-  int n = 0;
-  for (int round = (int)b->warmup; round < b->warmup + b->repeat; round++) {
-    const run_t *ra = find_run(b, a, round), *rc = find_run(b, c, round);
-    if (ra && rc) values[n++] = batch_ms(ra, ita, b->threads) / batch_ms(rc, itc, b->threads);
-  }
-  out->rounds = n;
-  out->median = median(values, (size_t)n);
-  out->min = n ? values[0] : NAN;
-  out->max = n ? values[n - 1] : NAN;
-  out->met = n > 0 && (out->at_most ? out->median <= out->target : out->median >= out->target);
-  free(values);
-}
-
-/* The three start-up targets, for whichever of them this run's allocators allow. */
-static void startup_ratios(bench_t *b) {
-  b->nratios = 0;
-  int glibc = find_variant(b, KIND_GLIBC, "glibc", -1);
-  int mimalloc = find_variant(b, KIND_PRELOAD, "mimalloc", -1);
-  int warmed = find_variant(b, KIND_FAULTLESS, NULL, 1);
-  int plain = find_variant(b, KIND_FAULTLESS, NULL, 0);
-  if (warmed >= 0 && b->iterations >= 2) {
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R1 %s", b->variants[warmed].label);
-    snprintf(r->description, sizeof r->description,
-             "first batch / second batch, after start-up work with prefault");
-    r->target = 1.15;
-    r->at_most = true;
-    ratio(b, r, warmed, 1, warmed, 2);
-    const summary_t *s = &b->summary[warmed * b->iterations];
-    r->has_faults = true;
-    r->faults_thread = s->minflt_per_buffer;
-    r->faults_process = s->minflt_process_per_buffer;
-    r->met = r->met && s->minflt_per_buffer < 1.0;
-  }
-  if (plain >= 0 && glibc >= 0 && b->variants[glibc].setup_ms == 0) {
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R2 glibc / %s", b->variants[plain].label);
-    snprintf(r->description, sizeof r->description,
-             "first batch, no start-up work: glibc's time / faultless's (speed-up)");
-    r->target = 1.6;
-    r->at_most = false;
-    ratio(b, r, glibc, 1, plain, 1);
-  }
-  for (int v = 0; mimalloc >= 0 && b->iterations >= 2 && v < b->nvariants; v++) {
-    if (!is_faultless(&b->variants[v])) continue;
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R3 %s / mimalloc", b->variants[v].label);
-    snprintf(r->description, sizeof r->description, "second batch: faultless's time / mimalloc's");
-    r->target = 1.05;
-    r->at_most = true;
-    ratio(b, r, v, 2, mimalloc, 2);
-  }
-}
-
-/* Summary and start-up ratios of runs gathered elsewhere (faultless lambda
- * collect); pre: variants, runs, repeat, warmup, iterations, threads, size set. */
-void bench_analyze(bench_t *b) {
-  summarize(b);
-  startup_ratios(b);
+  childenv_free(&env);
 }
 
 /* --- The rounds --- */
@@ -744,8 +464,7 @@ int cmd_bench(int argc, char **argv) {
     }
   progress_end();
   b.elapsed_s = (double)(now_ns() - start) / 1e9;
-  summarize(&b);
-  startup_ratios(&b);
+  bench_analyze(&b);
 
   if (!strcmp(b.format, "seed"))
     bench_print_seed(&b, stdout);

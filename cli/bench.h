@@ -4,8 +4,8 @@
 #ifndef FL_CLI_BENCH_H
 #define FL_CLI_BENCH_H
 
-#include "env.h"
-#include "util.h"
+#include "../tools/machine.h"
+#include "../tools/util.h"
 
 typedef enum {
   KIND_GLIBC,             /* the C library's malloc: nothing preloaded */
@@ -14,7 +14,10 @@ typedef enum {
   KIND_FAULTLESS,         /* faultless-api: the worker's fl_* calls, linked in (--api fl) */
   KIND_FAULTLESS_PRELOAD, /* faultless: LD_PRELOAD of libfaultless.so, plain malloc, as users
                              run it and as the peers are measured */
+  NKINDS
 } kind_t;
+/* Each kind's name in results.json (bench_stats.c), by kind_t. */
+extern const char *const bench_kind_names[NKINDS];
 
 /* One allocator as measured: a known allocator plus per-entry overrides
  * ("faultless:setup-ms=300:prefault=128M"). */
@@ -99,13 +102,17 @@ typedef struct {
   double elapsed_s;
 } bench_t;
 
+/* bench.c: the options, the allocators and the measured processes. */
 int cmd_bench(int argc, char **argv);
-/* Summary and ratios of runs gathered elsewhere (faultless lambda collect). */
+
+/* bench_stats.c: the summary and the start-up ratios of b's runs. */
 void bench_analyze(bench_t *b);
 /* How the variant's processes reach their allocator, in words (table, JSON). */
 const char *bench_path(const variant_t *v);
+/* One iteration's time in ms: its samples' durations summed, per thread. */
+double batch_ms(const run_t *r, int iteration, long threads);
 
-/* bench_out.c */
+/* bench_out.c: the writers; they call bench_stats.c, never bench.c. */
 extern const char *const bench_notes[];
 void bench_print_table(const bench_t *b, FILE *out);
 void bench_print_seed(const bench_t *b, FILE *out);
@@ -113,6 +120,5 @@ void bench_write_csv(const bench_t *b, FILE *out);
 void bench_write_json(const bench_t *b, FILE *out);
 /* results.json, results.csv, charts; returns 0 or 1 (message printed). */
 int bench_write_dir(const bench_t *b, const char *dir);
-double batch_ms(const run_t *r, int iteration, long threads);
 
 #endif

@@ -23,22 +23,6 @@ const char *const bench_notes[] = {
     "each round, so a noisy machine hurts them alike.",
     NULL};
 
-static const char *kind_name(kind_t k) {
-  switch (k) {
-  case KIND_GLIBC:
-    return "glibc";
-  case KIND_GLIBC_TUNED:
-    return "glibc-tuned";
-  case KIND_PRELOAD:
-    return "preload";
-  case KIND_FAULTLESS:
-    return "faultless-api";
-  case KIND_FAULTLESS_PRELOAD:
-    return "faultless-preload";
-  }
-  return "?";
-}
-
 static int label_width(const bench_t *b) {
   int w = 9;
   for (int v = 0; v < b->nvariants; v++)
@@ -180,6 +164,101 @@ void bench_write_csv(const bench_t *b, FILE *out) {
 
 /* --- JSON --- */
 
+static void write_variants(const bench_t *b, json_t *j) {
+  json_array_begin(j, "allocators");
+  for (int v = 0; v < b->nvariants; v++) {
+    const variant_t *x = &b->variants[v];
+    json_object_begin(j, NULL);
+    json_string(j, "label", x->label);
+    json_string(j, "allocator", x->base);
+    json_string(j, "kind", bench_kind_names[x->kind]);
+    json_string(j, "api", x->kind == KIND_FAULTLESS ? "fl" : "malloc");
+    json_string(j, "path", bench_path(x));
+    json_string_array(j, "options", x->env, (size_t)x->nenv);
+    json_string(j, "library", x->library);
+    json_string(j, "library_realpath", x->library_real);
+    json_string(j, "package", x->package_version ? x->package_version : x->package);
+    json_int(j, "setup_ms", x->setup_ms);
+    json_int(j, "prefault", (long long)x->prefault);
+    json_object_end(j);
+  }
+  json_array_end(j);
+}
+
+static void write_summary(const bench_t *b, json_t *j) {
+  json_array_begin(j, "summary");
+  for (int i = 0; i < b->nsummary; i++) {
+    const summary_t *s = &b->summary[i];
+    json_object_begin(j, NULL);
+    json_string(j, "allocator", b->variants[s->variant].label);
+    json_int(j, "iteration", s->iteration);
+    json_int(j, "samples", (long long)s->samples);
+    json_double(j, "median_us_per_mib", s->median_us_per_mib);
+    json_double(j, "p99_us_per_mib", s->p99_us_per_mib);
+    json_double(j, "gb_per_s", s->gbps);
+    json_double(j, "minflt_per_buffer", s->minflt_per_buffer);
+    json_double(j, "minflt_process_per_buffer", s->minflt_process_per_buffer);
+    json_double(j, "seed_new_pages_per_buffer", s->new_pages_per_buffer);
+    json_double(j, "batch_ms_median", s->batch_ms_median);
+    json_double(j, "batch_ms_min", s->batch_ms_min);
+    json_double(j, "batch_ms_max", s->batch_ms_max);
+    json_double(j, "ratio_to_glibc", s->ratio_to_glibc);
+    json_object_end(j);
+  }
+  json_array_end(j);
+}
+
+static void write_ratios(const bench_t *b, json_t *j) {
+  json_array_begin(j, "startup_ratios");
+  for (int i = 0; i < b->nratios; i++) {
+    const ratio_t *r = &b->ratios[i];
+    json_object_begin(j, NULL);
+    json_string(j, "name", r->name);
+    json_string(j, "description", r->description);
+    json_double(j, "median", r->median);
+    json_double(j, "min", r->min);
+    json_double(j, "max", r->max);
+    json_int(j, "rounds", r->rounds);
+    json_string(j, "target", r->at_most ? "at most" : "at least");
+    json_double(j, "target_value", r->target);
+    json_bool(j, "met", r->met);
+    if (r->has_faults) {
+      json_double(j, "first_batch_faults_per_buffer_thread", r->faults_thread);
+      json_double(j, "first_batch_faults_per_buffer_process", r->faults_process);
+    }
+    json_object_end(j);
+  }
+  json_array_end(j);
+}
+
+static void write_runs(const bench_t *b, json_t *j) {
+  json_array_begin(j, "runs");
+  for (int i = 0; i < b->nruns; i++) {
+    const run_t *r = &b->runs[i];
+    json_object_begin(j, NULL);
+    json_string(j, "allocator", b->variants[r->variant].label);
+    json_int(j, "round", r->round);
+    json_bool(j, "warmup", r->warmup);
+    json_int(j, "position", r->position);
+    json_bool(j, "ok", r->ok);
+    json_double(j, "wall_ms", r->wall_ms);
+    json_int(j, "setup_ns", (long long)r->setup_ns);
+    json_int(j, "total_minflt", r->total_minflt);
+    if (r->fl_stats) json_raw(j, "fl_stats", r->fl_stats);
+    json_object_begin(j, "samples");
+    json_u32_array(j, "thread", r->thread, r->n);
+    json_u32_array(j, "iteration", r->iteration, r->n);
+    json_u32_array(j, "index", r->index, r->n);
+    json_u64_array(j, "duration_ns", r->duration_ns, r->n);
+    json_u32_array(j, "minflt", r->minflt, r->n);
+    json_u32_array(j, "minflt_process", r->minflt_proc, r->n);
+    json_u32_array(j, "new_pages", r->new_pages, r->n);
+    json_object_end(j);
+    json_object_end(j);
+  }
+  json_array_end(j);
+}
+
 void bench_write_json(const bench_t *b, FILE *out) {
   json_t j;
   json_init(&j, out);
@@ -207,93 +286,12 @@ void bench_write_json(const bench_t *b, FILE *out) {
   json_object_end(&j);
   env_print_json(&b->env, &j, "environment");
 
-  json_array_begin(&j, "allocators");
-  for (int v = 0; v < b->nvariants; v++) {
-    const variant_t *x = &b->variants[v];
-    json_object_begin(&j, NULL);
-    json_string(&j, "label", x->label);
-    json_string(&j, "allocator", x->base);
-    json_string(&j, "kind", kind_name(x->kind));
-    json_string(&j, "api", x->kind == KIND_FAULTLESS ? "fl" : "malloc");
-    json_string(&j, "path", bench_path(x));
-    json_string_array(&j, "options", x->env, (size_t)x->nenv);
-    json_string(&j, "library", x->library);
-    json_string(&j, "library_realpath", x->library_real);
-    json_string(&j, "package", x->package_version ? x->package_version : x->package);
-    json_int(&j, "setup_ms", x->setup_ms);
-    json_int(&j, "prefault", (long long)x->prefault);
-    json_object_end(&j);
-  }
-  json_array_end(&j);
+  write_variants(b, &j);
   json_string_array(&j, "skipped", b->skipped, (size_t)b->nskipped);
 
-  json_array_begin(&j, "summary");
-  for (int i = 0; i < b->nsummary; i++) {
-    const summary_t *s = &b->summary[i];
-    json_object_begin(&j, NULL);
-    json_string(&j, "allocator", b->variants[s->variant].label);
-    json_int(&j, "iteration", s->iteration);
-    json_int(&j, "samples", (long long)s->samples);
-    json_double(&j, "median_us_per_mib", s->median_us_per_mib);
-    json_double(&j, "p99_us_per_mib", s->p99_us_per_mib);
-    json_double(&j, "gb_per_s", s->gbps);
-    json_double(&j, "minflt_per_buffer", s->minflt_per_buffer);
-    json_double(&j, "minflt_process_per_buffer", s->minflt_process_per_buffer);
-    json_double(&j, "seed_new_pages_per_buffer", s->new_pages_per_buffer);
-    json_double(&j, "batch_ms_median", s->batch_ms_median);
-    json_double(&j, "batch_ms_min", s->batch_ms_min);
-    json_double(&j, "batch_ms_max", s->batch_ms_max);
-    json_double(&j, "ratio_to_glibc", s->ratio_to_glibc);
-    json_object_end(&j);
-  }
-  json_array_end(&j);
-
-  json_array_begin(&j, "startup_ratios");
-  for (int i = 0; i < b->nratios; i++) {
-    const ratio_t *r = &b->ratios[i];
-    json_object_begin(&j, NULL);
-    json_string(&j, "name", r->name);
-    json_string(&j, "description", r->description);
-    json_double(&j, "median", r->median);
-    json_double(&j, "min", r->min);
-    json_double(&j, "max", r->max);
-    json_int(&j, "rounds", r->rounds);
-    json_string(&j, "target", r->at_most ? "at most" : "at least");
-    json_double(&j, "target_value", r->target);
-    json_bool(&j, "met", r->met);
-    if (r->has_faults) {
-      json_double(&j, "first_batch_faults_per_buffer_thread", r->faults_thread);
-      json_double(&j, "first_batch_faults_per_buffer_process", r->faults_process);
-    }
-    json_object_end(&j);
-  }
-  json_array_end(&j);
-
-  json_array_begin(&j, "runs");
-  for (int i = 0; i < b->nruns; i++) {
-    const run_t *r = &b->runs[i];
-    json_object_begin(&j, NULL);
-    json_string(&j, "allocator", b->variants[r->variant].label);
-    json_int(&j, "round", r->round);
-    json_bool(&j, "warmup", r->warmup);
-    json_int(&j, "position", r->position);
-    json_bool(&j, "ok", r->ok);
-    json_double(&j, "wall_ms", r->wall_ms);
-    json_int(&j, "setup_ns", (long long)r->setup_ns);
-    json_int(&j, "total_minflt", r->total_minflt);
-    if (r->fl_stats) json_raw(&j, "fl_stats", r->fl_stats);
-    json_object_begin(&j, "samples");
-    json_u32_array(&j, "thread", r->thread, r->n);
-    json_u32_array(&j, "iteration", r->iteration, r->n);
-    json_u32_array(&j, "index", r->index, r->n);
-    json_u64_array(&j, "duration_ns", r->duration_ns, r->n);
-    json_u32_array(&j, "minflt", r->minflt, r->n);
-    json_u32_array(&j, "minflt_process", r->minflt_proc, r->n);
-    json_u32_array(&j, "new_pages", r->new_pages, r->n);
-    json_object_end(&j);
-    json_object_end(&j);
-  }
-  json_array_end(&j);
+  write_summary(b, &j);
+  write_ratios(b, &j);
+  write_runs(b, &j);
 
   json_array_begin(&j, "notes");
   for (int i = 0; bench_notes[i]; i++)

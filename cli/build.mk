@@ -8,9 +8,15 @@
 #                   into $(B)/bench-results/ (the start-up ratios at the end)
 #   make test-cli   quick self-test of both commands (cli/test.sh)
 
-CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/env.c cli/util.c cli/run.c \
-           cli/lambda.c lambda/json.c cli/suite.c cli/progress.c
-CLI_HDR := src/parse.h cli/util.h cli/env.h cli/bench.h cli/probe.h cli/run.h cli/lambda.h lambda/json.h cli/suite.h cli/progress.h include/faultless.h
+# tools/: what the command and the Lambda runtime (mk/lambda.mk) share. The
+# dependencies go one way: cli/ and lambda/ include tools/, never each other,
+# and tools/ includes neither.
+TOOLS_SRC := tools/util.c tools/json.c tools/machine.c tools/peers.c tools/progress.c
+TOOLS_HDR := tools/size.h tools/util.h tools/json.h tools/machine.h tools/peers.h tools/progress.h
+CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c cli/suite_out.c cli/suite_warm.c cli/lambda_collect.c cli/bench_stats.c cli/probe_out.c \
+           cli/suite.c $(TOOLS_SRC)
+CLI_HDR := src/parse.h src/internal.h src/config.h src/prim/prim.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
+           include/faultless.h
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
 
 # Knobs for `make bench` (under two minutes on a 2-vCPU machine). The second
@@ -32,22 +38,26 @@ tools: $(B)/faultless $(B)/bench/seed
 $(B)/obj/cli/%.o: cli/%.c $(CLI_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/obj/tools/%.o: tools/%.c $(TOOLS_HDR) src/parse.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The command also looks for the library in ../lib/<multiarch>/ (Debian's
-# layout, cli/util.h); the tuple is the compiler's, so a cross build looks
+# layout, tools/util.h); the tuple is the compiler's, so a cross build looks
 # for its own.
 FL_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-$(B)/obj/cli/%.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
+$(B)/obj/cli/%.o $(B)/obj/tools/%.o: ALL_CFLAGS += -DFL_MULTIARCH='"$(FL_MULTIARCH)"'
 
-# The command talks to the library only through the public header; it does
-# not link it (the bench worker does). It shares one file of its source: the
-# option parser (src/parse.c), so `faultless run` accepts what the library does.
-$(B)/faultless: $(CLI_OBJ) $(B)/obj/src/parse.o
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/obj/src/parse.o $(LDLIBS) -lm
+# The command never starts the allocator (the bench worker links it). From the
+# core archive it takes only the objects of the readers it shares with the
+# library, so that both read a thing one way: the option and size parser
+# (src/parse.c) and the budget's memory limit (src/budget.c, over the OS layer).
+$(B)/faultless: $(CLI_OBJ) $(LIB_CORE_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(LIB_CORE_A) $(LDLIBS) -lm
 
 # Linked against the core library (fl_* only, no malloc override), so that with
 # --api malloc it measures whichever allocator is LD_PRELOADed.
-$(B)/bench/seed: bench/seed.c include/faultless.h $(LIB_CORE_A)
+$(B)/bench/seed: bench/seed.c include/faultless.h tools/size.h $(LIB_CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/seed.c $(LIB_CORE_A) $(LDLIBS)
 

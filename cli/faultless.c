@@ -9,7 +9,7 @@
 #include "probe.h"
 #include "run.h"
 #include "suite.h"
-#include "util.h"
+#include "../tools/util.h"
 
 #include <string.h>
 

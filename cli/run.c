@@ -14,11 +14,12 @@
 #include "parse.h"
 
 #include "run.h"
-#include "util.h"
+
+#include "../tools/peers.h"
+#include "../tools/util.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,21 +47,7 @@ static void run_usage(FILE *out) {
           "Options not given here keep what the environment says (FAULTLESS_*).\n");
 }
 
-/* --- Validation: the library's own parser (src/parse.c) --- */
-
-static bool valid(fl_option_t opt, const char *s) {
-  long long v;
-  return _fl_option_parse(opt, s, &v);
-}
-
 /* --- The library --- */
-
-/* The library, or with --with the adapter for that allocator. */
-static char *find_library(const char *with) {
-  if (!with) return find_own_library("libfaultless");
-  return find_own_library(!strcmp(with, "jemalloc") ? "libfaultless-jemalloc"
-                                                    : "libfaultless-mimalloc");
-}
 
 /* "lib" or "lib:old", unless old already starts with lib. */
 static char *preload_value(const char *lib) {
@@ -93,144 +80,149 @@ static int exit_code(int status) {
   return 1;
 }
 
-int cmd_run(int argc, char **argv) {
-  const char *prefault = NULL, *budget = NULL, *warmers = NULL, *stats = NULL, *with = NULL;
-  bool verbose = false;
+typedef struct {
+  const char *prefault, *budget, *warmers, *stats, *with;
+  bool verbose;
+  char **cmd;
+} run_t;
+
+/* The FAULTLESS_* options of `run`: each checked by the library's own parser
+ * (src/parse.c) before it goes into the environment. */
+static const struct {
+  const char *flag, *env, *what;
+  fl_option_t opt;
+} run_options[] = {
+    {"--prefault", "FAULTLESS_PREFAULT", "not a size (512M, 1.5G), N% or auto", FL_OPT_PREFAULT},
+    {"--budget", "FAULTLESS_BUDGET", "not a size (512M, 1.5G) or none", FL_OPT_BUDGET},
+    {"--warmers", "FAULTLESS_WARMERS", "not a count 0-256 or auto", FL_OPT_WARMERS},
+};
+
+/* 0; -1 after --help; or EXIT_USAGE (said). */
+static int parse_run(run_t *r, int argc, char **argv) {
+  *r = (run_t){0};
+  const char **values[] = {&r->prefault, &r->budget, &r->warmers};
   int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i], *v;
+  for (; i < argc && strcmp(argv[i], "--"); i++) {
+    const char *a = argv[i], *v = NULL;
     bool missing = false;
-    if (!strcmp(a, "--")) {
-      i++;
-      break;
-    }
+    int k = 0;
+    while (k < 3 && !(v = option_value(argc, argv, &i, run_options[k].flag, &missing)) && !missing)
+      k++;
+    long long parsed;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       run_usage(stdout);
-      return 0;
-    }
-    if ((v = option_value(argc, argv, &i, "--prefault", &missing))) {
-      if (!valid(FL_OPT_PREFAULT, v)) {
-        fprintf(stderr, "faultless run: --prefault '%s': not a size (512M, 1.5G), N%% or auto\n",
-                v);
-        goto bad;
+      return -1;
+    } else if (v && k < 3) {
+      if (!_fl_option_parse(run_options[k].opt, v, &parsed)) {
+        fprintf(stderr, "faultless run: %s '%s': %s\n", run_options[k].flag, v,
+                run_options[k].what);
+        return run_usage(stderr), EXIT_USAGE;
       }
-      prefault = v;
-    } else if ((v = option_value(argc, argv, &i, "--budget", &missing))) {
-      if (!valid(FL_OPT_BUDGET, v)) {
-        fprintf(stderr, "faultless run: --budget '%s': not a size (512M, 1.5G) or none\n", v);
-        goto bad;
-      }
-      budget = v;
-    } else if ((v = option_value(argc, argv, &i, "--warmers", &missing))) {
-      if (!valid(FL_OPT_WARMERS, v)) {
-        fprintf(stderr, "faultless run: --warmers '%s': not a count 0-256 or auto\n", v);
-        goto bad;
-      }
-      warmers = v;
-    } else if ((v = option_value(argc, argv, &i, "--with", &missing))) {
-      if (strcmp(v, "jemalloc") && strcmp(v, "mimalloc")) {
+      *values[k] = v;
+    } else if (!missing && (v = option_value(argc, argv, &i, "--with", &missing))) {
+      if (!peer_named(v) || !peer_named(v)->adapter) {
         fprintf(stderr, "faultless run: --with '%s': jemalloc or mimalloc\n", v);
-        goto bad;
+        return run_usage(stderr), EXIT_USAGE;
       }
-      with = v;
+      r->with = v;
     } else if (missing) {
       fprintf(stderr, "faultless run: %s needs a value\n", a);
-      goto bad;
-    } else if (!strcmp(a, "--stats")) {
-      stats = "1";
-    } else if (!strcmp(a, "--stats=json")) {
-      stats = "json";
+      return run_usage(stderr), EXIT_USAGE;
+    } else if (!strcmp(a, "--stats") || !strcmp(a, "--stats=json")) {
+      r->stats = a[7] ? "json" : "1";
     } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-      verbose = true;
+      r->verbose = true;
     } else if (a[0] == '-') {
       fprintf(stderr, "faultless run: unknown option '%s'\n", a);
-      goto bad;
+      return run_usage(stderr), EXIT_USAGE;
     } else {
       break; /* the command, without "--" */
     }
   }
+  if (i < argc && !strcmp(argv[i], "--")) i++;
   if (i >= argc) {
     fprintf(stderr, "faultless run: no command given\n");
-    goto bad;
+    return run_usage(stderr), EXIT_USAGE;
   }
+  r->cmd = argv + i;
+  return 0;
+}
 
-  char *lib = find_library(with);
+/* LD_PRELOAD's value: the library, or with --with the adapter and its
+ * allocator; NULL (said) when it cannot be preloaded. */
+static char *find_preload(const char *with) {
+  const peer_t *peer = peer_named(with);
+  const char *name = peer ? peer->adapter : "libfaultless";
+  char *lib = find_own_library(name);
   if (!lib) {
     char *dir = self_dir();
     fprintf(stderr,
-            "faultless run: %s is neither in %s nor in %s/../lib%s%s; build it (make lib%s) "
+            "faultless run: %s.so is neither in %s nor in %s/../lib%s%s; build it (make lib%s) "
             "or install it (make install, or the libfaultless0 package)\n",
-            !with                       ? "libfaultless.so"
-            : !strcmp(with, "jemalloc") ? "libfaultless-jemalloc.so"
-                                        : "libfaultless-mimalloc.so",
-            dir, dir, *FL_MULTIARCH ? " or ../lib/" : "", FL_MULTIARCH, with ? " adapters" : "");
+            name, dir, dir, *FL_MULTIARCH ? " or ../lib/" : "", FL_MULTIARCH,
+            with ? " adapters" : "");
     free(dir);
-    return 127;
+    return NULL;
   }
   if (strpbrk(lib, ": ")) {
     fprintf(stderr, "faultless run: cannot preload '%s': LD_PRELOAD splits at ':' and ' '\n", lib);
-    return 127;
-  }
-  if (with) {
-    /* The allocator by name (the loader's search path finds Debian's copy).
-     * The jemalloc adapter goes first, to see mallctl("arenas.create"). */
-    strbuf_t both = {0};
-    if (!strcmp(with, "jemalloc"))
-      sb_printf(&both, "%s libjemalloc.so.2", lib);
-    else
-      sb_printf(&both, "libmimalloc.so.2 %s", lib);
     free(lib);
-    lib = both.data;
+    return NULL;
+  }
+  if (peer) {
+    /* The allocator by its soname: the loader's search path finds Debian's copy. */
+    char *both = peer_with_adapter(peer, peer->files[0], lib);
+    free(lib);
+    lib = both;
   }
   char *preload = preload_value(lib);
-  setenv("LD_PRELOAD", preload, 1);
-  if (prefault) setenv("FAULTLESS_PREFAULT", prefault, 1);
-  if (budget) setenv("FAULTLESS_BUDGET", budget, 1);
-  if (warmers) setenv("FAULTLESS_WARMERS", warmers, 1);
-  if (stats) setenv("FAULTLESS_STATS", stats, 1);
-  if (verbose) setenv("FAULTLESS_VERBOSE", "1", 1);
-
-  char **cmd = argv + i;
-  if (verbose) {
-    strbuf_t sb = {0};
-    sb_printf(&sb, "faultless run: LD_PRELOAD=%s", preload);
-    static const char *const names[] = {"PREFAULT", "BUDGET", "WARMERS", "STATS", "VERBOSE"};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-      char env[32];
-      snprintf(env, sizeof env, "FAULTLESS_%s", names[k]);
-      const char *val = getenv(env);
-      if (val) sb_printf(&sb, " %s=%s", env, val);
-    }
-    for (char **c = cmd; *c; c++) {
-      sb_printf(&sb, " ");
-      sb_shell_quote(&sb, *c);
-    }
-    fprintf(stderr, "%s\n", sb.data);
-    free(sb.data);
-  }
-  free(preload);
   free(lib);
+  return preload;
+}
 
-  uint64_t start = now_ns();
-  fflush(NULL);
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) {
-    perror("faultless run: pipe");
-    return 126;
+/* Our environment for CMD (it inherits it), and with --verbose what runs. */
+static void set_environment(const run_t *r, const char *preload) {
+  setenv("LD_PRELOAD", preload, 1);
+  const char *values[] = {r->prefault, r->budget, r->warmers};
+  for (int k = 0; k < 3; k++)
+    if (values[k]) setenv(run_options[k].env, values[k], 1);
+  if (r->stats) setenv("FAULTLESS_STATS", r->stats, 1);
+  if (r->verbose) setenv("FAULTLESS_VERBOSE", "1", 1);
+  if (!r->verbose) return;
+  strbuf_t sb = {0};
+  sb_printf(&sb, "faultless run: LD_PRELOAD=%s", preload);
+  static const char *const names[] = {"PREFAULT", "BUDGET", "WARMERS", "STATS", "VERBOSE"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    char env[32];
+    snprintf(env, sizeof env, "FAULTLESS_%s", names[k]);
+    const char *val = getenv(env);
+    if (val) sb_printf(&sb, " %s=%s", env, val);
   }
-  pid_t pid = fork();
+  for (char **c = r->cmd; *c; c++) {
+    sb_printf(&sb, " ");
+    sb_shell_quote(&sb, *c);
+  }
+  fprintf(stderr, "%s\n", sb.data);
+  free(sb.data);
+}
+
+int cmd_run(int argc, char **argv) {
+  run_t r;
+  int rc = parse_run(&r, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  char *preload = find_preload(r.with);
+  if (!preload) return 127;
+  set_environment(&r, preload);
+  free(preload);
+  char **cmd = r.cmd;
+  const char *stats = r.stats;
+  uint64_t start = now_ns();
+  int err;
+  pid_t pid = child_start(cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
   if (pid < 0) {
     perror("faultless run: fork");
     return 126;
   }
-  if (pid == 0) {
-    close(ready[0]);
-    execvp(cmd[0], cmd);
-    int err = errno;
-    if (write(ready[1], &err, sizeof err) < 0) _exit(127);
-    _exit(127);
-  }
-  close(ready[1]);
   child_pid = pid;
   struct sigaction sa = {.sa_handler = forward};
   sigemptyset(&sa.sa_mask);
@@ -239,16 +231,8 @@ int cmd_run(int argc, char **argv) {
   /* The terminal sends these to CMD as well; we wait for it to react. */
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
-
-  int err = 0;
-  ssize_t got;
-  while ((got = read(ready[0], &err, sizeof err)) < 0 && errno == EINTR)
-    ;
-  close(ready[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (got == (ssize_t)sizeof err) {
+  int status = child_wait(pid, NULL);
+  if (err) {
     fprintf(stderr, "faultless run: %s: %s\n", cmd[0], strerror(err));
     return err == ENOENT ? 127 : 126;
   }
@@ -267,8 +251,4 @@ int cmd_run(int argc, char **argv) {
             "faults (all processes)\n",
             cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
   return code;
-
-bad:
-  run_usage(stderr);
-  return EXIT_USAGE;
 }

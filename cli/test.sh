@@ -175,4 +175,28 @@ assert any(w['measured'] for w in d['warming'])
 assert 'environment' in d and 'recommendation' in d
 "
 
+# --- The tools' structure ---
+# Shared code lives in tools/ and depends on none of its users; cli/, lambda/
+# and bench/ include tools/ but never each other, so dependencies go one way.
+R=$(cd "$(dirname "$0")/.." && pwd)
+includes() { # includes DIR PATTERN: the files in DIR that include PATTERN
+  grep -l "#include \"$2" "$R/$1"/*.c "$R/$1"/*.h 2>/dev/null
+}
+check "tools/ includes neither cli/ nor lambda/ nor bench/" sh -c \
+  "! grep -q '#include \"\.\./\(cli\|lambda\|bench\)/' '$R'/tools/*.[ch]"
+check "lambda/ and bench/ do not include cli/" test -z "$(includes lambda ../cli/; includes bench ../cli/)"
+check "cli/ and bench/ do not include lambda/" test -z "$(includes cli ../lambda/; includes bench ../lambda/)"
+# bench_out.c writes what bench_stats.c computed and never calls back into
+# bench.c: no symbol bench.o defines is undefined in bench_out.o.
+calls_back() {
+  nm --defined-only -g "$B/obj/cli/bench.o" | awk '{print $3}' | sort >"$T/defs"
+  nm -u "$B/obj/cli/bench_out.o" | awk '{print $2}' | sort >"$T/undef"
+  [ -s "$T/defs" ] && [ -n "$(comm -12 "$T/defs" "$T/undef")" ]
+}
+if command -v nm >/dev/null 2>&1 && [ -f "$B/obj/cli/bench.o" ]; then
+  if calls_back; then fail "bench_out.c calls back into bench.c"; else ok; fi
+else
+  skip "bench_out.c calls nothing of bench.c" "nm or $B/obj/cli/bench.o missing"
+fi
+
 report cli

@@ -16,7 +16,7 @@
 #define _GNU_SOURCE
 #include "faultless.h"
 
-#include "../cli/util.h"
+#include "../tools/util.h"
 #include "handler.h"
 #include "http.h"
 

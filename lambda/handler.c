@@ -9,8 +9,9 @@
 #define _GNU_SOURCE
 #include "handler.h"
 
-#include "../cli/util.h"
-#include "json.h"
+#include "../tools/util.h"
+#include "../tools/json.h"
+#include "../tools/peers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,8 +26,6 @@
 extern char **environ;
 
 /* Debian's peer libraries as shipped in the zip's lib/ (see mk/lambda.mk). */
-static const char *const peer_files[] = {"libjemalloc.so.2", "libmimalloc.so.2",
-                                         "libtcmalloc_minimal.so.4", NULL};
 
 static char *vformat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *vformat(const char *fmt, ...) {
@@ -49,17 +48,14 @@ static bool exited_ok(const child_t *c) {
  * the process, so exit 0 means the allocator really was loaded. */
 static bool worker_runs(const handler_t *h, const char *lib) {
   static const char *const drop[] = {"LD_PRELOAD=", NULL};
-  size_t k;
-  char **envp = env_without(drop, 1, &k);
-  char *preload = lib ? vformat("LD_PRELOAD=%s", lib) : NULL;
-  if (preload) envp[k++] = preload;
-  envp[k] = NULL;
+  childenv_t env;
+  childenv_init(&env, drop);
+  if (lib) childenv_add(&env, "LD_PRELOAD=%s", lib);
   char *argv[] = {h->worker, "--chunks", "1", "--size", "4096", "--iterations", "1", NULL};
   child_t child;
-  run_child(argv, envp, NULL, CHILD_STDOUT, 10000, &child);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, 10000, &child);
   free(child.output.data);
-  free(preload);
-  free(envp);
+  childenv_free(&env);
   return exited_ok(&child);
 }
 
@@ -84,23 +80,25 @@ int handler_init(handler_t *h, char *err, size_t errlen) {
   const char *tmp = getenv("TMPDIR");
   snprintf(tmpl, sizeof tmpl, "%s/faultless-peers.XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (mkdtemp(tmpl)) h->peer_dir = xstrdup(tmpl);
-  for (int i = 0; peer_files[i]; i++) {
-    char *path = vformat("%s/lib/%s", h->root, peer_files[i]);
-    if (access(path, R_OK) != 0) {
+  for (const peer_t *p = peers; p->name; p++)
+    for (int f = 0; p->files[f]; f++) {
+      const char *file = p->files[f];
+      char *path = vformat("%s/lib/%s", h->root, file);
+      if (access(path, R_OK) != 0) {
+        free(path);
+        continue;
+      }
+      bool ok = h->peer_dir && worker_runs(h, path);
+      if (ok) {
+        char *link = vformat("%s/%s", h->peer_dir, file);
+        ok = symlink(path, link) == 0;
+        free(link);
+      }
+      if (ok && h->npeers_ok < PEERS_MAX) h->peers_ok[h->npeers_ok++] = file;
+      if (!ok && h->npeers_failed < PEERS_MAX) h->peers_failed[h->npeers_failed++] = file;
+      if (!ok) printf("faultless runtime: %s does not load here; its allocator is skipped\n", path);
       free(path);
-      continue;
     }
-    bool ok = h->peer_dir && worker_runs(h, path);
-    if (ok) {
-      char *link = vformat("%s/%s", h->peer_dir, peer_files[i]);
-      ok = symlink(path, link) == 0;
-      free(link);
-    }
-    if (ok && h->npeers_ok < PEERS_MAX) h->peers_ok[h->npeers_ok++] = peer_files[i];
-    if (!ok && h->npeers_failed < PEERS_MAX) h->peers_failed[h->npeers_failed++] = peer_files[i];
-    if (!ok) printf("faultless runtime: %s does not load here; its allocator is skipped\n", path);
-    free(path);
-  }
   return 0;
 }
 
@@ -306,16 +304,12 @@ int handler_invoke(handler_t *h, const invocation_t *inv, const char *event, siz
 
   /* faultless bench looks for peers in FAULTLESS_BENCH_LIB_DIR first. */
   static const char *const drop[] = {"FAULTLESS_BENCH_LIB_DIR=", NULL};
-  size_t k;
-  char **envp = env_without(drop, 1, &k);
-  char *libdir = vformat("FAULTLESS_BENCH_LIB_DIR=%s", h->peer_dir ? h->peer_dir : "/nonexistent");
-  envp[k++] = libdir;
-  envp[k] = NULL;
-
+  childenv_t env;
+  childenv_init(&env, drop);
+  childenv_add(&env, "FAULTLESS_BENCH_LIB_DIR=%s", h->peer_dir ? h->peer_dir : "/nonexistent");
   child_t child;
-  run_child(argv, envp, NULL, CHILD_STDOUT, budget_ms, &child);
-  free(libdir);
-  free(envp);
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, budget_ms, &child);
+  childenv_free(&env);
 
   char err[200];
   jv_t *results =

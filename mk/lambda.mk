@@ -13,9 +13,9 @@
 # zip to GLIBC_2.34 at most.
 LAMBDA_DIR := $(B)/lambda
 LAMBDA_ZIP := $(LAMBDA_DIR)/function.zip
-LAMBDA_SRC := lambda/bootstrap.c lambda/handler.c lambda/http.c lambda/json.c cli/util.c
+LAMBDA_SRC := lambda/bootstrap.c lambda/handler.c lambda/http.c tools/json.c tools/util.c tools/peers.c
 LAMBDA_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LAMBDA_SRC))
-LAMBDA_HDR := lambda/handler.h lambda/http.h lambda/json.h cli/util.h
+LAMBDA_HDR := lambda/handler.h lambda/http.h tools/json.h tools/peers.h tools/size.h tools/util.h
 # Peers as Debian ships them (scripts/setup installs the packages). tcmalloc
 # comes as its minimal build: the full one needs libunwind and liblzma too.
 LAMBDA_PEERS ?= libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4
@@ -25,7 +25,6 @@ TEST_STEPS += test-lambda
 .PHONY: lambda test-lambda lambda-peers
 
 $(LAMBDA_OBJ): $(LAMBDA_HDR)
-$(B)/obj/cli/lambda.o: lambda/json.h cli/lambda.h
 
 $(LAMBDA_DIR)/bootstrap: $(LAMBDA_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)

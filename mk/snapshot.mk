@@ -7,7 +7,7 @@
 SNAPSHOT_BENCH_ARGS ?=
 .PHONY: bench-snapshot
 
-$(B)/bench/snapshot: bench/snapshot.c include/faultless.h $(LIB_CORE_A)
+$(B)/bench/snapshot: bench/snapshot.c include/faultless.h tools/size.h $(LIB_CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/snapshot.c $(LIB_CORE_A) $(LDLIBS)
 

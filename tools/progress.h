@@ -3,8 +3,8 @@
  * subcommands (bench, suite). Only when stderr is a terminal: on a pipe or a
  * file every call does nothing, so logs hold only the results. There is one
  * line per process (stderr is one), so the state is kept here. */
-#ifndef FL_CLI_PROGRESS_H
-#define FL_CLI_PROGRESS_H
+#ifndef FL_TOOLS_PROGRESS_H
+#define FL_TOOLS_PROGRESS_H
 
 #include <stdbool.h>
 

@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: MIT
 #define _GNU_SOURCE
-#include "env.h"
+#include "machine.h"
+
+#include "config.h"
+#include "prim/prim.h"
 
 #include <dirent.h>
 #include <gnu/libc-version.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 extern char **environ;
 
@@ -136,32 +133,19 @@ static void balloon(env_t *env) {
   add(env, "page_reporting_parameters", params.data, false);
 }
 
-/* cgroup v2 memory.max / cpu.max, or v1 memory.limit_in_bytes / cfs quota. */
+/* The cgroup version and CPU quota (v2 cpu.max of the process's cgroup, or
+ * v1's cfs quota), for the record; nothing decides on them. */
 static void cgroup(env_t *env) {
-  FILE *f = fopen("/proc/self/cgroup", "r");
-  char line[1024], v1_memory[1024] = "", v2[1024] = "";
-  bool have_v1 = false, have_v2 = false;
-  while (f && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = 0;
-    if (!strncmp(line, "0::", 3)) {
-      have_v2 = true;
-      snprintf(v2, sizeof v2, "%s", line + 3);
-    }
-    char *mem = strstr(line, ":memory:");
-    if (mem) {
-      have_v1 = true;
-      snprintf(v1_memory, sizeof v1_memory, "%s", mem + 8);
-    }
-  }
-  if (f) fclose(f);
-  char *limit = NULL, *cpu = NULL;
-  const char *version = "none";
-  strbuf_t path = {0};
-  if (have_v1) {
-    version = "v1";
-    sb_printf(&path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1_memory);
-    limit = read_text(path.data);
-    if (!limit) limit = read_text("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  char cg[2048], *cpu = NULL;
+  if (_fl_prim_read_file(NULL, "/proc/self/cgroup", cg, sizeof cg) <= 0) cg[0] = 0;
+  char *v2 = strstr(cg, "0::/"), *v1 = strstr(cg, ":memory:");
+  if (v2 && (v2 == cg || v2[-1] == '\n') && !v1) {
+    v2[strcspn(v2, "\n")] = 0;
+    strbuf_t path = {0};
+    sb_printf(&path, "/sys/fs/cgroup%s/cpu.max", v2 + 3);
+    cpu = read_text(path.data);
+    free(path.data);
+  } else if (v1) {
     char *quota = read_text("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
     char *period = read_text("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
     if (quota && period) {
@@ -171,35 +155,29 @@ static void cgroup(env_t *env) {
     }
     free(quota);
     free(period);
-  } else if (have_v2) {
-    version = "v2";
-    sb_printf(&path, "/sys/fs/cgroup%s/memory.max", v2);
-    limit = read_text(path.data);
-    if (!limit) limit = read_text("/sys/fs/cgroup/memory.max");
-    path.len = 0;
-    sb_printf(&path, "/sys/fs/cgroup%s/cpu.max", v2);
-    cpu = read_text(path.data);
   }
-  free(path.data);
-  /* v1 "unlimited" is a page-rounded LONG_MAX. */
-  if (limit && (strcmp(limit, "max") == 0 || strtoull(limit, NULL, 10) >= (1ULL << 60))) {
-    free(limit);
-    limit = xstrdup("max");
-  } else if (limit) {
-    env->cgroup_memory_limit = strtoull(limit, NULL, 10);
-  }
-  add(env, "cgroup_version", xstrdup(version), false);
-  add(env, "cgroup_memory_limit", limit, env->cgroup_memory_limit != 0);
+  add(env, "cgroup_version", xstrdup(v1 ? "v1" : v2 ? "v2" : "none"), false);
   add(env, "cgroup_cpu_max", cpu, false);
 }
 
-static bool populate_write_supported(void) {
-  size_t len = (size_t)sysconf(_SC_PAGESIZE);
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  bool ok = madvise(p, len, MADV_POPULATE_WRITE) == 0;
-  munmap(p, len);
-  return ok;
+/* The limit the library's budget starts from, read by the library's own code
+ * (src/budget.c), so that what a measurement records is what faultless used:
+ * the smallest of MemAvailable, the cgroup memory limits from the process's
+ * cgroup up to the root (v2 and v1) and the Lambda function memory. */
+static void memory_limit(env_t *env) {
+  static const char *const sources[] = {
+      [FL_BUDGET_AVAILABLE] = "MemAvailable",
+      [FL_BUDGET_LAMBDA] = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+      [FL_BUDGET_CGROUP2] = "cgroup v2 memory.max",
+      [FL_BUDGET_CGROUP1] = "cgroup v1 memory.limit_in_bytes",
+  };
+  fl_budget_t b;
+  _fl_budget_detect(NULL, 0, getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), FL_AUTO, &b);
+  env->memory_limit = b.limit;
+  env->memory_limit_source = b.source < 5 && sources[b.source] ? sources[b.source] : "?";
+  env->lambda_memory = b.lambda_bytes;
+  add(env, "memory_limit", fmt("%llu", env->memory_limit), true);
+  add(env, "memory_limit_source", xstrdup(env->memory_limit_source), false);
 }
 
 void env_collect(env_t *env) {
@@ -218,13 +196,11 @@ void env_collect(env_t *env) {
   }
   add(env, "glibc", xstrdup(gnu_get_libc_version()), false);
   add(env, "cpu_model", cpu_model(), false);
-  cpu_set_t set;
-  env->cpus =
-      sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+  env->cpus = _fl_prim_cpu_count();
   add(env, "cpus_online", fmt("%llu", (unsigned long long)sysconf(_SC_NPROCESSORS_ONLN)), true);
   add(env, "cpus_allowed", fmt("%llu", (unsigned long long)env->cpus), true);
   add(env, "mem_total", fmt("%llu", meminfo("MemTotal")), true);
-  env->mem_available = meminfo("MemAvailable");
+  env->mem_available = _fl_budget_mem_available(NULL);
   add(env, "mem_available", fmt("%llu", env->mem_available), true);
   add(env, "page_size", fmt("%llu", (unsigned long long)sysconf(_SC_PAGESIZE)), true);
 
@@ -233,7 +209,7 @@ void env_collect(env_t *env) {
   add(env, "thp_enabled", thp, false);
   add(env, "thp_defrag", bracketed(read_text("/sys/kernel/mm/transparent_hugepage/defrag")), false);
   add(env, "thp_pmd_size", read_text("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"), true);
-  add(env, "madv_populate_write", xstrdup(populate_write_supported() ? "yes" : "no"), false);
+  add(env, "madv_populate_write", xstrdup(_fl_prim_has_populate() ? "yes" : "no"), false);
 
   char *virt = NULL;
   if (access("/usr/bin/systemd-detect-virt", X_OK) == 0 ||
@@ -245,9 +221,8 @@ void env_collect(env_t *env) {
   add(env, "cpu_hypervisor_flag", xstrdup(cpu_has_flag("hypervisor") ? "yes" : "no"), false);
   balloon(env);
   cgroup(env);
-
+  memory_limit(env);
   const char *lambda = getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
-  if (lambda) env->lambda_memory = strtoull(lambda, NULL, 10) << 20;
   add(env, "lambda_memory_mb", lambda ? xstrdup(lambda) : NULL, true);
 
   strbuf_t options = {0};

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* A small JSON reader: text -> tree, for the Lambda runtime's events and for
- * merging recorded results. Writing JSON is cli/util.h's json_* functions.
+ * merging recorded results. Writing JSON is util.h's json_* functions.
  * Strict RFC 8259: anything else is an error with its byte offset, because an
  * event we half-understood would measure the wrong thing. */
-#ifndef FL_LAMBDA_JSON_H
-#define FL_LAMBDA_JSON_H
+#ifndef FL_TOOLS_JSON_H
+#define FL_TOOLS_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

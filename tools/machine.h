@@ -2,8 +2,8 @@
 /* The machine a measurement ran on: kernel, CPU, memory, THP, virtualization,
  * balloon / free page reporting, cgroup limits. Collected once, printed as
  * text or JSON by bench and probe alike. */
-#ifndef FL_CLI_ENV_H
-#define FL_CLI_ENV_H
+#ifndef FL_TOOLS_MACHINE_H
+#define FL_TOOLS_MACHINE_H
 
 #include "util.h"
 
@@ -19,10 +19,13 @@ typedef struct {
   /* Parsed values other code decides on (0 / -1 when unknown). */
   long cpus; /* CPUs this process may run on */
   unsigned long long mem_available;
-  unsigned long long cgroup_memory_limit; /* 0: none */
-  unsigned long long lambda_memory;       /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE in bytes */
-  bool thp_available;                     /* THP not "never" */
-  bool free_page_reporting;               /* the guest gives freed pages back to its host */
+  /* The library's budget limit (src/budget.c), before headroom: the smallest
+   * of MemAvailable, the cgroup memory limits and the Lambda memory. */
+  unsigned long long memory_limit;
+  const char *memory_limit_source;  /* "MemAvailable", "cgroup v2 memory.max"... */
+  unsigned long long lambda_memory; /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE in bytes, or 0 */
+  bool thp_available;               /* THP not "never" */
+  bool free_page_reporting;         /* the guest gives freed pages back to its host */
 } env_t;
 
 void env_collect(env_t *env);

@@ -1,26 +1,53 @@
 // SPDX-License-Identifier: MIT
 /* Helpers shared by the faultless subcommands: parsing, text, statistics,
  * a small JSON writer, running a child process, and finding our own files. */
-#ifndef FL_CLI_UTIL_H
-#define FL_CLI_UTIL_H
+#ifndef FL_TOOLS_UTIL_H
+#define FL_TOOLS_UTIL_H
 
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+
+#include "size.h"
 
 #define EXIT_USAGE 2
 #define MiB (1024.0 * 1024.0)
 
 /* --- Parsing --- */
 
-/* "123", "64K", "1M", "2G", "1T" (binary; "KiB"/"KB"/"B" accepted). */
-bool parse_bytes(const char *text, size_t *out);
 bool parse_long(const char *text, long min, long max, long *out);
 /* "--name value" or "--name=value": returns the value and advances *i, or NULL
  * when argv[*i] is not option `name`. *missing is set when the value is absent. */
 const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing);
+/* One option with a value, for take_option. */
+typedef enum { OPT_LONG, OPT_BYTES, OPT_STRING, OPT_FLAG } opt_kind_t;
+typedef struct {
+  const char *name; /* "--chunks" */
+  opt_kind_t kind;
+  void *value;      /* long *, size_t *, const char ** or bool * (OPT_FLAG: no value) */
+  long min, max;    /* the range of an OPT_LONG, or of an OPT_BYTES (max 0: none) */
+  const char *hint; /* after "bad NAME 'VALUE'" in the message, e.g. " (1..1000)" */
+} opt_t;
+/* argv[*i] (advanced past its value) as one of the n options: 1 when it was
+ * one and its value is stored; 0 when it is none of them; -1 when its value is
+ * missing or out of range ("WHO: bad NAME 'VALUE'HINT" or "WHO: option NAME
+ * needs a value" on stderr). */
+int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who);
+/* "WHO: " fmt on stderr, then usage(stderr): EXIT_USAGE, the answer to a bad
+ * command line. */
+int usage_error(const char *who, void (*usage)(FILE *), const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Every argument after argv[0] as one of the n options: 0; or -1 when it
+ * was -h or --help (usage(stdout) printed); or EXIT_USAGE when one is
+ * unknown or bad (said as "WHO: ...", then usage(stderr)). */
+int parse_args(int argc, char **argv, const opt_t *opts, size_t n, const char *who,
+               void (*usage)(FILE *));
+/* "PREFIX ARG ARG..." with each argument quoted for a shell, malloc'd: the
+ * command a result file records. */
+char *command_text(const char *prefix, int argc, char **argv);
 /* "1 MiB", "512 KiB", "3 GiB", "1000 B": exact when it divides evenly. */
 const char *format_bytes(size_t bytes, char buf[32]);
 
@@ -94,18 +121,36 @@ typedef struct {
   double wall_ms;      /* from fork to exit */
 } child_t;
 
-/* How run_child treats the child's output. */
-enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2 /* with stdout */ };
+/* Where a child's stdout goes: /dev/null, a pipe to us (with CHILD_STDERR its
+ * stderr too), or our own. stderr is ours otherwise. */
+enum { CHILD_DISCARD = 0, CHILD_STDOUT = 1, CHILD_STDERR = 2, CHILD_INHERIT = 4 };
 
-/* Run argv with environment envp (NULL: ours). capture: CHILD_DISCARD sends
- * stdout to /dev/null, CHILD_STDOUT captures it, CHILD_STDOUT | CHILD_STDERR
- * captures both; stderr is passed through otherwise. */
-void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
-               long timeout_ms, child_t *child);
-/* Our environment without the entries that start with any of `drop`
- * (NULL-terminated prefixes, e.g. "LD_PRELOAD="), in a malloc'd array with
- * room for `room` more entries and the closing NULL; *count: entries used. */
-char **env_without(const char *const drop[], size_t room, size_t *count);
+/* The one way the tools start a process. Starts argv (envp NULL: ours; cwd
+ * NULL: ours; argv[0] searched in PATH) with stdout as `output` says, or into
+ * the file out_path when it is given. *pipe_fd: the read end with
+ * CHILD_STDOUT (else -1). Returns the pid, or -1 when fork failed; when the
+ * exec failed, *exec_errno says why (else 0) and the child exits 127, to be
+ * waited for all the same. */
+pid_t child_start(char *const argv[], char *const envp[], const char *cwd, int output,
+                  const char *out_path, int *pipe_fd, int *exec_errno);
+/* waitpid/wait4 until it answers: the status, or -1. usage may be NULL. */
+int child_wait(pid_t pid, struct rusage *usage);
+/* child_start, then collect its output (with CHILD_STDOUT) and wait; the
+ * child is killed after timeout_ms. child->status is -1 when it could not
+ * start at all. */
+void run_child(char *const argv[], char *const envp[], const char *cwd, int output, long timeout_ms,
+               child_t *child);
+
+/* A child's environment: ours less the variables that start with any of the
+ * `drop` prefixes ("LD_PRELOAD=", "FAULTLESS_"), plus those added with
+ * childenv_add. vars is NULL-terminated, for execve. */
+typedef struct {
+  char **vars;
+  size_t n, kept, cap; /* vars[kept..n) are ours to free */
+} childenv_t;
+void childenv_init(childenv_t *e, const char *const drop[]);
+void childenv_add(childenv_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void childenv_free(childenv_t *e);
 /* Directory of /proc/self/exe (malloc'd). */
 char *self_dir(void);
 /* First of dir/rel[i] that exists (and is executable when exec); NULL if none. */

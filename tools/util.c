@@ -18,42 +18,6 @@
 
 /* --- Parsing --- */
 
-bool parse_bytes(const char *text, size_t *out) {
-  char *end;
-  if (!text || *text < '0' || *text > '9') return false;
-  errno = 0;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (errno) return false;
-  unsigned shift = 0;
-  switch (*end) {
-  case 'k':
-  case 'K':
-    shift = 10;
-    end++;
-    break;
-  case 'm':
-  case 'M':
-    shift = 20;
-    end++;
-    break;
-  case 'g':
-  case 'G':
-    shift = 30;
-    end++;
-    break;
-  case 't':
-  case 'T':
-    shift = 40;
-    end++;
-    break;
-  }
-  if (shift && *end == 'i') end++;
-  if (*end == 'B' || (shift && *end == 'b')) end++;
-  if (*end || (shift && value > (~0ULL >> shift))) return false;
-  *out = (size_t)(value << shift);
-  return true;
-}
-
 bool parse_long(const char *text, long min, long max, long *out) {
   char *end;
   if (!text) return false;
@@ -76,6 +40,66 @@ const char *option_value(int argc, char **argv, int *i, const char *name, bool *
     return NULL;
   }
   return argv[++*i];
+}
+
+int take_option(int argc, char **argv, int *i, const opt_t *opts, size_t n, const char *who) {
+  for (size_t k = 0; k < n; k++) {
+    bool missing;
+    const opt_t *o = &opts[k];
+    if (o->kind == OPT_FLAG) {
+      if (strcmp(argv[*i], o->name)) continue;
+      *(bool *)o->value = true;
+      return 1;
+    }
+    const char *v = option_value(argc, argv, i, o->name, &missing);
+    if (missing) {
+      fprintf(stderr, "%s: option %s needs a value\n", who, o->name);
+      return -1;
+    }
+    if (!v) continue;
+    size_t bytes = 0;
+    bool ok = o->kind == OPT_STRING ? *v != 0
+              : o->kind == OPT_LONG ? parse_long(v, o->min, o->max, (long *)o->value)
+                                    : parse_bytes(v, &bytes) && bytes >= (size_t)o->min &&
+                                          (!o->max || bytes <= (size_t)o->max);
+    if (ok && o->kind == OPT_STRING) *(const char **)o->value = v;
+    if (ok && o->kind == OPT_BYTES) *(size_t *)o->value = bytes;
+    if (!ok) fprintf(stderr, "%s: bad %s '%s'%s\n", who, o->name, v, o->hint ? o->hint : "");
+    return ok ? 1 : -1;
+  }
+  return 0;
+}
+
+int usage_error(const char *who, void (*usage)(FILE *), const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", who);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  usage(stderr);
+  return EXIT_USAGE;
+}
+
+int parse_args(int argc, char **argv, const opt_t *opts, size_t n, const char *who,
+               void (*usage)(FILE *)) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout), -1;
+    int took = take_option(argc, argv, &i, opts, n, who);
+    if (!took) return usage_error(who, usage, "unknown argument '%s'", argv[i]);
+    if (took < 0) return usage(stderr), EXIT_USAGE;
+  }
+  return 0;
+}
+
+char *command_text(const char *prefix, int argc, char **argv) {
+  strbuf_t sb = {0};
+  sb_printf(&sb, "%s", prefix);
+  for (int i = 0; i < argc; i++) {
+    sb_append(&sb, " ", 1);
+    sb_shell_quote(&sb, argv[i]);
+  }
+  return sb.data;
 }
 
 const char *format_bytes(size_t bytes, char buf[32]) {
@@ -352,21 +376,39 @@ void json_string_array(json_t *j, const char *key, char *const *values, size_t n
 
 /* --- Processes and paths --- */
 
-char **env_without(const char *const drop[], size_t room, size_t *count) {
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **envp = xmalloc((n + room + 1) * sizeof *envp);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
+void childenv_init(childenv_t *e, const char *const drop[]) {
+  memset(e, 0, sizeof *e);
+  for (char **v = environ; *v; v++) {
     bool keep = true;
-    for (size_t d = 0; drop[d] && keep; d++)
-      keep = strncmp(environ[i], drop[d], strlen(drop[d])) != 0;
-    if (keep) envp[k++] = environ[i];
+    for (size_t d = 0; drop && drop[d] && keep; d++)
+      keep = strncmp(*v, drop[d], strlen(drop[d])) != 0;
+    if (!keep) continue;
+    if (e->n + 2 > e->cap)
+      e->vars = xrealloc(e->vars, (e->cap = e->cap * 2 + 16) * sizeof *e->vars);
+    e->vars[e->n++] = *v;
   }
-  envp[k] = NULL;
-  *count = k;
-  return envp;
+  e->kept = e->n;
+  if (!e->vars) e->vars = xmalloc(16 * sizeof *e->vars), e->cap = 16;
+  e->vars[e->n] = NULL;
+}
+
+void childenv_add(childenv_t *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *var = NULL;
+  if (vasprintf(&var, fmt, ap) < 0) var = NULL;
+  va_end(ap);
+  if (!var) return;
+  if (e->n + 2 > e->cap) e->vars = xrealloc(e->vars, (e->cap = e->cap * 2 + 16) * sizeof *e->vars);
+  e->vars[e->n++] = var;
+  e->vars[e->n] = NULL;
+}
+
+void childenv_free(childenv_t *e) {
+  for (size_t i = e->kept; i < e->n; i++)
+    free(e->vars[i]);
+  free(e->vars);
+  memset(e, 0, sizeof *e);
 }
 
 int run_gnuplot(const char *dir, const char *who) {
@@ -388,61 +430,92 @@ int run_gnuplot(const char *dir, const char *who) {
   return 0;
 }
 
-void run_child(char *const argv[], char *const envp[], const char *cwd, int capture,
-               long timeout_ms, child_t *child) {
-  memset(child, 0, sizeof *child);
-  child->status = -1;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return;
-  fflush(NULL);
-  uint64_t t0 = now_ns();
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return;
-  }
-  if (pid == 0) {
-    if (capture & CHILD_STDERR) dup2(fds[1], STDERR_FILENO);
-    if (capture)
-      dup2(fds[1], STDOUT_FILENO);
-    else {
-      int null = open("/dev/null", O_WRONLY);
-      if (null >= 0) dup2(null, STDOUT_FILENO);
-    }
-    if (cwd && chdir(cwd) != 0) _exit(127);
+/* In the child: stdout (and stderr) as asked, then exec; an exec that fails
+ * sends its errno through `report` (closed on a successful exec). */
+static void child_exec(char *const argv[], char *const envp[], const char *cwd, int output,
+                       const char *out_path, int out_fd, int report) {
+  int fd = out_path                 ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666)
+           : output & CHILD_STDOUT  ? out_fd
+           : output & CHILD_INHERIT ? STDOUT_FILENO
+                                    : open("/dev/null", O_WRONLY);
+  if ((output & CHILD_STDERR) && fd >= 0) dup2(fd, STDERR_FILENO);
+  if (fd >= 0) dup2(fd, STDOUT_FILENO);
+  int err = fd < 0 ? errno : cwd && chdir(cwd) != 0 ? errno : 0;
+  if (!err) {
     if (envp)
       execve(argv[0], argv, envp);
     else
       execvp(argv[0], argv);
-    _exit(127);
+    err = errno;
   }
-  close(fds[1]);
-  uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+  if (write(report, &err, sizeof err) < 0) _exit(127);
+  _exit(127);
+}
+
+pid_t child_start(char *const argv[], char *const envp[], const char *cwd, int output,
+                  const char *out_path, int *pipe_fd, int *exec_errno) {
+  int out[2] = {-1, -1}, report[2];
+  *exec_errno = 0;
+  if (pipe_fd) *pipe_fd = -1;
+  if (pipe2(report, O_CLOEXEC) != 0) return -1;
+  if ((output & CHILD_STDOUT) && !out_path && pipe2(out, O_CLOEXEC) != 0) {
+    close(report[0]);
+    close(report[1]);
+    return -1;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) child_exec(argv, envp, cwd, output, out_path, out[1], report[1]);
+  close(report[1]);
+  if (out[1] >= 0) close(out[1]);
+  if (pid > 0) {
+    ssize_t got;
+    while ((got = read(report[0], exec_errno, sizeof *exec_errno)) < 0 && errno == EINTR)
+      ;
+    if (got != (ssize_t)sizeof *exec_errno) *exec_errno = 0;
+  }
+  close(report[0]);
+  if (pid < 0 && out[0] >= 0) close(out[0]);
+  if (pid > 0 && pipe_fd) *pipe_fd = out[0];
+  return pid;
+}
+
+int child_wait(pid_t pid, struct rusage *usage) {
+  int status;
+  struct rusage ignored;
+  while (wait4(pid, &status, 0, usage ? usage : &ignored) < 0)
+    if (errno != EINTR) return -1;
+  return status;
+}
+
+void run_child(char *const argv[], char *const envp[], const char *cwd, int output, long timeout_ms,
+               child_t *child) {
+  memset(child, 0, sizeof *child);
+  child->status = -1;
+  uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)timeout_ms * 1000000ULL;
+  int fd, exec_errno;
+  pid_t pid = child_start(argv, envp, cwd, output, NULL, &fd, &exec_errno);
+  if (pid < 0) return;
+  /* Without a pipe (CHILD_DISCARD, CHILD_INHERIT) the deadline does not apply. */
   char buf[65536];
-  for (;;) {
+  while (fd >= 0) {
     uint64_t now = now_ns();
     if (now >= deadline) {
       kill(pid, SIGKILL);
       child->timed_out = true;
       break;
     }
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    int left_ms = (int)((deadline - now) / 1000000ULL) + 1;
-    int r = poll(&pfd, 1, left_ms);
-    if (r < 0 && errno == EINTR) continue;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r = poll(&pfd, 1, (int)((deadline - now) / 1000000ULL) + 1);
     if (r <= 0) continue;
-    ssize_t n = read(fds[0], buf, sizeof buf);
+    ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sb_append(&child->output, buf, (size_t)n);
   }
-  close(fds[0]);
-  int status;
-  while (wait4(pid, &status, 0, &child->usage) < 0 && errno == EINTR)
-    ;
+  if (fd >= 0) close(fd);
+  child->status = child_wait(pid, &child->usage);
   child->wall_ms = (double)(now_ns() - t0) / 1e6;
-  child->status = status;
 }
 
 char *self_dir(void) {

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/* faultless suite --warming: the warmers' throughput in a process that asks
+ * for memory at start-up, against what `faultless probe` measures for the
+ * same method on this machine. */
+#define _GNU_SOURCE
+#include "suite.h"
+
+#include "../tools/json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double probe_rate(const jv_t *warming, const char *method, int huge, long threads) {
+  for (size_t i = 0; warming && i < warming->count; i++) {
+    const jv_t *w = jv_at(warming, i);
+    const jv_t *m = jv_get(w, "measured"), *h = jv_get(w, "huge_pages");
+    const char *name = jv_str(jv_get(w, "method"));
+    long t;
+    if (!m || !m->boolean || !name || !h || !jv_long(jv_get(w, "threads"), 1, 1024, &t)) continue;
+    if (method && strcmp(name, method)) continue;
+    if (huge >= 0 && h->boolean != (huge == 1)) continue;
+    if (threads > 0 && t != threads) continue;
+    const jv_t *g = jv_get(w, "median_gb_per_s");
+    if (g && g->type == JV_NUMBER) return g->number;
+  }
+  return NAN;
+}
+
+static double median_of(double *v, int n) {
+  return n ? median(v, (size_t)n) : NAN;
+}
+
+/* One `faultless probe --json` run: its MADV_POPULATE_WRITE rates at the
+ * warmers' thread count (huge pages off, on) and its best method. */
+static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, size_t name_len,
+                      long *best_threads, bool *best_huge) {
+  warming_t *w = &s->warming;
+  allocator_t none = {.label = "probe"};
+  strbuf_t probe = {0};
+  sb_printf(&probe, "%s/faultless", s->self);
+  char *argv[] = {probe.data, "probe", "--json", "--idle-ms", "0", NULL};
+  childenv_t env;
+  child_env(&none, &env);
+  child_t child;
+  run_child(argv, env.vars, NULL, CHILD_STDOUT, 300000, &child);
+  childenv_free(&env);
+  free(probe.data);
+  char err[128];
+  jv_t *pj =
+      child.output.data ? jv_parse(child.output.data, child.output.len, err, sizeof err) : NULL;
+  free(child.output.data);
+  if (!pj) return false;
+  const jv_t *warming = jv_get(pj, "warming");
+  for (int h = 0; h < 2; h++)
+    pw[h] = probe_rate(warming, "MADV_POPULATE_WRITE", h, w->warmers);
+  *best = NAN;
+  for (size_t i = 0; warming && i < warming->count; i++) {
+    const jv_t *x = jv_at(warming, i);
+    const jv_t *g = jv_get(x, "median_gb_per_s");
+    if (!g || g->type != JV_NUMBER || (isfinite(*best) && g->number <= *best)) continue;
+    long t = 0;
+    jv_long(jv_get(x, "threads"), 1, 1024, &t);
+    const jv_t *hp = jv_get(x, "huge_pages");
+    *best = g->number;
+    *best_threads = t;
+    *best_huge = hp && hp->boolean;
+    snprintf(best_name, name_len, "%s, huge pages %s, %ld thread%s", jv_str(jv_get(x, "method")),
+             hp && hp->boolean ? "on" : "off", t, t > 1 ? "s" : "");
+  }
+  jv_free(pj);
+  return true;
+}
+
+/* The warmers' rates in a process that asks for 256 MiB at start-up (what
+ * probe warms in each measurement) and then idles, from its FAULTLESS_STATS
+ * line: *each, warmed_by_warmers / warmer_ns
+ * (per warmer), and *all, warmed_by_warmers / warming_ns (all of them
+ * together, by the wall time they ran). NaN when the line is missing. */
+static void run_warmers(suite_t *s, bool huge, int warmers, double *each, double *all) {
+  allocator_t fl = {.label = "faultless", .library = s->library_so};
+  strbuf_t prog = {0};
+  sb_printf(&prog, "%s/startup", s->bin_dir);
+  char *argv[] = {prog.data, "--scale", "1", NULL};
+  childenv_t env;
+  child_env(&fl, &env);
+  childenv_add(&env, "FAULTLESS_PREFAULT=256M");
+  childenv_add(&env, "FAULTLESS_STATS=json");
+  childenv_add(&env, "FAULTLESS_THP=%d", huge);
+  childenv_add(&env, "FAULTLESS_WARMERS=%d", warmers);
+  child_t p;
+  run_child(argv, env.vars, NULL, CHILD_STDOUT | CHILD_STDERR, 60000, &p);
+  childenv_free(&env);
+  free(prog.data);
+  char err[128];
+  const char *js = p.output.data ? strstr(p.output.data, "{\"version\"") : NULL;
+  jv_t *st = js ? jv_parse(js, strcspn(js, "\n"), err, sizeof err) : NULL;
+  const jv_t *bytes = jv_get(st, "warmed_by_warmers");
+  const char *per[2] = {"warmer_ns", "warming_ns"};
+  double *out[2] = {each, all};
+  for (int i = 0; i < 2; i++) {
+    const jv_t *ns = jv_get(st, per[i]);
+    *out[i] = bytes && ns && bytes->type == JV_NUMBER && ns->type == JV_NUMBER && ns->number > 0
+                  ? bytes->number / ns->number
+                  : NAN;
+  }
+  jv_free(st);
+  free(p.output.data);
+}
+
+/* One setting of the warmers in three processes back to back: *first, the
+ * first one's rate, which may find that free page reporting gave the memory
+ * to the host (a huge page then costs a host fault too); *held, the better
+ * of the next two, which start right after another freed its memory, as
+ * probe's repeats do. The reporting worker (every 2 s here) can still take
+ * that memory between two processes; rarely twice in a row. `all`: rate of
+ * all warmers together, else per warmer. */
+static void measure_setting(suite_t *s, bool huge, int warmers, bool all, double *first,
+                            double *held) {
+  double rate[2];
+  *held = NAN;
+  for (int i = 0; i < 3; i++) {
+    run_warmers(s, huge, warmers, &rate[0], &rate[1]);
+    double r = rate[all];
+    if (i == 0)
+      *first = r;
+    else if (isfinite(r) && !(r <= *held))
+      *held = r;
+  }
+}
+
+/* Interleaved rounds of: probe, then the warmers with huge pages off and on,
+ * then as many warmers as probe's best method has threads, in its huge page
+ * setting (measure_setting). */
+void measure_warming(suite_t *s) {
+  warming_t *w = &s->warming;
+  w->ran = true;
+  w->warmers = s->env.cpus <= 2 ? 1 : (int)(s->env.cpus / 2 > 8 ? 8 : s->env.cpus / 2);
+  w->runs = 3;
+  if (!s->library_so) {
+    snprintf(w->note, sizeof w->note, "libfaultless.so not found");
+    return;
+  }
+  double warm[2][8], first[2][8], probe[2][8], best[8], at_best[8];
+  int nw[2] = {0, 0}, nf[2] = {0, 0}, np[2] = {0, 0}, nb = 0, nab = 0;
+  for (int r = 0; r < w->runs; r++) {
+    double pw[2], b = NAN, f = NAN, rate = NAN;
+    char name[96];
+    long threads = 0;
+    bool huge = false;
+    if (run_probe(s, pw, &b, name, sizeof name, &threads, &huge)) {
+      for (int h = 0; h < 2; h++)
+        if (isfinite(pw[h])) probe[h][np[h]++] = pw[h];
+      if (isfinite(b)) {
+        best[nb++] = b;
+        snprintf(w->probe_best_name, sizeof w->probe_best_name, "%s", name);
+        w->best_threads = threads;
+        w->best_huge = huge;
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      measure_setting(s, h == 1, w->warmers, false, &f, &rate);
+      if (isfinite(f)) first[h][nf[h]++] = f;
+      if (isfinite(rate)) warm[h][nw[h]++] = rate;
+    }
+    if (isfinite(b) && threads > 0) {
+      measure_setting(s, huge, (int)threads, true, &f, &rate);
+      if (isfinite(rate)) at_best[nab++] = rate;
+    }
+  }
+  for (int h = 0; h < 2; h++) {
+    w->gbps_thp[h] = median_of(warm[h], nw[h]);
+    w->gbps_first[h] = median_of(first[h], nf[h]);
+    w->probe_pw[h] = median_of(probe[h], np[h]);
+  }
+  w->probe_best = median_of(best, nb);
+  w->gbps_best = median_of(at_best, nab);
+  if (!np[0] && !np[1]) snprintf(w->note, sizeof w->note, "faultless probe --json gave no result");
+  if (!nw[0] && !nw[1])
+    snprintf(w->note, sizeof w->note, "no FAULTLESS_STATS=json line from the startup program");
+}
