@@ -45,6 +45,12 @@ static const workload_t workloads[] = {
     {"realloc", false, "4 buffers grown by realloc x2 to 64 MiB"},
     {"columnar", false, "batches of 16 aligned buffers of 1..16 MiB"},
     {"threadchurn", true, "short-lived threads that allocate and exit"},
+    {"randlife", true, "random sizes 8 B..16 KiB and lifetimes, handed across threads"},
+    {"nbody", false, "Barnes-Hut n-body: an octree of small nodes per step"},
+    {"bigsparse", false, "one 512 MiB block of which 57 MiB is used"},
+    {"randfree", true, "random allocate/free, 16 B..4 KiB, per thread"},
+    {"glibcthread", true, "glibc-style thread test: per-thread churn, small sizes"},
+    {"objloop", true, "allocate, write and free a few small objects"},
 };
 #define NWORKLOADS (int)(sizeof workloads / sizeof workloads[0])
 
@@ -161,7 +167,8 @@ static void usage(FILE *out) {
           "                    entries take :OPTION=VALUE for FAULTLESS_OPTION\n"
           "                    (default %s)\n"
           "  --workloads L     from small, churn, larson, prodcons, falseshare, realloc,\n"
-          "                    columnar, threadchurn (all)\n"
+          "                    columnar, threadchurn, randlife, nbody, bigsparse,\n"
+          "                    randfree, glibcthread, objloop (all)\n"
           "  --threads L       thread counts for thread workloads, 'all' = every CPU (1,2,all)\n"
           "  --out DIR         write results.json, results.csv and charts there\n"
           "  --json            print results.json on stdout instead of the table\n"
@@ -1127,9 +1134,9 @@ static int write_charts(const suite_t *s, const char *dir) {
     fprintf(f, "\nunset logscale y\nunset style\nset xtics norotate\n");
     if (nblocks && s->nthreads > 1) {
       fprintf(f,
-              "\nset output 'scaling.%s'\nset multiplot layout 1,%d title 'speed-up over %d "
+              "\nset output 'scaling.%s'\nset multiplot layout %d,%d title 'speed-up over %d "
               "thread (fixed total work)'\nset style data linespoints\nset xlabel 'threads'\n",
-              ext, nblocks, s->thread_counts[0]);
+              ext, (nblocks + 4) / 5, nblocks < 5 ? nblocks : 5, s->thread_counts[0]);
       for (int k = 0; k < nblocks; k++) {
         fprintf(f, "set title '%s'\n%s", block_name[k], k == nblocks - 1 ? "" : "unset key\n");
         if (k == nblocks - 1) fprintf(f, "set key outside right top\n");

@@ -9,7 +9,8 @@
 #                      (knobs below: SUITE_REPEAT, SUITE_WARMUP, SUITE_SCALE, ...)
 #   make test-suite    every workload once at a tiny size under faultless and
 #                      glibc; the runner's JSON parses (bench/suite/test.sh)
-SUITE_WORKLOADS := small churn larson prodcons falseshare realloc columnar threadchurn startup
+SUITE_WORKLOADS := small churn larson prodcons falseshare realloc columnar threadchurn \
+  randlife nbody bigsparse randfree glibcthread objloop startup
 SUITE_BIN := $(patsubst %,$(B)/bench/suite/%,$(SUITE_WORKLOADS))
 
 SUITE_REPEAT ?= 5
@@ -27,6 +28,7 @@ TEST_STEPS += test-suite
 $(B)/bench/suite/%: bench/suite/%.c bench/suite/suite.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/bench/suite/nbody: LDLIBS += -lm
 
 bench-suite-tools: $(SUITE_BIN) $(B)/faultless $(LIB_SO)
 
