@@ -27,6 +27,9 @@ typedef struct fl_free_spans_s {
 
 static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* Below this growth a heap's size-class spans fault in as they are used. */
+#define SMALL_HEAP (16 * FL_MiB)
+
 static size_t bin_of(size_t slices) {
   return slices < BINS ? slices : 0;
 }
@@ -172,6 +175,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   size_t first, crossed = 0;
   uint64_t grown = 0;
   uint8_t flags;
+  bool small_heap;
   /* A large span is made warm up to a limit (_fl_populate_slices); its
    * pages beyond fault in as the program touches them, or a warmer that
    * comes by populates them. */
@@ -204,16 +208,20 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   s->next = s->prev = NULL;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
+  small_heap = free_spans.grown < SMALL_HEAP;
   pthread_mutex_unlock(&free_spans.lock);
   /* A lease is warmed as a range by its taker, not ahead of the heap. */
   if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed, grown);
 
   /* Populate outside the lock: other threads keep allocating meanwhile. */
-  /* A large span is populated in one call, up to warm_n. A size-class span is populated
-   * only while warming is on: with warming off faultless acts as a plain
-   * allocator for small blocks, whose pages fault as they are carved, so
-   * that a small heap's RSS is what it touches. */
-  bool populate = mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || _fl_warming_on());
+  /* A large span is populated in one call, up to warm_n. A size-class span
+   * is populated only while warming is on and the heap has grown past
+   * SMALL_HEAP: otherwise faultless acts as a plain allocator for small
+   * blocks, whose pages fault as they are carved, so that a small heap's
+   * RSS is what it touches (each size class's first span would otherwise
+   * be populated whole, ~3 MiB per thread heap over every class). */
+  bool populate = mode == POPULATE_AUTO &&
+                  (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
     pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);

@@ -272,7 +272,7 @@ static uint64_t recent_growth(uint64_t grown, uint64_t now) {
 }
 
 /* Warm ahead: each time the frontier enters a new chunk, keep warming ahead
- * of it half of what the heap grew in the last 100 to 200 ms (up to AHEAD),
+ * of it a quarter of what the heap grew in the last 100 to 200 ms (up to AHEAD),
  * counted in whole chunks from the one the frontier is in. A heap that grows
  * fast finds its next memory warm, or shares the populating with a warmer on
  * another core; one that grows slowly or has stopped gets nothing warmed that
@@ -284,11 +284,14 @@ void _fl_warm_ahead(size_t frontier, uint64_t grown) {
   if (max == FL_AUTO) max = 256 * FL_MiB;
   uint64_t now = _fl_prim_now_ns();
   pthread_mutex_lock(&a->warm.lock);
-  uint64_t ahead = recent_growth(grown, now) / 2;
+  uint64_t ahead = recent_growth(grown, now) / 4;
   pthread_mutex_unlock(&a->warm.lock);
   if (ahead > (uint64_t)max) ahead = (uint64_t)max;
   size_t from = frontier / FL_SLICES_PER_CHUNK, chunks = (size_t)(ahead >> FL_CHUNK_SHIFT);
-  if (chunks == 0) return;
+  /* Less than two chunks would only warm the rest of the chunk the frontier
+   * is in, most of which is spans already handed out, partly untouched:
+   * RSS for nothing on a heap that grows slowly. */
+  if (chunks < 2) return;
   /* Hysteresis: while more than half the distance is still warm ahead, leave
    * the warmers idle, so that they work in bursts rather than follow every
    * chunk the application takes across memory that is already warm. */

@@ -11,6 +11,9 @@
 #define SLOTS 4096
 #define BATCH 64
 #define EVERY 256
+/* The threads meet every SYNC steps, so that a thread that runs ahead
+ * cannot pile up blocks in a slower one's mailbox without bound. */
+#define SYNC 16384
 
 /* Handed-over blocks, linked through their first 8 bytes (the smallest
  * block holds a pointer). */
@@ -22,6 +25,7 @@ typedef struct {
 static mailbox_t *boxes;
 static int nthreads;
 static size_t steps;
+static pthread_barrier_t barrier;
 
 typedef struct {
   int id;
@@ -91,6 +95,10 @@ static void *work(void *arg) {
       }
       freed += drain(mine);
     }
+    if (i % SYNC == SYNC - 1) {
+      pthread_barrier_wait(&barrier);
+      freed += drain(mine);
+    }
   }
   for (size_t k = 0; k < SLOTS; k++)
     if (slot[k]) {
@@ -108,6 +116,7 @@ int main(int argc, char **argv) {
   suite_args_t a = suite_parse(argc, argv, "randlife");
   nthreads = a.threads;
   steps = suite_scaled(&a, 6e6, 1000) / (size_t)nthreads;
+  pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
   boxes = calloc((size_t)nthreads, sizeof *boxes);
   pthread_t *th = suite_xmalloc((size_t)nthreads * sizeof *th);
   worker_t *w = calloc((size_t)nthreads, sizeof *w);
