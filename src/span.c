@@ -220,8 +220,8 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * blocks, whose pages fault as they are carved, so that a small heap's
    * RSS is what it touches (each size class's first span would otherwise
    * be populated whole, ~3 MiB per thread heap over every class). */
-  bool populate = mode == POPULATE_AUTO &&
-                  (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
+  bool populate =
+      mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
     pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
