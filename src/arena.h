@@ -133,6 +133,11 @@ FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
  * warm in the call (_fl_warm_fresh): all of them up to the POPULATE limit,
  * beyond it only as much as faultless has populated so far. */
 FL_INTERNAL size_t _fl_populate_slices(size_t n);
+/* Slices [first, first+n) of a span are handed out without being made warm
+ * (beyond _fl_populate_slices): their chunks stay for the warmers, but in
+ * secure builds, where a warmer would fail on the span's guard page, they
+ * are taken from the warmers. */
+FL_INTERNAL void _fl_populate_skip(size_t first, size_t n);
 
 /* --- huge.c: huge pages for warmed chunks ------------------------------- */
 

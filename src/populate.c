@@ -99,6 +99,22 @@ size_t _fl_populate_slices(size_t n) {
   return n < slices ? n : slices;
 }
 
+void _fl_populate_skip(size_t first, size_t n) {
+#ifdef FL_SECURE
+  fl_arena_t *a = &_fl_arena;
+  if (n == 0) return;
+  for (size_t c = first / FL_SLICES_PER_CHUNK; c <= (first + n - 1) / FL_SLICES_PER_CHUNK; c++) {
+    uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
+    while ((st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) &&
+           !atomic_compare_exchange_weak(&a->chunk_state[c], &st, FL_CHUNK_TAKEN)) {
+    }
+  }
+#else
+  (void)first;
+  (void)n;
+#endif
+}
+
 int _fl_warm_fresh(size_t first, size_t n) {
   size_t end = first + n, page = _fl_prim_page_size();
   FL_ASSERT(end <= _fl_arena.nslices);

@@ -222,6 +222,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * be populated whole, ~3 MiB per thread heap over every class). */
   bool populate =
       mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
+  if (populate && !(flags & FL_SPAN_WARM)) _fl_populate_skip(first + warm_n, slices - warm_n);
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
     pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
@@ -300,7 +301,9 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(need << FL_SLICE_SHIFT);
   pthread_mutex_unlock(&free_spans.lock);
-  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, _fl_populate_slices(need)) != 0) {
+  size_t warm_n = _fl_populate_slices(need);
+  if (!(flags & FL_SPAN_WARM)) _fl_populate_skip(end + warm_n, need - warm_n);
+  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, warm_n) != 0) {
     _fl_span_shrink(s, slices - need);
     return false;
   }
