@@ -5,7 +5,7 @@
 # (LD_PRELOAD), interleaved and rotated. Included by the top Makefile (B, CC,
 # ALL_CFLAGS, LDLIBS, LIB_SO).
 #
-#   make bench-suite   the suite, ~5 minutes on 2 vCPUs, into $(B)/bench-results/suite/
+#   make bench-suite   the suite, ~10 minutes on 2 vCPUs, into $(B)/bench-results/suite/
 #                      (knobs below: SUITE_REPEAT, SUITE_WARMUP, SUITE_SCALE, ...)
 #   make test-suite    every workload once at a tiny size under faultless and
 #                      glibc; the runner's JSON parses (bench/suite/test.sh)
