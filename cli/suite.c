@@ -30,6 +30,12 @@ const workload_t workloads[NWORKLOADS] = {
     {"realloc", false, "4 buffers grown by realloc x2 to 64 MiB"},
     {"columnar", false, "batches of 16 aligned buffers of 1..16 MiB"},
     {"threadchurn", true, "short-lived threads that allocate and exit"},
+    {"randlife", true, "random sizes 8 B..16 KiB and lifetimes, handed across threads"},
+    {"nbody", false, "Barnes-Hut n-body: an octree of small nodes per step"},
+    {"bigsparse", false, "one 512 MiB block of which 57 MiB is used"},
+    {"randfree", true, "random allocate/free, 16 B..4 KiB, per thread"},
+    {"glibcthread", true, "glibc-style thread test: per-thread churn, small sizes"},
+    {"objloop", true, "allocate, write and free a few small objects"},
 };
 
 static const char *const default_allocators =
@@ -51,7 +57,8 @@ static void usage(FILE *out) {
           "                    entries take :OPTION=VALUE for FAULTLESS_OPTION\n"
           "                    (default %s)\n"
           "  --workloads L     from small, churn, larson, prodcons, falseshare, realloc,\n"
-          "                    columnar, threadchurn (all)\n"
+          "                    columnar, threadchurn, randlife, nbody, bigsparse,\n"
+          "                    randfree, glibcthread, objloop (all)\n"
           "  --threads L       thread counts for thread workloads, 'all' = every CPU (1,2,all)\n"
           "  --out DIR         write results.json, results.csv and charts there\n"
           "  --json            print results.json on stdout instead of the table\n"

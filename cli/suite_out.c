@@ -465,11 +465,13 @@ static int write_charts(const suite_t *s, const char *dir) {
     fprintf(f,
             "  if (NB > 0) {\n"
             "    set output 'scaling.'.ext\n"
-            "    set multiplot layout 1,NB title 'speed-up over %d thread (fixed total work)'\n"
+            "    set multiplot layout (NB + 4) / 5, (NB < 5 ? NB : 5) title 'speed-up over %d "
+            "thread (fixed total work)'\n"
             "    set style data linespoints; set xlabel 'threads'\n"
             "    do for [k=1:NB] {\n"
             "      set title word(BLOCKS, k)\n"
-            "      if (k == NB) { set key outside right top } else { unset key }\n"
+            /* The key at the canvas's corner takes no room from the last plot. */
+            "      if (k == NB) { set key at screen 0.99,0.02 right bottom } else { unset key }\n"
             "      plot for [a=1:N] 'suite.dat' index k using 1:(column(a+1)) lw 1.5 lc a title "
             "word(LABELS, a)\n"
             "    }\n"

@@ -5,11 +5,12 @@
 # (LD_PRELOAD), interleaved and rotated. Included by the top Makefile (B, CC,
 # ALL_CFLAGS, LDLIBS, LIB_SO).
 #
-#   make bench-suite   the suite, ~5 minutes on 2 vCPUs, into $(B)/bench-results/suite/
+#   make bench-suite   the suite, ~10 minutes on 2 vCPUs, into $(B)/bench-results/suite/
 #                      (knobs below: SUITE_REPEAT, SUITE_WARMUP, SUITE_SCALE, ...)
 #   make test-suite    every workload once at a tiny size under faultless and
 #                      glibc; the runner's JSON parses (bench/suite/test.sh)
-SUITE_WORKLOADS := small churn larson prodcons falseshare realloc columnar threadchurn startup
+SUITE_WORKLOADS := small churn larson prodcons falseshare realloc columnar threadchurn \
+  randlife nbody bigsparse randfree glibcthread objloop startup
 SUITE_BIN := $(patsubst %,$(B)/bench/suite/%,$(SUITE_WORKLOADS))
 
 SUITE_REPEAT ?= 5
@@ -27,6 +28,7 @@ TEST_STEPS += test-suite
 $(B)/bench/suite/%: bench/suite/%.c bench/suite/suite.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/bench/suite/nbody: LDLIBS += -lm
 
 bench-suite-tools: $(SUITE_BIN) $(B)/faultless $(LIB_SO)
 

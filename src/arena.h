@@ -54,6 +54,10 @@ typedef struct fl_warmers_s {
     size_t size;
   } foreign[FL_FOREIGN_MAX];
   _Atomic int nforeign;
+  /* Warming ahead (_fl_warm_ahead), under `lock`: the heap's growth counted
+   * since win_ns began (grown at its start: win_mark) and in the window
+   * before it (prev_growth). */
+  uint64_t win_ns, win_mark, prev_growth;
 } fl_warmers_t;
 
 /* Huge pages for warmed chunks (huge.c). Under `lock`: the run of marked
@@ -125,6 +129,15 @@ FL_INTERNAL int _fl_populate_inline(void *addr, size_t size);
  * out: warm chunks cost nothing, the rest is populated in one call per run.
  * Returns 0 or an errno. */
 FL_INTERNAL int _fl_warm_fresh(size_t first, size_t n);
+/* Of n fresh slices about to be handed out in one span, how many to make
+ * warm in the call (_fl_warm_fresh): all of them up to the POPULATE limit,
+ * beyond it only as much as faultless has populated so far. */
+FL_INTERNAL size_t _fl_populate_slices(size_t n);
+/* Slices [first, first+n) of a span are handed out without being made warm
+ * (beyond _fl_populate_slices): their chunks stay for the warmers, but in
+ * secure builds, where a warmer would fail on the span's guard page, they
+ * are taken from the warmers. */
+FL_INTERNAL void _fl_populate_skip(size_t first, size_t n);
 
 /* --- huge.c: huge pages for warmed chunks ------------------------------- */
 
@@ -156,8 +169,10 @@ FL_INTERNAL int _fl_warm_foreign(void *addr, size_t size);
 FL_INTERNAL int _fl_prefault_bytes(size_t bytes);
 /* True unless warming is off (WARMERS=0, or PREFAULT=0 with AHEAD=0). */
 FL_INTERNAL bool _fl_warming_on(void);
-/* The frontier moved to slice `frontier` and entered a new chunk. */
-FL_INTERNAL void _fl_warm_ahead(size_t frontier);
+/* The frontier moved to slice `frontier` and entered a new chunk; `grown`
+ * is the bytes of fresh memory the heap has populated (or had warm) so far,
+ * over its whole life. */
+FL_INTERNAL void _fl_warm_ahead(size_t frontier, uint64_t grown);
 /* Wait until no warmer runs, at most timeout_ms (< 0: no limit): 0 or
  * ETIMEDOUT. */
 FL_INTERNAL int _fl_prefault_wait_ms(long timeout_ms);

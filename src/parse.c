@@ -118,6 +118,7 @@ bool _fl_option_parse(fl_option_t opt, const char *s, long long *out) {
   case FL_OPT_RESERVE:
   case FL_OPT_HEADROOM:
   case FL_OPT_AHEAD:
+  case FL_OPT_POPULATE:
     if (opt != FL_OPT_RESERVE && (word_is(s, "none") || word_is(s, "auto")))
       return *out = FL_AUTO, true;
     if (!_fl_parse_size(s, &bytes)) return false;

@@ -22,6 +22,7 @@
   X(WARM_METHOD, "auto, populate or touch", "auto")                                                \
   X(HEADROOM, "size or auto", "auto")                                                              \
   X(AHEAD, "size, auto or 0", "auto")                                                              \
+  X(POPULATE, "size or auto", "auto")                                                              \
   X(PASSTHROUGH, "auto, 0 or 1", "auto")
 
 typedef enum fl_option_e {

@@ -82,6 +82,39 @@ static void run_flush(fl_run_t *r) {
   r->len = 0;
 }
 
+/* POPULATE=auto: 4 MiB. The seed's 1 MiB buffers and the suite's 1..16 MiB
+ * columns are written whole; TUNING.md has the measurements behind it. */
+#define POPULATE_AUTO (4 * FL_MiB)
+
+size_t _fl_populate_slices(size_t n) {
+  long long opt = _fl_option(FL_OPT_POPULATE);
+  uint64_t limit = opt == FL_AUTO ? POPULATE_AUTO : (uint64_t)opt;
+  /* A program that has used much memory so far is likely to use a big block
+   * too (numpy's arrays, after a prefault): a block may double what has
+   * been populated, never more, so what is populated and never touched
+   * stays below what was populated before it. */
+  uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+  if (warm > limit) limit = warm;
+  size_t slices = (size_t)((limit + FL_SLICE - 1) >> FL_SLICE_SHIFT);
+  return n < slices ? n : slices;
+}
+
+void _fl_populate_skip(size_t first, size_t n) {
+#ifdef FL_SECURE
+  fl_arena_t *a = &_fl_arena;
+  if (n == 0) return;
+  for (size_t c = first / FL_SLICES_PER_CHUNK; c <= (first + n - 1) / FL_SLICES_PER_CHUNK; c++) {
+    uint8_t st = atomic_load_explicit(&a->chunk_state[c], memory_order_acquire);
+    while ((st == FL_CHUNK_COLD || st == FL_CHUNK_WARMING) &&
+           !atomic_compare_exchange_weak(&a->chunk_state[c], &st, FL_CHUNK_TAKEN)) {
+    }
+  }
+#else
+  (void)first;
+  (void)n;
+#endif
+}
+
 int _fl_warm_fresh(size_t first, size_t n) {
   size_t end = first + n, page = _fl_prim_page_size();
   FL_ASSERT(end <= _fl_arena.nslices);

@@ -19,9 +19,16 @@ typedef struct fl_free_spans_s {
   pthread_mutex_t lock;     /* the bins, every descriptor's kind, the frontier */
   fl_span_t *bins[BINS];    /* free spans by length, most recently freed first */
   uint64_t last_release_ms; /* RELEASE: when idle spans were last given back */
+  /* Bytes of fresh memory taken at the frontier that allocations made warm
+   * (all of a size-class span, a large span's populated part): the heap's
+   * growth as warming ahead measures it. */
+  uint64_t grown;
 } fl_free_spans_t;
 
 static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Below this growth a heap's size-class spans fault in as they are used. */
+#define SMALL_HEAP (16 * FL_MiB)
 
 static size_t bin_of(size_t slices) {
   return slices < BINS ? slices : 0;
@@ -166,7 +173,13 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   if (!a->base || slices == 0 || slices > a->nslices) return NULL;
   if (align < FL_SLICE) align = FL_SLICE;
   size_t first, crossed = 0;
+  uint64_t grown = 0;
   uint8_t flags;
+  bool small_heap;
+  /* A large span is made warm up to a limit (_fl_populate_slices); its
+   * pages beyond fault in as the program touches them, or a warmer that
+   * comes by populates them. */
+  size_t warm_n = kind == FL_SPAN_LARGE ? _fl_populate_slices(slices) : slices;
   pthread_mutex_lock(&free_spans.lock);
   fl_span_t *s = find_free(slices, align);
   if (s) {
@@ -184,6 +197,8 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
     if (first > f) free_range(f, first - f, FL_SPAN_FRESH);
     flags = FL_SPAN_FRESH;
     if ((first + slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK) crossed = first + slices;
+    free_spans.grown += (uint64_t)warm_n << FL_SLICE_SHIFT;
+    grown = free_spans.grown;
   }
   FL_ASSERT(first + slices <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
   s = &a->spans[first];
@@ -193,17 +208,22 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   s->next = s->prev = NULL;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
+  small_heap = free_spans.grown < SMALL_HEAP;
   pthread_mutex_unlock(&free_spans.lock);
   /* A lease is warmed as a range by its taker, not ahead of the heap. */
-  if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed);
+  if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed, grown);
 
   /* Populate outside the lock: other threads keep allocating meanwhile. */
-  /* A large span is populated in one call. A size-class span is populated
-   * only while warming is on: with warming off faultless acts as a plain
-   * allocator for small blocks, whose pages fault as they are carved, so
-   * that a small heap's RSS is what it touches. */
-  bool populate = mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || _fl_warming_on());
-  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, slices) != 0) {
+  /* A large span is populated in one call, up to warm_n. A size-class span
+   * is populated only while warming is on and the heap has grown past
+   * SMALL_HEAP: otherwise faultless acts as a plain allocator for small
+   * blocks, whose pages fault as they are carved, so that a small heap's
+   * RSS is what it touches (each size class's first span would otherwise
+   * be populated whole, ~3 MiB per thread heap over every class). */
+  bool populate =
+      mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
+  if (populate && !(flags & FL_SPAN_WARM)) _fl_populate_skip(first + warm_n, slices - warm_n);
+  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
     pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
     free_range(first, slices, flags);
@@ -281,7 +301,9 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(need << FL_SLICE_SHIFT);
   pthread_mutex_unlock(&free_spans.lock);
-  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, need) != 0) {
+  size_t warm_n = _fl_populate_slices(need);
+  if (!(flags & FL_SPAN_WARM)) _fl_populate_skip(end + warm_n, need - warm_n);
+  if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, warm_n) != 0) {
     _fl_span_shrink(s, slices - need);
     return false;
   }

@@ -255,26 +255,49 @@ bool _fl_warming_on(void) {
   return _fl_arena.warm.max > 0 && (_fl_option(FL_OPT_AHEAD) != 0 || _fl_prefault_default() != 0);
 }
 
-/* Warm ahead: each time the frontier enters a new chunk, keep warming a part
- * of the arena ahead of it proportional to what the heap has used so far
- * (half of it, from 8 MiB up to AHEAD). A process that never grows pays
- * nothing; one that does finds its next memory warm, or shares the
- * populating with a warmer on another core. */
-void _fl_warm_ahead(size_t frontier) {
+/* The window over which warming ahead measures the heap's growth. */
+#define AHEAD_WINDOW_NS (100 * 1000000ull)
+
+/* Growth counted over the current window and the one before it, so that
+ * the figure covers between one and two windows. pre: warm.lock held. */
+static uint64_t recent_growth(uint64_t grown, uint64_t now) {
+  fl_warmers_t *w = &_fl_arena.warm;
+  if (w->win_ns == 0) w->win_ns = now; /* the first window: since start-up */
+  if (now - w->win_ns >= AHEAD_WINDOW_NS) {
+    w->prev_growth = now - w->win_ns >= 2 * AHEAD_WINDOW_NS ? 0 : grown - w->win_mark;
+    w->win_mark = grown;
+    w->win_ns = now;
+  }
+  return grown - w->win_mark + w->prev_growth;
+}
+
+/* Warm ahead: each time the frontier enters a new chunk, keep warming ahead
+ * of it a quarter of what the heap grew in the last 100 to 200 ms (up to AHEAD),
+ * counted in whole chunks from the one the frontier is in. A heap that grows
+ * fast finds its next memory warm, or shares the populating with a warmer on
+ * another core; one that grows slowly or has stopped gets nothing warmed that
+ * it would not use: a heap of a few MiB keeps its RSS near what it touches. */
+void _fl_warm_ahead(size_t frontier, uint64_t grown) {
   fl_arena_t *a = &_fl_arena;
   long long max = _fl_option(FL_OPT_AHEAD);
   if (max == 0 || a->warm.max <= 0 || a->warm.forked) return;
   if (max == FL_AUTO) max = 256 * FL_MiB;
-  size_t ahead = (frontier << FL_SLICE_SHIFT) / 2;
-  if (ahead < 8 * FL_MiB) ahead = 8 * FL_MiB;
-  if (ahead > (size_t)max) ahead = (size_t)max;
-  size_t from = frontier / FL_SLICES_PER_CHUNK, chunks = ahead >> FL_CHUNK_SHIFT;
+  uint64_t now = _fl_prim_now_ns();
+  pthread_mutex_lock(&a->warm.lock);
+  uint64_t ahead = recent_growth(grown, now) / 4;
+  pthread_mutex_unlock(&a->warm.lock);
+  if (ahead > (uint64_t)max) ahead = (uint64_t)max;
+  size_t from = frontier / FL_SLICES_PER_CHUNK, chunks = (size_t)(ahead >> FL_CHUNK_SHIFT);
+  /* Less than two chunks would only warm the rest of the chunk the frontier
+   * is in, most of which is spans already handed out, partly untouched:
+   * RSS for nothing on a heap that grows slowly. */
+  if (chunks < 2) return;
   /* Hysteresis: while more than half the distance is still warm ahead, leave
    * the warmers idle, so that they work in bursts rather than follow every
    * chunk the application takes across memory that is already warm. */
   size_t target = atomic_load_explicit(&a->warm.target, memory_order_relaxed);
-  if (target > from && target - from > chunks / 2 + 1) return;
-  raise_target(from, from + 1 + chunks);
+  if (target > from && target - from > chunks / 2) return;
+  raise_target(from, from + chunks);
 }
 
 int _fl_prefault_wait_ms(long timeout_ms) {

@@ -17,7 +17,8 @@ trap 'rm -rf "$T"' EXIT
 }
 
 # Each program alone, under faultless: one well-formed result line.
-for w in small churn larson prodcons falseshare realloc columnar threadchurn; do
+for w in small churn larson prodcons falseshare realloc columnar threadchurn \
+  randlife nbody bigsparse randfree glibcthread objloop; do
   LD_PRELOAD=$B/libfaultless.so "$BIN/$w" --threads 2 --scale 0.01 >"$T/$w.out" 2>"$T/$w.err"
   check "$w: exit 0 under faultless" test $? -eq 0
   check "$w: result line" grep -qE "^suite workload=$w threads=[12] scale=0.01 elapsed_ms=[0-9.]+ ops=[1-9][0-9]* check=[0-9a-f]{16}\$" "$T/$w.out"
@@ -46,16 +47,16 @@ check "runner: results.json parses" python3 -c "
 import json, sys
 d = json.load(open('$T/out/results.json'))
 runs = d['runs']
-assert len(runs) == 12 * 2, len(runs)
+assert len(runs) == 22 * 2, len(runs)
 assert all(r['ok'] and r['ms'] > 0 and r['peak_rss_kib'] > 0 for r in runs), runs
 cases = {r['case'] for r in runs}
-assert len(cases) == 12, cases
+assert len(cases) == 22, cases
 for c in cases:
     assert len({r['check'] for r in runs if r['case'] == c}) == 1, c
 assert {s['allocator'] for s in d['summary']} == {'glibc', 'faultless'}
 assert any(g['allocator'] == 'faultless' and g['peer'] == 'glibc' for g in d['geomean'])
 "
-check "runner: results.csv has every run" sh -c "[ \$(grep -c ',glibc,\|,faultless,' '$T/out/results.csv') -eq 24 ]"
+check "runner: results.csv has every run" sh -c "[ \$(grep -c ',glibc,\|,faultless,' '$T/out/results.csv') -eq 44 ]"
 check "runner: chart script" test -s "$T/out/charts.gp"
 check "runner: quiet on a pipe" test ! -s "$T/err"
 
