@@ -30,16 +30,6 @@
 #define SLACK 0
 #endif
 
-static size_t rss(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static fl_stats_t stats(void) {
   fl_stats_t st = {.size = sizeof st};
   fl_stats_get(&st);
@@ -57,14 +47,14 @@ static char *big, *zeroed, *populated;
 /* A heap that grows to 3 MiB and stops: warming ahead adds less than two
  * chunks (it used to add 8 MiB at least). */
 TEST(small_heap_gets_little_ahead) {
-  size_t r0 = rss();
+  size_t r0 = test_rss();
   for (size_t i = 0; i < SMALL_BLOCKS; i++) {
     small[i] = fl_malloc(64);
     if (small[i]) memset(small[i], 1, 64);
   }
   CHECK(small[SMALL_BLOCKS - 1] != NULL);
   fl_prefault_wait(5000);
-  size_t grown = rss() - r0;
+  size_t grown = test_rss() - r0;
   printf("footprint: 3 MiB of 64 B blocks: RSS +%zu KiB\n", grown >> 10);
   if (!RSS_CHECKS) {
     SKIP("footprint", "small heap RSS bound: ThreadSanitizer's shadow");
@@ -76,17 +66,17 @@ TEST(small_heap_gets_little_ahead) {
 
 /* 512 MiB of which 57 MiB is written: RSS follows what is written. */
 TEST(big_block_populated_in_part) {
-  size_t r0 = rss();
+  size_t r0 = test_rss();
   fl_stats_t s0 = stats();
   big = fl_malloc(512 * MiB);
   CHECK(big != NULL);
   if (!big) return;
-  size_t after_malloc = rss() - r0;
+  size_t after_malloc = test_rss() - r0;
   fl_stats_t s1 = stats();
   for (size_t off = 0; off < 57 * MiB; off += page())
     big[off] = 1;
   fl_prefault_wait(5000);
-  size_t after_touch = rss() - r0;
+  size_t after_touch = test_rss() - r0;
   printf("footprint: 512 MiB block: RSS +%zu MiB after malloc, +%zu MiB after writing 57 MiB "
          "(populated inline %llu MiB)\n",
          after_malloc >> 20, after_touch >> 20,
@@ -103,11 +93,11 @@ TEST(big_block_populated_in_part) {
 
 /* calloc of fresh memory: zero without a write. */
 TEST(fresh_calloc_writes_nothing) {
-  size_t r0 = rss();
+  size_t r0 = test_rss();
   zeroed = fl_calloc(1, 256 * MiB);
   CHECK(zeroed != NULL);
   if (!zeroed) return;
-  size_t grown = rss() - r0;
+  size_t grown = test_rss() - r0;
   int nonzero = 0;
   for (size_t off = 0; off < 256 * MiB; off += 4099 * 64)
     nonzero |= zeroed[off];
@@ -124,9 +114,9 @@ TEST(fresh_calloc_writes_nothing) {
  * warmers its growth set going). */
 TEST(populate_option_honoured) {
   CHECK(fl_option_set("POPULATE", "64M") == 0);
-  size_t r0 = rss();
+  size_t r0 = test_rss();
   populated = fl_malloc(32 * MiB);
-  size_t grown = rss() - r0;
+  size_t grown = test_rss() - r0;
   CHECK(populated != NULL);
   printf("footprint: POPULATE=64M, malloc 32 MiB: RSS +%zu MiB\n", grown >> 20);
   CHECK(grown >= 30 * MiB);

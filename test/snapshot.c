@@ -36,16 +36,6 @@
 #define FAULTS_PER_BUFFER 1
 #endif
 
-static size_t rss(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static long thread_minflt(void) {
   struct rusage ru;
   getrusage(RUSAGE_THREAD, &ru);
@@ -125,7 +115,7 @@ TEST(prepare_without_restore) {
 
 TEST(prepare_and_restore) {
   void *large[HELD_LARGE], *small[HELD_SMALL], *gap[GAPS], *keep[GAPS];
-  size_t rss0 = rss();
+  size_t rss0 = test_rss();
   /* Hold 32 MiB, with free spans between live blocks. */
   for (int i = 0; i < GAPS; i++) {
     gap[i] = fl_malloc(4 * MiB);
@@ -147,12 +137,12 @@ TEST(prepare_and_restore) {
   for (int i = 0; i < GAPS; i++)
     fl_free(gap[i]);
   size_t held = HELD_LARGE * MiB + HELD_SMALL * 32 * 1024 + GAPS * 64 * 1024;
-  size_t rss_held = rss(); /* held memory and whatever the sanitizer keeps for it */
+  size_t rss_held = test_rss(); /* held memory and whatever the sanitizer keeps for it */
 
   CHECK(fl_prefault(512 * MiB) == 0);
   CHECK(fl_prefault_wait(60000) == 0);
   fl_stats_t warmed = stats();
-  size_t rss_warm = rss();
+  size_t rss_warm = test_rss();
   printf("snapshot: rss at start %zu MiB, holding %zu MiB: %zu MiB, warmed: %zu MiB "
          "(stats warm %llu MiB)\n",
          rss0 >> 20, held >> 20, rss_held >> 20, rss_warm >> 20,
@@ -160,7 +150,7 @@ TEST(prepare_and_restore) {
   CHECK(rss_warm >= rss_held + 400 * MiB);
 
   fl_snapshot_prepare();
-  size_t rss_prep = rss();
+  size_t rss_prep = test_rss();
   fl_stats_t prep = stats();
   printf("snapshot: after prepare rss %zu MiB (gave back %llu MiB in %.1f ms)\n", rss_prep >> 20,
          (unsigned long long)(prep.snapshot_released >> 20),
@@ -194,7 +184,7 @@ TEST(prepare_and_restore) {
   fl_stats_t twice = stats();
   CHECK(twice.snapshot_prepares == prep.snapshot_prepares + 1);
   CHECK(twice.snapshot_released - prep.snapshot_released < 2 * MiB);
-  CHECK(rss() <= rss_prep + 2 * MiB);
+  CHECK(test_rss() <= rss_prep + 2 * MiB);
   CHECK(verify(large[0], MiB, 0) &&
         verify(small[HELD_SMALL - 1], 32 * 1024, 100u + HELD_SMALL - 1));
 
@@ -220,7 +210,7 @@ TEST(prepare_and_restore) {
   fl_snapshot_restored(); /* idempotent */
   CHECK(fl_prefault_wait(60000) == 0);
   fl_stats_t back = stats();
-  size_t rss_back = rss();
+  size_t rss_back = test_rss();
   printf("snapshot: after restored rss %zu MiB (stats warm %llu MiB)\n", rss_back >> 20,
          (unsigned long long)(back.warm >> 20));
   CHECK(back.snapshot_restores == paused.snapshot_restores + 2);

@@ -167,16 +167,6 @@ static void *forker(void *arg) {
   return NULL;
 }
 
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 8;
   if (argc > 2) ops_per_thread = atol(argv[2]);
@@ -192,7 +182,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nthreads && i < 64; i++)
       pthread_join(t[i], NULL);
     CHECK(fl_heap_check() == 0);
-    rss_last = rss_kib();
+    rss_last = (long)(test_rss() / 1024);
     if (r == 1) rss_early = rss_last;
     printf("stress: round %d: %d threads, RSS %ld KiB\n", r, nthreads, rss_last);
   }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int test_passed, test_failed, test_skipped;
 static const char *test_current = "";
@@ -35,6 +36,18 @@ static const char *test_current = "";
     test_current = #name;                                                                          \
     name();                                                                                        \
   } while (0)
+
+/* Resident memory of this process, in bytes (/proc/self/statm); 0 when it
+ * cannot be read. */
+static inline size_t test_rss(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
 
 static inline int test_report(const char *suite) {
   if (test_skipped)

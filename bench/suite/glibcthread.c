@@ -26,14 +26,8 @@ static void make_sizes(void) {
   }
 }
 
-typedef struct {
-  int id;
-  size_t steps;
-  uint64_t check;
-} worker_t;
-
 static void *work(void *arg) {
-  worker_t *w = arg;
+  suite_worker_t *w = arg;
   suite_rng_t rng = suite_rng(900 + (uint64_t)w->id);
   char *slot[SLOTS] = {0};
   uint64_t check = 0;
@@ -58,21 +52,6 @@ int main(int argc, char **argv) {
   int n = a.threads;
   make_sizes();
   size_t steps = suite_scaled(&a, 10e6, 1000) / (size_t)n;
-  pthread_t *th = suite_xmalloc((size_t)n * sizeof *th);
-  worker_t *w = calloc((size_t)n, sizeof *w);
-  if (!w) return 1;
-  uint64_t t0 = suite_now_ns();
-  for (int i = 0; i < n; i++) {
-    w[i] = (worker_t){.id = i, .steps = steps};
-    suite_thread(&th[i], work, &w[i]);
-  }
-  uint64_t check = 0;
-  for (int i = 0; i < n; i++) {
-    pthread_join(th[i], NULL);
-    check += w[i].check;
-  }
-  suite_report(&a, t0, steps * (uint64_t)n, check);
-  free(th);
-  free(w);
+  suite_run_workers(&a, steps, steps * (uint64_t)n, work);
   return 0;
 }

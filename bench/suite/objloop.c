@@ -7,18 +7,12 @@
 
 #define OBJS 8
 
-typedef struct {
-  int id;
-  size_t rounds;
-  uint64_t check;
-} worker_t;
-
 static void *work(void *arg) {
-  worker_t *w = arg;
+  suite_worker_t *w = arg;
   uint64_t check = 0;
   char *obj[OBJS];
   size_t size[OBJS];
-  for (size_t r = 0; r < w->rounds; r++) {
+  for (size_t r = 0; r < w->steps; r++) {
     for (int i = 0; i < OBJS; i++) {
       size[i] = 16 + ((r * 7 + (size_t)i * 13) & 15) * 16;
       obj[i] = suite_xmalloc(size[i]);
@@ -37,21 +31,6 @@ int main(int argc, char **argv) {
   suite_args_t a = suite_parse(argc, argv, "objloop");
   int n = a.threads;
   size_t rounds = suite_scaled(&a, 3e6, 100) / (size_t)n;
-  pthread_t *th = suite_xmalloc((size_t)n * sizeof *th);
-  worker_t *w = calloc((size_t)n, sizeof *w);
-  if (!w) return 1;
-  uint64_t t0 = suite_now_ns();
-  for (int i = 0; i < n; i++) {
-    w[i] = (worker_t){.id = i, .rounds = rounds};
-    suite_thread(&th[i], work, &w[i]);
-  }
-  uint64_t check = 0;
-  for (int i = 0; i < n; i++) {
-    pthread_join(th[i], NULL);
-    check += w[i].check;
-  }
-  suite_report(&a, t0, rounds * OBJS * (uint64_t)n, check);
-  free(th);
-  free(w);
+  suite_run_workers(&a, rounds, rounds * OBJS * (uint64_t)n, work);
   return 0;
 }

@@ -10,14 +10,8 @@
 
 #define SLOTS 8192
 
-typedef struct {
-  int id;
-  size_t steps;
-  uint64_t check;
-} worker_t;
-
 static void *work(void *arg) {
-  worker_t *w = arg;
+  suite_worker_t *w = arg;
   suite_rng_t rng = suite_rng(300 + (uint64_t)w->id);
   char **slot = calloc(SLOTS, sizeof *slot);
   if (!slot) exit(1);
@@ -48,21 +42,6 @@ int main(int argc, char **argv) {
   suite_args_t a = suite_parse(argc, argv, "randfree");
   int n = a.threads;
   size_t steps = suite_scaled(&a, 16e6, 1000) / (size_t)n;
-  pthread_t *th = suite_xmalloc((size_t)n * sizeof *th);
-  worker_t *w = calloc((size_t)n, sizeof *w);
-  if (!w) return 1;
-  uint64_t t0 = suite_now_ns();
-  for (int i = 0; i < n; i++) {
-    w[i] = (worker_t){.id = i, .steps = steps};
-    suite_thread(&th[i], work, &w[i]);
-  }
-  uint64_t check = 0;
-  for (int i = 0; i < n; i++) {
-    pthread_join(th[i], NULL);
-    check += w[i].check;
-  }
-  suite_report(&a, t0, steps * (uint64_t)n, check);
-  free(th);
-  free(w);
+  suite_run_workers(&a, steps, steps * (uint64_t)n, work);
   return 0;
 }

@@ -114,4 +114,35 @@ static inline void suite_report(const suite_args_t *a, uint64_t t0, uint64_t ops
   fflush(stdout);
 }
 
+/* What each thread of a workload whose threads share nothing is given (its
+ * index and how many steps to take) and gives back (a checksum). */
+typedef struct {
+  int id;
+  size_t steps;
+  uint64_t check;
+} suite_worker_t;
+
+/* Run fn on --threads threads, each with a suite_worker_t of its own, time
+ * them from the first start to the last join, and report ops and the sum of
+ * their checks. */
+static inline void suite_run_workers(const suite_args_t *a, size_t steps, uint64_t ops,
+                                     void *(*fn)(void *)) {
+  int n = a->threads;
+  pthread_t *th = suite_xmalloc((size_t)n * sizeof *th);
+  suite_worker_t *w = suite_xmalloc((size_t)n * sizeof *w);
+  uint64_t t0 = suite_now_ns();
+  for (int i = 0; i < n; i++) {
+    w[i] = (suite_worker_t){.id = i, .steps = steps};
+    suite_thread(&th[i], fn, &w[i]);
+  }
+  uint64_t check = 0;
+  for (int i = 0; i < n; i++) {
+    pthread_join(th[i], NULL);
+    check += w[i].check;
+  }
+  suite_report(a, t0, ops, check);
+  free(th);
+  free(w);
+}
+
 #endif
