@@ -221,7 +221,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * RSS is what it touches (each size class's first span would otherwise
    * be populated whole, ~3 MiB per thread heap over every class). */
   bool populate =
-      mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (_fl_warming_on() && !small_heap));
+      mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (!small_heap && _fl_warming_on()));
   if (populate && !(flags & FL_SPAN_WARM)) _fl_populate_skip(first + warm_n, slices - warm_n);
   if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
     pthread_mutex_lock(&free_spans.lock);

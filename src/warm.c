@@ -262,6 +262,9 @@ bool _fl_warming_on(void) {
  * the figure covers between one and two windows. pre: warm.lock held. */
 static uint64_t recent_growth(uint64_t grown, uint64_t now) {
   fl_warmers_t *w = &_fl_arena.warm;
+  /* Reports arrive after the span lock is dropped, so a later, larger one
+   * may have rolled the window already: never count below its mark. */
+  if (grown < w->win_mark) grown = w->win_mark;
   if (w->win_ns == 0) w->win_ns = now; /* the first window: since start-up */
   if (now - w->win_ns >= AHEAD_WINDOW_NS) {
     w->prev_growth = now - w->win_ns >= 2 * AHEAD_WINDOW_NS ? 0 : grown - w->win_mark;

@@ -113,6 +113,8 @@ env_of() {
 }
 check "wrapper: PREFAULT_PID is the runtime's own PID (the wrapper execs it)" \
   env -u FAULTLESS_PREFAULT_PID "$W" sh -c 'test "$$" = "$FAULTLESS_PREFAULT_PID"'
+check "wrapper: the function's own variables named like the wrapper's words (dir, lib, out, why) kept" \
+  env dir=/data lib=mine out=keep why=because "$W" sh -c 'test "$dir:$lib:$out:$why" = /data:mine:keep:because'
 check "wrapper: the function's own PREFAULT_PID kept" \
   test "$(env_of FAULTLESS_PREFAULT_PID FAULTLESS_PREFAULT_PID=any)" = any
 # The runtime warms at start-up; a program it starts inherits the preload
