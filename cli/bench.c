@@ -54,6 +54,8 @@ static void usage(FILE *out) {
                "  --out DIR          write results.json, results.csv and charts to DIR\n"
                "  --worker PATH      the seed worker (default: found next to this program)\n"
                "  --timeout S        per-process limit in seconds (120)\n"
+               "  --from FILE        measure nothing: analyse and write the runs of a\n"
+               "                     results.json again (- reads stdin); --format and --out apply\n"
                "FAULTLESS_* variables of the caller do not reach the measured processes (as in\n"
                "`faultless suite`): options go in the entry, faultless:KEY=VALUE.\n"
                "FAULTLESS_BENCH_LIB_DIR names a directory searched first for the peers.\n"
@@ -273,6 +275,7 @@ static int parse_options(bench_t *b, int argc, char **argv) {
       {"--format", OPT_STRING, &b->format, 0, 0, NULL},
       {"--out", OPT_STRING, &b->out_dir, 0, 0, NULL},
       {"--worker", OPT_STRING, &worker, 0, 0, NULL},
+      {"--from", OPT_STRING, &b->from, 0, 0, NULL},
   };
   int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless bench", usage);
   if (rc < 0) exit(0);
@@ -283,6 +286,7 @@ static int parse_options(bench_t *b, int argc, char **argv) {
       strcmp(b->format, "json"))
     return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
   b->command = command_text("faultless", argc, argv);
+  if (b->from) return 0;
   if (worker) b->worker = xstrdup(worker);
 
   char *dir = self_dir();
@@ -425,6 +429,39 @@ static void measure(bench_t *b, run_t *r) {
 
 /* --- The rounds --- */
 
+/* Every round measures every variant, in an order rotated each round. */
+static void measure_rounds(bench_t *b) {
+  if (getenv("LD_PRELOAD"))
+    fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
+  env_collect(&b->env);
+  if (b->out_dir || !strcmp(b->format, "json"))
+    for (int v = 0; v < b->nvariants; v++)
+      if (b->variants[v].library)
+        b->variants[v].package_version = package_of(b->variants[v].library);
+  int rounds = (int)(b->warmup + b->repeat);
+  b->runs = xmalloc((size_t)rounds * b->nvariants * sizeof *b->runs);
+  uint64_t start = now_ns();
+  progress_start("bench", rounds * b->nvariants);
+  for (int round = 0; round < rounds; round++)
+    for (int p = 0; p < b->nvariants; p++) {
+      run_t *r = &b->runs[b->nruns];
+      *r = (run_t){.variant = (p + round) % b->nvariants,
+                   .round = round,
+                   .warmup = round < b->warmup,
+                   .position = p};
+      progress_update(b->nruns, "round %d/%d%s %s", round + 1, rounds,
+                      r->warmup ? " (warm-up)" : "", b->variants[r->variant].label);
+      if (b->gap_ms > 0) {
+        struct timespec gap = {b->gap_ms / 1000, (b->gap_ms % 1000) * 1000000L};
+        nanosleep(&gap, NULL);
+      }
+      measure(b, r);
+      b->nruns++;
+    }
+  progress_end();
+  b->elapsed_s = (double)(now_ns() - start) / 1e9;
+}
+
 int cmd_bench(int argc, char **argv) {
   static bench_t b;
   int rc = parse_options(&b, argc, argv);
@@ -434,38 +471,9 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "faultless bench: cannot create %s: %s\n", b.out_dir, strerror(errno));
     return 1;
   }
-  if (getenv("LD_PRELOAD"))
-    fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
-  env_collect(&b.env);
-  if (b.out_dir || !strcmp(b.format, "json"))
-    for (int v = 0; v < b.nvariants; v++)
-      if (b.variants[v].library) b.variants[v].package_version = package_of(b.variants[v].library);
-
-  int rounds = (int)(b.warmup + b.repeat);
-  b.runs = xmalloc((size_t)rounds * b.nvariants * sizeof *b.runs);
-  uint64_t start = now_ns();
-  progress_start("bench", rounds * b.nvariants);
-  for (int round = 0; round < rounds; round++)
-    for (int p = 0; p < b.nvariants; p++) {
-      run_t *r = &b.runs[b.nruns];
-      memset(r, 0, sizeof *r);
-      r->variant = (p + round) % b.nvariants; /* rotate the order each round */
-      r->round = round;
-      r->warmup = round < b.warmup;
-      r->position = p;
-      progress_update(b.nruns, "round %d/%d%s %s", round + 1, rounds, r->warmup ? " (warm-up)" : "",
-                      b.variants[r->variant].label);
-      if (b.gap_ms > 0) {
-        struct timespec gap = {b.gap_ms / 1000, (b.gap_ms % 1000) * 1000000L};
-        nanosleep(&gap, NULL);
-      }
-      measure(&b, r);
-      b.nruns++;
-    }
-  progress_end();
-  b.elapsed_s = (double)(now_ns() - start) / 1e9;
+  if (b.from && bench_load(&b, b.from)) return 1;
+  if (!b.from) measure_rounds(&b);
   bench_analyze(&b);
-
   if (!strcmp(b.format, "seed"))
     bench_print_seed(&b, stdout);
   else if (!strcmp(b.format, "csv"))
@@ -474,9 +482,10 @@ int cmd_bench(int argc, char **argv) {
     bench_write_json(&b, stdout);
   else
     bench_print_table(&b, stdout);
-  rc = 0;
-  if (b.out_dir) rc = bench_write_dir(&b, b.out_dir);
-  for (int i = 0; i < b.nruns; i++)
+  rc = b.out_dir ? bench_write_dir(&b, b.out_dir) : 0;
+  /* A failed measurement fails the command once, when it ran, not when
+   * its results are read again. */
+  for (int i = 0; !b.from && i < b.nruns; i++)
     if (!b.runs[i].ok) rc = 1;
   return rc;
 }

@@ -82,7 +82,8 @@ typedef struct {
   size_t size, align, prefault;
   const char *format; /* table, seed, csv, json */
   const char *out_dir;
-  char *command; /* the exact command line, shell-quoted */
+  const char *from; /* --from: a results.json read instead of measuring */
+  char *command;    /* the exact command line, shell-quoted */
   int argc;
   char **argv;
   /* what was found */
@@ -104,6 +105,10 @@ typedef struct {
 
 /* bench.c: the options, the allocators and the measured processes. */
 int cmd_bench(int argc, char **argv);
+
+/* bench_load.c: b's options, variants and runs from a results.json at path
+ * ("-": stdin); 0, or 1 (said). */
+int bench_load(bench_t *b, const char *path);
 
 /* bench_stats.c: the summary and the start-up ratios of b's runs. */
 void bench_analyze(bench_t *b);

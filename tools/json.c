@@ -317,12 +317,20 @@ static jv_t *parse_container(reader_t *r, int depth, bool object) {
   return NULL;
 }
 
+static jv_t *parse_scalar(reader_t *r, char c);
+
 static jv_t *parse_value(reader_t *r, int depth) {
   if (depth > JV_MAX_DEPTH) return fail(r, "nested too deeply"), NULL;
   skip_space(r);
   if (r->pos >= r->len) return fail(r, "unexpected end of input"), NULL;
   char c = r->text[r->pos];
-  if (c == '{' || c == '[') return parse_container(r, depth, c == '{');
+  size_t start = r->pos;
+  jv_t *v = c == '{' || c == '[' ? parse_container(r, depth, c == '{') : parse_scalar(r, c);
+  if (v) v->raw = r->text + start, v->raw_len = r->pos - start;
+  return v;
+}
+
+static jv_t *parse_scalar(reader_t *r, char c) {
   jv_t *v = jalloc(sizeof *v);
   if (c == '"') {
     v->type = JV_STRING;
