@@ -143,6 +143,68 @@ static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_
   free(ad.data);
 }
 
+/* Whether the entry's allocator is faultless, or one with faultless as its
+ * page source: then it takes faultless's options. */
+static bool takes_faultless_options(const known_t *k) {
+  return k && (k->kind == KIND_FAULTLESS || k->kind == KIND_FAULTLESS_PRELOAD ||
+               strstr(k->name, "+faultless"));
+}
+
+/* One KEY=VALUE of an --allocators entry into v (k: its known allocator, or
+ * NULL); 0 or EXIT_USAGE (said). */
+static int entry_option(variant_t *v, const known_t *k, char *kv, const char *spec) {
+  char *eq = strchr(kv, '=');
+  if (!eq) return bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
+  *eq = 0;
+  const char *value = eq + 1;
+  if (!strcmp(kv, "setup-ms"))
+    return parse_long(value, 0, 3600000, &v->setup_ms) ? 0
+                                                       : bad_usage("bad setup-ms in '%s'", spec);
+  if (!strcmp(kv, "prefault"))
+    return parse_bytes(value, &v->prefault) ? 0 : bad_usage("bad prefault in '%s'", spec);
+  if (!strcmp(kv, "lib")) {
+    free(v->library);
+    v->library = xstrdup(value);
+    return 0;
+  }
+  int opt = faultless_option(kv);
+  if (!takes_faultless_options(k) || opt < 0 || v->nenv >= (int)(sizeof v->env / sizeof v->env[0]))
+    return bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib; faultless: "
+                     "KEY=VALUE of its options)",
+                     spec);
+  /* Any other option of faultless's, as its environment variable, its value
+   * checked by the library's own parser. */
+  long long parsed;
+  if (!_fl_option_parse(opt, value, &parsed)) return bad_usage("bad value in '%s'", spec);
+  strbuf_t sb = {0};
+  sb_printf(&sb, "FAULTLESS_%s=%s", option_names[opt], value);
+  v->env[v->nenv++] = sb.data;
+  return 0;
+}
+
+/* The library v preloads, as found; a note in `note` when it is missing (the
+ * variant is then skipped). */
+static void find_library(const bench_t *b, const known_t *k, variant_t *v, const char *spec,
+                         const char *name, strbuf_t *note) {
+  if (v->library) {
+    if (access(v->library, R_OK) != 0)
+      sb_printf(note, "%s: %s not found; skipped", spec, v->library);
+  } else if (v->kind == KIND_PRELOAD) {
+    const peer_t *p = peer_named(k->peer);
+    v->library = peer_find(p);
+    if (!v->library)
+      sb_printf(note, "%s: not found (Debian package %s); skipped", name, p->package);
+    else if (strstr(k->name, "+faultless"))
+      add_adapter(b, p, v, note);
+  } else if (v->kind == KIND_FAULTLESS_PRELOAD) {
+    if (b->library_so)
+      v->library = xstrdup(b->library_so);
+    else
+      sb_printf(note, "%s: libfaultless.so not found next to this program (make lib); skipped",
+                name);
+  }
+}
+
 /* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
  * allocator is known but not installed (note added to b->skipped). */
 static int add_variant(bench_t *b, const char *spec) {
@@ -150,44 +212,11 @@ static int add_variant(bench_t *b, const char *spec) {
   const char *name = strtok(copy, ":");
   variant_t v = {.label = xstrdup(spec), .setup_ms = b->setup_ms, .prefault = b->prefault};
   const known_t *k = NULL;
-  int bad = 0; /* set after printing usage; everything is freed below, once */
-  if (!name) bad = bad_usage("empty allocator name in '%s'", spec);
+  int bad = name ? 0 : bad_usage("empty allocator name in '%s'", spec);
   for (int i = 0; !bad && i < NKNOWN; i++)
     if (!strcmp(known[i].name, name)) k = &known[i];
-  for (char *kv = bad ? NULL : strtok(NULL, ":"); kv && !bad; kv = strtok(NULL, ":")) {
-    char *eq = strchr(kv, '=');
-    const char *value = eq ? eq + 1 : "";
-    if (eq) *eq = 0;
-    if (!eq)
-      bad = bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
-    else if (!strcmp(kv, "setup-ms")) {
-      if (!parse_long(value, 0, 3600000, &v.setup_ms))
-        bad = bad_usage("bad setup-ms in '%s'", spec);
-    } else if (!strcmp(kv, "prefault")) {
-      if (!parse_bytes(value, &v.prefault)) bad = bad_usage("bad prefault in '%s'", spec);
-    } else if (!strcmp(kv, "lib")) {
-      free(v.library);
-      v.library = xstrdup(value);
-    } else if (k &&
-               (k->kind == KIND_FAULTLESS || k->kind == KIND_FAULTLESS_PRELOAD ||
-                strstr(k->name, "+faultless")) &&
-               v.nenv < (int)(sizeof v.env / sizeof v.env[0]) && faultless_option(kv) >= 0) {
-      /* Any other option of faultless's, as its environment variable, its
-       * value checked by the library's own parser. */
-      long long parsed;
-      if (!_fl_option_parse(faultless_option(kv), value, &parsed)) {
-        bad = bad_usage("bad value in '%s'", spec);
-      } else {
-        strbuf_t sb = {0};
-        sb_printf(&sb, "FAULTLESS_%s=%s", option_names[faultless_option(kv)], value);
-        v.env[v.nenv++] = sb.data;
-      }
-    } else {
-      bad = bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib; faultless: "
-                      "KEY=VALUE of its options)",
-                      spec);
-    }
-  }
+  for (char *kv = bad ? NULL : strtok(NULL, ":"); kv && !bad; kv = strtok(NULL, ":"))
+    bad = entry_option(&v, k, kv, spec);
   if (!bad && !k && !v.library)
     bad = bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
                     "tcmalloc, faultless, faultless-api, jemalloc+faultless, "
@@ -208,23 +237,7 @@ static int add_variant(bench_t *b, const char *spec) {
               : v.kind == KIND_GLIBC || v.kind == KIND_GLIBC_TUNED ? "libc6"
                                                                    : NULL;
   strbuf_t note = {0};
-  if (v.library) {
-    if (access(v.library, R_OK) != 0)
-      sb_printf(&note, "%s: %s not found; skipped", spec, v.library);
-  } else if (v.kind == KIND_PRELOAD) {
-    const peer_t *p = peer_named(k->peer);
-    v.library = peer_find(p);
-    if (!v.library)
-      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, p->package);
-    else if (strstr(k->name, "+faultless"))
-      add_adapter(b, p, &v, &note);
-  } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
-    if (b->library_so)
-      v.library = xstrdup(b->library_so);
-    else
-      sb_printf(&note, "%s: libfaultless.so not found next to this program (make lib); skipped",
-                name);
-  }
+  find_library(b, k, &v, spec, name, &note);
   if (v.prefault && v.kind != KIND_FAULTLESS && !preloads_faultless(&v) && v.library &&
       strcmp(spec, name) != 0)
     fprintf(stderr, "faultless bench: note: prefault applies to faultless only (%s)\n", spec);
@@ -375,32 +388,35 @@ static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   return r->n == expected;
 }
 
-static void measure(bench_t *b, run_t *r) {
-  const variant_t *v = &b->variants[r->variant];
-  char num[8][32];
-  char *argv[40];
+/* The worker's command line for v (num holds the numbers it names). */
+static void worker_argv(const bench_t *b, const variant_t *v, char *argv[24], char num[8][24]) {
+  const struct {
+    const char *flag;
+    unsigned long long value;
+  } args[8] = {{"--chunks", b->chunks},         {"--size", b->size},
+               {"--iterations", b->iterations}, {"--align", b->align},
+               {"--threads", b->threads},       {"--setup-ms", v->setup_ms},
+               {"--setup-busy", b->setup_busy}, {"--prefault", v->prefault}};
   int a = 0;
   argv[a++] = b->worker;
   argv[a++] = "--api";
   argv[a++] = v->kind == KIND_FAULTLESS ? "fl" : "malloc";
   argv[a++] = "--name";
   argv[a++] = v->label;
-  snprintf(num[0], 32, "%ld", b->chunks);
-  snprintf(num[1], 32, "%zu", b->size);
-  snprintf(num[2], 32, "%ld", b->iterations);
-  snprintf(num[3], 32, "%zu", b->align);
-  snprintf(num[4], 32, "%ld", b->threads);
-  snprintf(num[5], 32, "%ld", v->setup_ms);
-  snprintf(num[6], 32, "%ld", b->setup_busy);
-  snprintf(num[7], 32, "%zu", v->prefault);
-  const char *names[] = {"--chunks",  "--size",     "--iterations", "--align",
-                         "--threads", "--setup-ms", "--setup-busy", "--prefault"};
-  for (int i = 0; i < 8; i++) {
-    if (i == 7 && !(v->kind == KIND_FAULTLESS && v->prefault)) continue;
-    argv[a++] = (char *)names[i];
+  /* --prefault is the worker's fl_prefault call, so --api fl's alone; a
+   * preloaded faultless takes FAULTLESS_PREFAULT (worker_env). */
+  for (int i = 0; i < (v->kind == KIND_FAULTLESS && v->prefault ? 8 : 7); i++) {
+    snprintf(num[i], 24, "%llu", args[i].value);
+    argv[a++] = (char *)args[i].flag;
     argv[a++] = num[i];
   }
   argv[a] = NULL;
+}
+
+static void measure(bench_t *b, run_t *r) {
+  const variant_t *v = &b->variants[r->variant];
+  char num[8][24], *argv[24];
+  worker_argv(b, v, argv, num);
   childenv_t env;
   worker_env(v, &env);
   child_t child;

@@ -69,11 +69,7 @@ static void usage(FILE *out) {
           default_allocators);
 }
 
-static int bad_usage(const char *what, const char *arg) {
-  fprintf(stderr, "faultless suite: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
-  usage(stderr);
-  return EXIT_USAGE;
-}
+#define bad_usage(...) usage_error("faultless suite", usage, __VA_ARGS__)
 
 /* --- Allocators --- */
 
@@ -88,12 +84,12 @@ static void upper(char *s) {
 /* One --allocators entry; 0, EXIT_USAGE, or -1 when not installed (noted). */
 static int add_allocator(suite_t *s, const char *spec) {
   if (s->nalloc >= (int)(sizeof s->alloc / sizeof s->alloc[0]))
-    return bad_usage("too many allocators", NULL);
+    return bad_usage("too many allocators");
   char *copy = xstrdup(spec);
   char *save = NULL;
   char *name = strtok_r(copy, ":", &save);
   allocator_t a = {.label = xstrdup(spec)};
-  if (!name) return free(copy), bad_usage("empty allocator name", spec);
+  if (!name) return free(copy), bad_usage("empty allocator name: %s", spec);
   const peer_t *peer = peer_named(name);
   if (!strcmp(name, "glibc") || peer)
     a.base = peer ? peer->name : "glibc";
@@ -107,7 +103,7 @@ static int add_allocator(suite_t *s, const char *spec) {
   }
   for (char *kv = strtok_r(NULL, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
     char *eq = strchr(kv, '=');
-    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE", spec);
+    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: %s", spec);
     *eq = 0;
     if (!strcmp(kv, "lib")) {
       a.library = xstrdup(eq + 1);
@@ -119,12 +115,12 @@ static int add_allocator(suite_t *s, const char *spec) {
       if (!strcmp(kv, "PREFAULT") || !strcmp(kv, "AHEAD")) a.warming = strcmp(eq + 1, "0") != 0;
     } else {
       return free(copy),
-             bad_usage("unknown allocator option (lib=PATH; faultless: OPTION=VALUE)", spec);
+             bad_usage("unknown allocator option (lib=PATH; faultless: OPTION=VALUE): %s", spec);
     }
   }
   if (!strcmp(a.base, "custom") && !a.library)
-    return free(copy), bad_usage("unknown allocator (glibc, jemalloc, mimalloc, tcmalloc, "
-                                 "faultless, faultless-warm, NAME:lib=PATH)",
+    return free(copy), bad_usage("unknown allocator '%s' (glibc, jemalloc, mimalloc, "
+                                 "tcmalloc, faultless, faultless-warm, NAME:lib=PATH)",
                                  name);
   if (!a.library && peer) a.library = peer_find(peer);
   if (!a.library && a.faultless) a.library = s->library_so ? xstrdup(s->library_so) : NULL;
@@ -160,7 +156,7 @@ static int parse_list(const char *text, int (*item)(suite_t *, const char *), su
 static int add_workload(suite_t *s, const char *name) {
   for (int w = 0; w < NWORKLOADS; w++)
     if (!strcmp(workloads[w].name, name)) return s->use_workload[w] = true, 0;
-  return bad_usage("unknown workload", name);
+  return bad_usage("unknown workload: %s", name);
 }
 
 static int add_threads(suite_t *s, const char *text) {
@@ -168,10 +164,10 @@ static int add_threads(suite_t *s, const char *text) {
   if (!strcmp(text, "all"))
     n = s->env.cpus > 0 ? s->env.cpus : 1;
   else if (!parse_long(text, 1, 1024, &n))
-    return bad_usage("bad thread count", text);
+    return bad_usage("bad thread count: %s", text);
   for (int i = 0; i < s->nthreads; i++)
     if (s->thread_counts[i] == n) return 0;
-  if (s->nthreads >= 8) return bad_usage("at most 8 thread counts", NULL);
+  if (s->nthreads >= 8) return bad_usage("at most 8 thread counts");
   int i = s->nthreads++;
   while (i > 0 && s->thread_counts[i - 1] > n) {
     s->thread_counts[i] = s->thread_counts[i - 1];
@@ -208,7 +204,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   if (rc) return rc;
   char *end;
   if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
-    return bad_usage("bad --scale", scale);
+    return bad_usage("bad --scale: %s", scale);
   if (bin) s->bin_dir = xstrdup(bin);
   if (lib) s->library_so = xstrdup(lib);
   if (!s->bin_dir) {
@@ -220,7 +216,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   env_collect(&s->env);
   rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;
-  if (s->nalloc == 0) return bad_usage("no allocator left to measure", NULL);
+  if (s->nalloc == 0) return bad_usage("no allocator left to measure");
   if (wl) {
     if ((rc = parse_list(wl, add_workload, s))) return rc;
   } else {
@@ -228,7 +224,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
       s->use_workload[w] = true;
   }
   if ((rc = parse_list(threads, add_threads, s))) return rc;
-  if (s->nthreads == 0) return bad_usage("no thread count", NULL);
+  if (s->nthreads == 0) return bad_usage("no thread count");
   for (int w = 0; w < NWORKLOADS; w++) {
     if (!s->use_workload[w]) continue;
     for (int t = 0; t < (workloads[w].threaded ? s->nthreads : 1); t++)

@@ -27,10 +27,6 @@ static double probe_rate(const jv_t *warming, const char *method, int huge, long
   return NAN;
 }
 
-static double median_of(double *v, int n) {
-  return n ? median(v, (size_t)n) : NAN;
-}
-
 /* One `faultless probe --json` run: its MADV_POPULATE_WRITE rates at the
  * warmers' thread count (huge pages off, on) and its best method. */
 static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, size_t name_len,
@@ -169,12 +165,12 @@ void measure_warming(suite_t *s) {
     }
   }
   for (int h = 0; h < 2; h++) {
-    w->gbps_thp[h] = median_of(warm[h], nw[h]);
-    w->gbps_first[h] = median_of(first[h], nf[h]);
-    w->probe_pw[h] = median_of(probe[h], np[h]);
+    w->gbps_thp[h] = median(warm[h], (size_t)nw[h]);
+    w->gbps_first[h] = median(first[h], (size_t)nf[h]);
+    w->probe_pw[h] = median(probe[h], (size_t)np[h]);
   }
-  w->probe_best = median_of(best, nb);
-  w->gbps_best = median_of(at_best, nab);
+  w->probe_best = median(best, (size_t)nb);
+  w->gbps_best = median(at_best, (size_t)nab);
   if (!np[0] && !np[1]) snprintf(w->note, sizeof w->note, "faultless probe --json gave no result");
   if (!nw[0] && !nw[1])
     snprintf(w->note, sizeof w->note, "no FAULTLESS_STATS=json line from the startup program");
