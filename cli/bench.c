@@ -113,16 +113,20 @@ static const char *const option_names[] = {
 #undef FL_OPTION_NAME
 };
 
-/* "warm-method" or "warm_method" -> FL_OPT_WARM_METHOD; -1 when no option. */
-static int faultless_option(const char *key) {
+char *faultless_env(const char *key, const char *value) {
   for (int o = 0; o < FL_OPT_COUNT; o++) {
     const char *n = option_names[o];
     size_t i = 0;
     while (key[i] && n[i] && (key[i] == '-' ? '_' : toupper((unsigned char)key[i])) == n[i])
       i++;
-    if (!key[i] && !n[i]) return o;
+    long long parsed;
+    if (key[i] || n[i]) continue;
+    if (!_fl_option_parse(o, value, &parsed)) return NULL;
+    strbuf_t sb = {0};
+    sb_printf(&sb, "FAULTLESS_%s=%s", n, value);
+    return sb.data;
   }
-  return -1;
+  return NULL;
 }
 
 /* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
@@ -167,18 +171,13 @@ static int entry_option(variant_t *v, const known_t *k, char *kv, const char *sp
     v->library = xstrdup(value);
     return 0;
   }
-  int opt = faultless_option(kv);
-  if (!takes_faultless_options(k) || opt < 0 || v->nenv >= (int)(sizeof v->env / sizeof v->env[0]))
-    return bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib; faultless: "
-                     "KEY=VALUE of its options)",
+  /* Any other option of faultless's, as its environment variable. */
+  char *env = takes_faultless_options(k) && v->nenv < 8 ? faultless_env(kv, value) : NULL;
+  if (!env)
+    return bad_usage("unknown allocator option or bad value in '%s' (setup-ms, prefault, lib; "
+                     "faultless: KEY=VALUE of its options)",
                      spec);
-  /* Any other option of faultless's, as its environment variable, its value
-   * checked by the library's own parser. */
-  long long parsed;
-  if (!_fl_option_parse(opt, value, &parsed)) return bad_usage("bad value in '%s'", spec);
-  strbuf_t sb = {0};
-  sb_printf(&sb, "FAULTLESS_%s=%s", option_names[opt], value);
-  v->env[v->nenv++] = sb.data;
+  v->env[v->nenv++] = env;
   return 0;
 }
 

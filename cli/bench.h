@@ -105,6 +105,10 @@ typedef struct {
 
 /* bench.c: the options, the allocators and the measured processes. */
 int cmd_bench(int argc, char **argv);
+/* A faultless option as an allocator entry gives it, KEY=VALUE ("warmers=2",
+ * "warm-method=touch"), as its variable ("FAULTLESS_WARMERS=2"), malloc'd;
+ * NULL when KEY names no option or the library's own parser refuses VALUE. */
+char *faultless_env(const char *key, const char *value);
 
 /* bench_load.c: b's options, variants and runs from a results.json at path
  * ("-": stdin); 0, or 1 (said). */

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
+#include "bench.h"
+
 #include "../tools/peers.h"
 #include "../tools/progress.h"
 
@@ -16,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,14 +76,6 @@ static void usage(FILE *out) {
 
 /* --- Allocators --- */
 
-static void upper(char *s) {
-  for (; *s; s++)
-    if (*s >= 'a' && *s <= 'z')
-      *s = (char)(*s - 'a' + 'A');
-    else if (*s == '-')
-      *s = '_';
-}
-
 /* One --allocators entry; 0, EXIT_USAGE, or -1 when not installed (noted). */
 static int add_allocator(suite_t *s, const char *spec) {
   if (s->nalloc >= (int)(sizeof s->alloc / sizeof s->alloc[0]))
@@ -105,17 +100,17 @@ static int add_allocator(suite_t *s, const char *spec) {
     char *eq = strchr(kv, '=');
     if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: %s", spec);
     *eq = 0;
+    char *env = NULL;
     if (!strcmp(kv, "lib")) {
       a.library = xstrdup(eq + 1);
-    } else if (a.faultless && a.nenv < 8) {
-      upper(kv);
-      strbuf_t sb = {0};
-      sb_printf(&sb, "FAULTLESS_%s=%s", kv, eq + 1);
-      a.env[a.nenv++] = sb.data;
-      if (!strcmp(kv, "PREFAULT") || !strcmp(kv, "AHEAD")) a.warming = strcmp(eq + 1, "0") != 0;
+    } else if (a.faultless && a.nenv < 8 && (env = faultless_env(kv, eq + 1))) {
+      a.env[a.nenv++] = env;
+      if (!strcasecmp(kv, "prefault") || !strcasecmp(kv, "ahead"))
+        a.warming = strcmp(eq + 1, "0") != 0;
     } else {
-      return free(copy),
-             bad_usage("unknown allocator option (lib=PATH; faultless: OPTION=VALUE): %s", spec);
+      return free(copy), bad_usage("unknown allocator option or bad value (lib=PATH; faultless: "
+                                   "OPTION=VALUE): %s",
+                                   spec);
     }
   }
   if (!strcmp(a.base, "custom") && !a.library)
