@@ -62,43 +62,45 @@ static void recommend(const env_t *env) {
 
 /* --- Output --- */
 
+static void print_recommendation(const env_t *env);
+
+/* One first-touch table: a row per phase, then its populations. */
+static void print_touch(const touch_result_t *t) {
+  if (t == &probe_touch2m)
+    printf("\nfirst touch per 2 MiB page (us; timer included):\n");
+  else
+    printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
+  if (!t->available) {
+    printf("  not measured: %s\n", t->why_not);
+    return;
+  }
+  if (t->why_not) printf("  note: %s\n", t->why_not);
+  printf("  %-11s %7s %9s %9s %9s %9s %9s %8s %7s %6s\n", "phase", "pages", "p10", "median", "p90",
+         "p99", "max", "GB/s", "flt/pg", "huge");
+  for (int i = 0; i < t->nphases; i++) {
+    const touch_phase_t *ph = &t->phases[i];
+    printf("  %-11s %7zu %9.2f %9.2f %9.2f %9.2f %9.1f %8.2f %7.2f %5.0f%%\n", ph->name, ph->pages,
+           ph->p10, ph->p50, ph->p90, ph->p99, ph->max, (double)t->page / (ph->p50 * 1e3),
+           ph->faults_per_page, ph->huge_share * 100);
+  }
+  if (t->bimodal)
+    printf("  two populations: %.0f%% fast (median %.2f us), %.0f%% slow (median %.2f us, "
+           "%.1fx), split at %.2f us\n"
+           "  (fast: the guest had the page; slow: the host had to back it as well)\n",
+           t->fast_share * 100, t->fast_median, (1 - t->fast_share) * 100, t->slow_median,
+           t->slow_median / t->fast_median, t->split_us);
+  else
+    printf("  one population\n");
+}
+
 static void print_text(const env_t *env, double elapsed) {
   printf("faultless probe (%.1f s)\n\nenvironment:\n", elapsed);
   env_print_text(env, stdout);
-
   printf("\nmemset on mapped memory (%zu MiB, %d passes): median %.2f GB/s, best %.2f GB/s\n",
          probe_memset_result.bytes >> 20, probe_memset_result.passes,
          probe_memset_result.median_gbps, probe_memset_result.best_gbps);
-
-  touch_result_t *ts[] = {&probe_touch4k, &probe_touch2m};
-  for (int k = 0; k < 2; k++) {
-    touch_result_t *t = ts[k];
-    if (k)
-      printf("\nfirst touch per 2 MiB page (us; timer included):\n");
-    else
-      printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
-    if (!t->available) {
-      printf("  not measured: %s\n", t->why_not);
-      continue;
-    }
-    if (t->why_not) printf("  note: %s\n", t->why_not);
-    printf("  %-11s %7s %9s %9s %9s %9s %9s %8s %7s %6s\n", "phase", "pages", "p10", "median",
-           "p90", "p99", "max", "GB/s", "flt/pg", "huge");
-    for (int i = 0; i < t->nphases; i++) {
-      touch_phase_t *ph = &t->phases[i];
-      printf("  %-11s %7zu %9.2f %9.2f %9.2f %9.2f %9.1f %8.2f %7.2f %5.0f%%\n", ph->name,
-             ph->pages, ph->p10, ph->p50, ph->p90, ph->p99, ph->max,
-             (double)t->page / (ph->p50 * 1e3), ph->faults_per_page, ph->huge_share * 100);
-    }
-    if (t->bimodal)
-      printf("  two populations: %.0f%% fast (median %.2f us), %.0f%% slow (median %.2f us, "
-             "%.1fx), split at %.2f us\n"
-             "  (fast: the guest had the page; slow: the host had to back it as well)\n",
-             t->fast_share * 100, t->fast_median, (1 - t->fast_share) * 100, t->slow_median,
-             t->slow_median / t->fast_median, t->split_us);
-    else
-      printf("  one population\n");
-  }
+  print_touch(&probe_touch4k);
+  print_touch(&probe_touch2m);
   printf("  phases: fresh = first memory this probe maps; recycled = mapped again right after\n"
          "  unmapping (the guest still holds those pages); after-idle = mapped %ld ms after\n"
          "  unmapping (free page reporting%s has time to give them to the host)\n",
@@ -117,6 +119,11 @@ static void print_text(const env_t *env, double elapsed) {
              "*", "n/a", w->why_not);
   }
 
+  print_recommendation(env);
+}
+
+/* The FAULTLESS_* settings, and what warming takes at the advised rate. */
+static void print_recommendation(const env_t *env) {
   printf("\nrecommendation:\n");
   if (!rec.advised) {
     printf("  no warming method worked here; leave FAULTLESS_PREFAULT=0\n");
