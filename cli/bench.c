@@ -354,13 +354,9 @@ static void worker_env(const variant_t *v, childenv_t *e) {
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   r->n = 0;
-  r->thread = xmalloc(expected * sizeof *r->thread);
-  r->iteration = xmalloc(expected * sizeof *r->iteration);
-  r->index = xmalloc(expected * sizeof *r->index);
-  r->minflt = xmalloc(expected * sizeof *r->minflt);
-  r->minflt_proc = xmalloc(expected * sizeof *r->minflt_proc);
-  r->new_pages = xmalloc(expected * sizeof *r->new_pages);
-  r->duration_ns = xmalloc(expected * sizeof *r->duration_ns);
+#define ALLOC_COLUMN(key, field, type) r->field = xmalloc(expected * sizeof *r->field);
+  BENCH_COLUMNS(ALLOC_COLUMN)
+#undef ALLOC_COLUMN
   for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     unsigned long long setup_ns;
     long total;

@@ -35,6 +35,20 @@ typedef struct {
   int nenv;
 } variant_t;
 
+/* The options in results.json: its KEY, bench_t's field. Written by
+ * bench_out.c and read back by bench_load.c from this one list. */
+/* clang-format off */
+#define BENCH_OPTIONS(X)                                                                           \
+  X(chunks, chunks) X(size, size) X(iterations, iterations) X(align, align) X(threads, threads)   \
+  X(setup_ms, setup_ms) X(setup_busy_pct, setup_busy) X(prefault, prefault) X(repeat, repeat)     \
+  X(warmup_rounds, warmup) X(gap_ms, gap_ms)
+/* A run's sample columns, in order: KEY in results.json, run_t's field, type. */
+#define BENCH_COLUMNS(X)                                                                           \
+  X(thread, thread, u32) X(iteration, iteration, u32) X(index, index, u32)                         \
+  X(duration_ns, duration_ns, u64) X(minflt, minflt, u32) X(minflt_process, minflt_proc, u32)      \
+  X(new_pages, new_pages, u32)
+/* clang-format on */
+
 /* One fresh process: its options and every sample it printed. */
 typedef struct {
   int variant;

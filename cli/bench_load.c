@@ -46,22 +46,14 @@ static void note(bench_t *b, const char *fmt, const char *name, size_t i) {
  * document is no bench result. */
 static bool read_header(bench_t *b, const jv_t *d, const char *path) {
   const jv_t *o = jv_get(d, "options"), *argv = jv_get(d, "argv"), *env = jv_get(d, "environment");
-  b->chunks = num(o, "chunks", 0);
-  b->iterations = num(o, "iterations", 0);
-  b->threads = num(o, "threads", 0);
-  b->repeat = num(o, "repeat", 0);
-  b->warmup = num(o, "warmup_rounds", 0);
+#define READ_OPTION(key, field) b->field = num(o, #key, 0);
+  BENCH_OPTIONS(READ_OPTION)
+#undef READ_OPTION
   if (b->chunks < 1 || b->iterations < 1 || b->threads < 1 || b->repeat < 1 || b->warmup < 0 ||
       b->warmup > 1000 || b->repeat > 100000 || !jv_get(d, "allocators") || !jv_get(d, "runs")) {
     fprintf(stderr, "faultless bench: %s: not a faultless bench result\n", path);
     return false;
   }
-  b->size = (size_t)num(o, "size", 0);
-  b->align = (size_t)num(o, "align", 0);
-  b->setup_ms = num(o, "setup_ms", 0);
-  b->setup_busy = num(o, "setup_busy_pct", 0);
-  b->prefault = (size_t)num(o, "prefault", 0);
-  b->gap_ms = num(o, "gap_ms", 0);
   if (jv_str(jv_get(d, "command"))) b->command = str(d, "command");
   b->worker = str(d, "worker");
   b->argc = argv ? (int)argv->count : 0;
@@ -107,18 +99,26 @@ static int find_label(const bench_t *b, const char *label) {
   return -1;
 }
 
-static uint32_t *u32_array(const jv_t *a, size_t n) {
+static uint32_t *u32_column(const jv_t *a, size_t n) {
   uint32_t *out = xmalloc((n + 1) * sizeof *out);
   for (size_t i = 0; i < n; i++)
     out[i] = (uint32_t)a->items[i]->number;
   return out;
 }
 
+static uint64_t *u64_column(const jv_t *a, size_t n) {
+  uint64_t *out = xmalloc((n + 1) * sizeof *out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = (uint64_t)a->items[i]->number;
+  return out;
+}
+
 /* The seven sample columns of a run, all numbers of one length; false when
  * they are not. */
 static bool sample_columns(const jv_t *r, const jv_t *cols[7], size_t *n) {
-  static const char *const names[7] = {"thread", "iteration",      "index",    "duration_ns",
-                                       "minflt", "minflt_process", "new_pages"};
+#define COLUMN_NAME(key, field, type) #key,
+  static const char *const names[7] = {BENCH_COLUMNS(COLUMN_NAME)};
+#undef COLUMN_NAME
   const jv_t *s = jv_get(r, "samples");
   for (int c = 0; c < 7; c++) {
     cols[c] = jv_get(s, names[c]);
@@ -158,15 +158,10 @@ static void read_run(bench_t *b, const jv_t *r, size_t i) {
   run->setup_ns = (uint64_t)num(r, "setup_ns", 0);
   run->total_minflt = num(r, "total_minflt", 0);
   run->fl_stats = text_of(jv_get(r, "fl_stats"));
-  run->thread = u32_array(cols[0], n);
-  run->iteration = u32_array(cols[1], n);
-  run->index = u32_array(cols[2], n);
-  run->duration_ns = xmalloc((n + 1) * sizeof *run->duration_ns);
-  for (size_t k = 0; k < n; k++)
-    run->duration_ns[k] = (uint64_t)cols[3]->items[k]->number;
-  run->minflt = u32_array(cols[4], n);
-  run->minflt_proc = u32_array(cols[5], n);
-  run->new_pages = u32_array(cols[6], n);
+  const jv_t **col = cols;
+#define READ_COLUMN(key, field, type) run->field = type##_column(*col++, n);
+  BENCH_COLUMNS(READ_COLUMN)
+#undef READ_COLUMN
 }
 
 int bench_load(bench_t *b, const char *path) {

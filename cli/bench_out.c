@@ -246,13 +246,9 @@ static void write_runs(const bench_t *b, json_t *j) {
     json_int(j, "total_minflt", r->total_minflt);
     if (r->fl_stats) json_raw(j, "fl_stats", r->fl_stats);
     json_object_begin(j, "samples");
-    json_u32_array(j, "thread", r->thread, r->n);
-    json_u32_array(j, "iteration", r->iteration, r->n);
-    json_u32_array(j, "index", r->index, r->n);
-    json_u64_array(j, "duration_ns", r->duration_ns, r->n);
-    json_u32_array(j, "minflt", r->minflt, r->n);
-    json_u32_array(j, "minflt_process", r->minflt_proc, r->n);
-    json_u32_array(j, "new_pages", r->new_pages, r->n);
+#define WRITE_COLUMN(key, field, type) json_##type##_array(j, #key, r->field, r->n);
+    BENCH_COLUMNS(WRITE_COLUMN)
+#undef WRITE_COLUMN
     json_object_end(j);
     json_object_end(j);
   }
@@ -272,17 +268,9 @@ void bench_write_json(const bench_t *b, FILE *out) {
   json_string(&j, "worker", b->worker);
 
   json_object_begin(&j, "options");
-  json_int(&j, "chunks", b->chunks);
-  json_int(&j, "size", (long long)b->size);
-  json_int(&j, "iterations", b->iterations);
-  json_int(&j, "align", (long long)b->align);
-  json_int(&j, "threads", b->threads);
-  json_int(&j, "setup_ms", b->setup_ms);
-  json_int(&j, "setup_busy_pct", b->setup_busy);
-  json_int(&j, "prefault", (long long)b->prefault);
-  json_int(&j, "repeat", b->repeat);
-  json_int(&j, "warmup_rounds", b->warmup);
-  json_int(&j, "gap_ms", b->gap_ms);
+#define WRITE_OPTION(key, field) json_int(&j, #key, (long long)b->field);
+  BENCH_OPTIONS(WRITE_OPTION)
+#undef WRITE_OPTION
   json_object_end(&j);
   env_print_json(&b->env, &j, "environment");
 
