@@ -87,7 +87,6 @@ static const known_t known[] = {
     {"mimalloc+faultless", KIND_PRELOAD, "mimalloc"},
 };
 #define NKNOWN (int)(sizeof known / sizeof known[0])
-#define NDEFAULT 6 /* the first six are the default list */
 
 /* Whether the variant's processes load faultless by LD_PRELOAD (and so take
  * prefault as FAULTLESS_PREFAULT). */
@@ -258,7 +257,8 @@ static int add_variant(bench_t *b, const char *spec) {
 /* --- Options --- */
 
 static int parse_options(bench_t *b, int argc, char **argv) {
-  const char *allocators = NULL, *worker = NULL;
+  /* The default: the first six known allocators. */
+  const char *allocators = "glibc,glibc-tuned,jemalloc,mimalloc,tcmalloc,faultless", *worker = NULL;
   *b = (bench_t){.chunks = 100,
                  .iterations = 2,
                  .threads = 1,
@@ -294,9 +294,16 @@ static int parse_options(bench_t *b, int argc, char **argv) {
   if (rc) return rc;
   if (b->align & (b->align - 1))
     return bad_usage("bad --align '%zu' (0 or a power of two)", b->align);
-  if (strcmp(b->format, "table") && strcmp(b->format, "seed") && strcmp(b->format, "csv") &&
-      strcmp(b->format, "json"))
-    return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
+  static const struct {
+    const char *name;
+    void (*write)(const bench_t *, FILE *);
+  } formats[] = {{"table", bench_print_table},
+                 {"seed", bench_print_seed},
+                 {"csv", bench_write_csv},
+                 {"json", bench_write_json}};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(b->format, formats[i].name)) b->write = formats[i].write;
+  if (!b->write) return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
   b->command = command_text("faultless", argc, argv);
   if (b->from) return 0;
   if (worker) b->worker = xstrdup(worker);
@@ -313,15 +320,10 @@ static int parse_options(bench_t *b, int argc, char **argv) {
     return 1;
   }
 
-  if (allocators) {
-    char *list = xstrdup(allocators);
-    for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
-      if (add_variant(b, item) > 0) return EXIT_USAGE;
-    free(list);
-  } else {
-    for (int i = 0; i < NDEFAULT; i++)
-      add_variant(b, known[i].name);
-  }
+  char *list = xstrdup(allocators);
+  for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
+    if (add_variant(b, item) > 0) return EXIT_USAGE;
+  free(list);
   for (int i = 0; i < b->nskipped; i++)
     fprintf(stderr, "faultless bench: note: %s\n", b->skipped[i]);
   if (b->nvariants == 0) {
@@ -485,14 +487,7 @@ int cmd_bench(int argc, char **argv) {
   if (b.from && bench_load(&b, b.from)) return 1;
   if (!b.from) measure_rounds(&b);
   bench_analyze(&b);
-  if (!strcmp(b.format, "seed"))
-    bench_print_seed(&b, stdout);
-  else if (!strcmp(b.format, "csv"))
-    bench_write_csv(&b, stdout);
-  else if (!strcmp(b.format, "json"))
-    bench_write_json(&b, stdout);
-  else
-    bench_print_table(&b, stdout);
+  b.write(&b, stdout);
   rc = b.out_dir ? bench_write_dir(&b, b.out_dir) : 0;
   /* A failed measurement fails the command once, when it ran, not when
    * its results are read again. */

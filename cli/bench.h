@@ -90,11 +90,12 @@ typedef struct {
   double ratio_to_glibc; /* NaN when no glibc */
 } summary_t;
 
-typedef struct {
+typedef struct bench {
   /* options */
   long chunks, iterations, threads, setup_ms, setup_busy, repeat, warmup, timeout_s, gap_ms;
   size_t size, align, prefault;
-  const char *format; /* table, seed, csv, json */
+  const char *format;                              /* table, seed, csv, json */
+  void (*write)(const struct bench *b, FILE *out); /* the writer of that format */
   const char *out_dir;
   const char *from; /* --from: a results.json read instead of measuring */
   char *command;    /* the exact command line, shell-quoted */
@@ -136,7 +137,6 @@ const char *bench_path(const variant_t *v);
 double batch_ms(const run_t *r, int iteration, long threads);
 
 /* bench_out.c: the writers; they call bench_stats.c, never bench.c. */
-extern const char *const bench_notes[];
 void bench_print_table(const bench_t *b, FILE *out);
 void bench_print_seed(const bench_t *b, FILE *out);
 void bench_write_csv(const bench_t *b, FILE *out);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-const char *const bench_notes[] = {
+static const char *const bench_notes[] = {
     "'seed/buf' is the seed's own measure of new pages per buffer: pages at virtual addresses this "
     "process had "
     "never used. It hides pages an allocator gave back to the OS and faulted in again, "
