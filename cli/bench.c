@@ -256,6 +256,19 @@ static int add_variant(bench_t *b, const char *spec) {
 
 /* --- Options --- */
 
+/* The seed worker: `given` (--worker), else the one beside this program (the
+ * build tree) or in ../libexec/faultless (installed); NULL (said) if none. */
+static char *find_worker(const char *given) {
+  static const char *const rel[] = {"bench/seed", "../libexec/faultless/seed", NULL};
+  char *dir = self_dir(), *worker = given ? xstrdup(given) : find_relative(dir, rel, true);
+  free(dir);
+  if (worker && access(worker, X_OK) == 0) return worker;
+  fprintf(stderr, "faultless bench: the seed worker was not found (looked for bench/seed and "
+                  "../libexec/faultless/seed next to this program; build it with `make tools`)\n");
+  free(worker);
+  return NULL;
+}
+
 static int parse_options(bench_t *b, int argc, char **argv) {
   /* The default: the first six known allocators. */
   const char *allocators = "glibc,glibc-tuned,jemalloc,mimalloc,tcmalloc,faultless", *worker = NULL;
@@ -306,20 +319,8 @@ static int parse_options(bench_t *b, int argc, char **argv) {
   if (!b->write) return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
   b->command = command_text("faultless", argc, argv);
   if (b->from) return 0;
-  if (worker) b->worker = xstrdup(worker);
-
-  char *dir = self_dir();
-  static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};
-  if (!b->worker) b->worker = find_relative(dir, workers, true);
+  if (!(b->worker = find_worker(worker))) return 1;
   b->library_so = find_own_library("libfaultless");
-  free(dir);
-  if (!b->worker || access(b->worker, X_OK) != 0) {
-    fprintf(stderr,
-            "faultless bench: the seed worker was not found (looked for bench/seed and "
-            "../libexec/faultless/seed next to this program; build it with `make tools`)\n");
-    return 1;
-  }
-
   char *list = xstrdup(allocators);
   for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
     if (add_variant(b, item) > 0) return EXIT_USAGE;

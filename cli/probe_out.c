@@ -169,6 +169,37 @@ static void print_recommendation(const env_t *env) {
   }
 }
 
+/* One page size's first-touch results, into the object open in j. */
+static void json_touch(json_t *j, const touch_result_t *t) {
+  json_bool(j, "measured", t->available);
+  json_string(j, "note", t->why_not);
+  json_int(j, "page_bytes", (long long)t->page);
+  json_array_begin(j, "phases");
+  for (int i = 0; i < t->nphases; i++) {
+    const touch_phase_t *ph = &t->phases[i];
+    json_object_begin(j, NULL);
+    json_string(j, "phase", ph->name);
+    json_int(j, "pages", (long long)ph->pages);
+    json_double(j, "p10_us", ph->p10);
+    json_double(j, "median_us", ph->p50);
+    json_double(j, "p90_us", ph->p90);
+    json_double(j, "p99_us", ph->p99);
+    json_double(j, "max_us", ph->max);
+    json_double(j, "median_gb_per_s", (double)t->page / (ph->p50 * 1e3));
+    json_double(j, "faults_per_page", ph->faults_per_page);
+    json_double(j, "huge_share", ph->huge_share);
+    json_object_end(j);
+  }
+  json_array_end(j);
+  json_bool(j, "two_populations", t->bimodal);
+  if (t->bimodal) {
+    json_double(j, "split_us", t->split_us);
+    json_double(j, "fast_share", t->fast_share);
+    json_double(j, "fast_median_us", t->fast_median);
+    json_double(j, "slow_median_us", t->slow_median);
+  }
+}
+
 static void print_json(const env_t *env, double elapsed) {
   json_t j;
   json_init(&j, stdout);
@@ -185,39 +216,12 @@ static void print_json(const env_t *env, double elapsed) {
   json_object_end(&j);
 
   json_object_begin(&j, "first_touch");
-  touch_result_t *ts[] = {&probe_touch4k, &probe_touch2m};
-  for (int k = 0; k < 2; k++) {
-    touch_result_t *t = ts[k];
-    json_object_begin(&j, k ? "page_2m" : "page_4k");
-    json_bool(&j, "measured", t->available);
-    json_string(&j, "note", t->why_not);
-    json_int(&j, "page_bytes", (long long)t->page);
-    json_array_begin(&j, "phases");
-    for (int i = 0; i < t->nphases; i++) {
-      touch_phase_t *ph = &t->phases[i];
-      json_object_begin(&j, NULL);
-      json_string(&j, "phase", ph->name);
-      json_int(&j, "pages", (long long)ph->pages);
-      json_double(&j, "p10_us", ph->p10);
-      json_double(&j, "median_us", ph->p50);
-      json_double(&j, "p90_us", ph->p90);
-      json_double(&j, "p99_us", ph->p99);
-      json_double(&j, "max_us", ph->max);
-      json_double(&j, "median_gb_per_s", (double)t->page / (ph->p50 * 1e3));
-      json_double(&j, "faults_per_page", ph->faults_per_page);
-      json_double(&j, "huge_share", ph->huge_share);
-      json_object_end(&j);
-    }
-    json_array_end(&j);
-    json_bool(&j, "two_populations", t->bimodal);
-    if (t->bimodal) {
-      json_double(&j, "split_us", t->split_us);
-      json_double(&j, "fast_share", t->fast_share);
-      json_double(&j, "fast_median_us", t->fast_median);
-      json_double(&j, "slow_median_us", t->slow_median);
-    }
-    json_object_end(&j);
-  }
+  json_object_begin(&j, "page_4k");
+  json_touch(&j, &probe_touch4k);
+  json_object_end(&j);
+  json_object_begin(&j, "page_2m");
+  json_touch(&j, &probe_touch2m);
+  json_object_end(&j);
   json_object_end(&j);
 
   json_array_begin(&j, "warming");

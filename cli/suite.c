@@ -371,24 +371,9 @@ void case_name(const suite_t *s, int c, char buf[48]) {
 
 /* --- The command --- */
 
-int cmd_suite(int argc, char **argv) {
-  static suite_t suite;
-  suite_t *s = &suite;
-  int rc = parse_options(s, argc, argv);
-  if (rc) return rc;
-  /* Before the measurements, so that a bad --out costs no time. */
-  if (s->out_dir && mkdir_p(s->out_dir) != 0) {
-    fprintf(stderr, "faultless suite: cannot create %s: %s\n", s->out_dir, strerror(errno));
-    return 1;
-  }
-  for (int c = 0; c < s->ncases; c++) {
-    strbuf_t prog = {0};
-    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
-    bool ok = access(prog.data, X_OK) == 0;
-    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
-    free(prog.data);
-    if (!ok) return 1;
-  }
+/* Every round runs every case under every allocator, in an order rotated
+ * each round and case. */
+static void run_rounds(suite_t *s) {
   uint64_t t0 = now_ns();
   long rounds = s->warmup + s->repeat;
   progress_start("suite", (int)(rounds * s->ncases * s->nalloc) + (s->warming_check ? 1 : 0));
@@ -414,14 +399,15 @@ int cmd_suite(int argc, char **argv) {
   }
   progress_end();
   s->elapsed_s = (double)(now_ns() - t0) / 1e9;
-  /* The same case must compute the same check under every allocator. */
+}
+
+/* Count the failed runs; a run whose check differs from an earlier run of
+ * its case fails too: the same case must compute the same check under every
+ * allocator. */
+static void check_runs(suite_t *s) {
   for (int i = 0; i < s->nruns; i++) {
     srun_t *r = &s->runs[i];
-    if (!r->ok) {
-      s->failures++;
-      continue;
-    }
-    for (int k = 0; k < i; k++) {
+    for (int k = 0; r->ok && k < i; k++) {
       const srun_t *q = &s->runs[k];
       if (q->ok && q->c == r->c && q->check != r->check) {
         strbuf_t note = {0};
@@ -429,13 +415,33 @@ int cmd_suite(int argc, char **argv) {
                   q->check);
         r->note = note.data;
         r->ok = false;
-        s->failures++;
-        break;
       }
     }
+    if (!r->ok) s->failures++;
   }
-  analyze(s);
+}
 
+int cmd_suite(int argc, char **argv) {
+  static suite_t suite;
+  suite_t *s = &suite;
+  int rc = parse_options(s, argc, argv);
+  if (rc) return rc;
+  /* Before the measurements, so that a bad --out costs no time. */
+  if (s->out_dir && mkdir_p(s->out_dir) != 0) {
+    fprintf(stderr, "faultless suite: cannot create %s: %s\n", s->out_dir, strerror(errno));
+    return 1;
+  }
+  for (int c = 0; c < s->ncases; c++) {
+    strbuf_t prog = {0};
+    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
+    bool ok = access(prog.data, X_OK) == 0;
+    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
+    free(prog.data);
+    if (!ok) return 1;
+  }
+  run_rounds(s);
+  check_runs(s);
+  analyze(s);
   if (s->json)
     suite_write_json(s, stdout);
   else
