@@ -54,7 +54,7 @@ static bool read_header(bench_t *b, const jv_t *d, const char *path) {
     fprintf(stderr, "faultless bench: %s: not a faultless bench result\n", path);
     return false;
   }
-  if (jv_str(jv_get(d, "command"))) b->command = str(d, "command");
+  if (jv_str(jv_get(d, "command"))) free(b->command), b->command = str(d, "command");
   b->worker = str(d, "worker");
   b->argc = argv ? (int)argv->count : 0;
   b->argv = xmalloc(((size_t)b->argc + 1) * sizeof *b->argv);
