@@ -54,6 +54,8 @@ static void usage(FILE *out) {
                "  --out DIR          write results.json, results.csv and charts to DIR\n"
                "  --worker PATH      the seed worker (default: found next to this program)\n"
                "  --timeout S        per-process limit in seconds (120)\n"
+               "  --from FILE        measure nothing: analyse and write the runs of a\n"
+               "                     results.json again (- reads stdin); --format and --out apply\n"
                "FAULTLESS_* variables of the caller do not reach the measured processes (as in\n"
                "`faultless suite`): options go in the entry, faultless:KEY=VALUE.\n"
                "FAULTLESS_BENCH_LIB_DIR names a directory searched first for the peers.\n"
@@ -85,7 +87,6 @@ static const known_t known[] = {
     {"mimalloc+faultless", KIND_PRELOAD, "mimalloc"},
 };
 #define NKNOWN (int)(sizeof known / sizeof known[0])
-#define NDEFAULT 6 /* the first six are the default list */
 
 /* Whether the variant's processes load faultless by LD_PRELOAD (and so take
  * prefault as FAULTLESS_PREFAULT). */
@@ -111,16 +112,20 @@ static const char *const option_names[] = {
 #undef FL_OPTION_NAME
 };
 
-/* "warm-method" or "warm_method" -> FL_OPT_WARM_METHOD; -1 when no option. */
-static int faultless_option(const char *key) {
+char *faultless_env(const char *key, const char *value) {
   for (int o = 0; o < FL_OPT_COUNT; o++) {
     const char *n = option_names[o];
     size_t i = 0;
     while (key[i] && n[i] && (key[i] == '-' ? '_' : toupper((unsigned char)key[i])) == n[i])
       i++;
-    if (!key[i] && !n[i]) return o;
+    long long parsed;
+    if (key[i] || n[i]) continue;
+    if (!_fl_option_parse(o, value, &parsed)) return NULL;
+    strbuf_t sb = {0};
+    sb_printf(&sb, "FAULTLESS_%s=%s", n, value);
+    return sb.data;
   }
-  return -1;
+  return NULL;
 }
 
 /* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
@@ -141,6 +146,63 @@ static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_
   free(ad.data);
 }
 
+/* Whether the entry's allocator is faultless, or one with faultless as its
+ * page source: then it takes faultless's options. */
+static bool takes_faultless_options(const known_t *k) {
+  return k && (k->kind == KIND_FAULTLESS || k->kind == KIND_FAULTLESS_PRELOAD ||
+               strstr(k->name, "+faultless"));
+}
+
+/* One KEY=VALUE of an --allocators entry into v (k: its known allocator, or
+ * NULL); 0 or EXIT_USAGE (said). */
+static int entry_option(variant_t *v, const known_t *k, char *kv, const char *spec) {
+  char *eq = strchr(kv, '=');
+  if (!eq) return bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
+  *eq = 0;
+  const char *value = eq + 1;
+  if (!strcmp(kv, "setup-ms"))
+    return parse_long(value, 0, 3600000, &v->setup_ms) ? 0
+                                                       : bad_usage("bad setup-ms in '%s'", spec);
+  if (!strcmp(kv, "prefault"))
+    return parse_bytes(value, &v->prefault) ? 0 : bad_usage("bad prefault in '%s'", spec);
+  if (!strcmp(kv, "lib")) {
+    free(v->library);
+    v->library = xstrdup(value);
+    return 0;
+  }
+  /* Any other option of faultless's, as its environment variable. */
+  char *env = takes_faultless_options(k) && v->nenv < 8 ? faultless_env(kv, value) : NULL;
+  if (!env)
+    return bad_usage("unknown allocator option or bad value in '%s' (setup-ms, prefault, lib; "
+                     "faultless: KEY=VALUE of its options)",
+                     spec);
+  v->env[v->nenv++] = env;
+  return 0;
+}
+
+/* The library v preloads, as found; a note in `note` when it is missing (the
+ * variant is then skipped). */
+static void find_library(const bench_t *b, const known_t *k, variant_t *v, const char *spec,
+                         const char *name, strbuf_t *note) {
+  if (v->library) {
+    if (access(v->library, R_OK) != 0)
+      sb_printf(note, "%s: %s not found; skipped", spec, v->library);
+  } else if (v->kind == KIND_PRELOAD) {
+    const peer_t *p = peer_named(k->peer);
+    v->library = peer_find(p);
+    if (!v->library)
+      sb_printf(note, "%s: not found (Debian package %s); skipped", name, p->package);
+    else if (strstr(k->name, "+faultless"))
+      add_adapter(b, p, v, note);
+  } else if (v->kind == KIND_FAULTLESS_PRELOAD) {
+    if (b->library_so)
+      v->library = xstrdup(b->library_so);
+    else
+      sb_printf(note, "%s: libfaultless.so not found next to this program (make lib); skipped",
+                name);
+  }
+}
+
 /* Parse one --allocators entry; 0, EXIT_USAGE (message printed), or -1 when the
  * allocator is known but not installed (note added to b->skipped). */
 static int add_variant(bench_t *b, const char *spec) {
@@ -148,44 +210,11 @@ static int add_variant(bench_t *b, const char *spec) {
   const char *name = strtok(copy, ":");
   variant_t v = {.label = xstrdup(spec), .setup_ms = b->setup_ms, .prefault = b->prefault};
   const known_t *k = NULL;
-  int bad = 0; /* set after printing usage; everything is freed below, once */
-  if (!name) bad = bad_usage("empty allocator name in '%s'", spec);
+  int bad = name ? 0 : bad_usage("empty allocator name in '%s'", spec);
   for (int i = 0; !bad && i < NKNOWN; i++)
     if (!strcmp(known[i].name, name)) k = &known[i];
-  for (char *kv = bad ? NULL : strtok(NULL, ":"); kv && !bad; kv = strtok(NULL, ":")) {
-    char *eq = strchr(kv, '=');
-    const char *value = eq ? eq + 1 : "";
-    if (eq) *eq = 0;
-    if (!eq)
-      bad = bad_usage("allocator option needs KEY=VALUE: '%s'", spec);
-    else if (!strcmp(kv, "setup-ms")) {
-      if (!parse_long(value, 0, 3600000, &v.setup_ms))
-        bad = bad_usage("bad setup-ms in '%s'", spec);
-    } else if (!strcmp(kv, "prefault")) {
-      if (!parse_bytes(value, &v.prefault)) bad = bad_usage("bad prefault in '%s'", spec);
-    } else if (!strcmp(kv, "lib")) {
-      free(v.library);
-      v.library = xstrdup(value);
-    } else if (k &&
-               (k->kind == KIND_FAULTLESS || k->kind == KIND_FAULTLESS_PRELOAD ||
-                strstr(k->name, "+faultless")) &&
-               v.nenv < (int)(sizeof v.env / sizeof v.env[0]) && faultless_option(kv) >= 0) {
-      /* Any other option of faultless's, as its environment variable, its
-       * value checked by the library's own parser. */
-      long long parsed;
-      if (!_fl_option_parse(faultless_option(kv), value, &parsed)) {
-        bad = bad_usage("bad value in '%s'", spec);
-      } else {
-        strbuf_t sb = {0};
-        sb_printf(&sb, "FAULTLESS_%s=%s", option_names[faultless_option(kv)], value);
-        v.env[v.nenv++] = sb.data;
-      }
-    } else {
-      bad = bad_usage("unknown allocator option in '%s' (setup-ms, prefault, lib; faultless: "
-                      "KEY=VALUE of its options)",
-                      spec);
-    }
-  }
+  for (char *kv = bad ? NULL : strtok(NULL, ":"); kv && !bad; kv = strtok(NULL, ":"))
+    bad = entry_option(&v, k, kv, spec);
   if (!bad && !k && !v.library)
     bad = bad_usage("unknown allocator '%s' (glibc, glibc-tuned, jemalloc, mimalloc, "
                     "tcmalloc, faultless, faultless-api, jemalloc+faultless, "
@@ -206,23 +235,7 @@ static int add_variant(bench_t *b, const char *spec) {
               : v.kind == KIND_GLIBC || v.kind == KIND_GLIBC_TUNED ? "libc6"
                                                                    : NULL;
   strbuf_t note = {0};
-  if (v.library) {
-    if (access(v.library, R_OK) != 0)
-      sb_printf(&note, "%s: %s not found; skipped", spec, v.library);
-  } else if (v.kind == KIND_PRELOAD) {
-    const peer_t *p = peer_named(k->peer);
-    v.library = peer_find(p);
-    if (!v.library)
-      sb_printf(&note, "%s: not found (Debian package %s); skipped", name, p->package);
-    else if (strstr(k->name, "+faultless"))
-      add_adapter(b, p, &v, &note);
-  } else if (v.kind == KIND_FAULTLESS_PRELOAD) {
-    if (b->library_so)
-      v.library = xstrdup(b->library_so);
-    else
-      sb_printf(&note, "%s: libfaultless.so not found next to this program (make lib); skipped",
-                name);
-  }
+  find_library(b, k, &v, spec, name, &note);
   if (v.prefault && v.kind != KIND_FAULTLESS && !preloads_faultless(&v) && v.library &&
       strcmp(spec, name) != 0)
     fprintf(stderr, "faultless bench: note: prefault applies to faultless only (%s)\n", spec);
@@ -243,8 +256,22 @@ static int add_variant(bench_t *b, const char *spec) {
 
 /* --- Options --- */
 
+/* The seed worker: `given` (--worker), else the one beside this program (the
+ * build tree) or in ../libexec/faultless (installed); NULL (said) if none. */
+static char *find_worker(const char *given) {
+  static const char *const rel[] = {"bench/seed", "../libexec/faultless/seed", NULL};
+  char *dir = self_dir(), *worker = given ? xstrdup(given) : find_relative(dir, rel, true);
+  free(dir);
+  if (worker && access(worker, X_OK) == 0) return worker;
+  fprintf(stderr, "faultless bench: the seed worker was not found (looked for bench/seed and "
+                  "../libexec/faultless/seed next to this program; build it with `make tools`)\n");
+  free(worker);
+  return NULL;
+}
+
 static int parse_options(bench_t *b, int argc, char **argv) {
-  const char *allocators = NULL, *worker = NULL;
+  /* The default: the first six known allocators. */
+  const char *allocators = "glibc,glibc-tuned,jemalloc,mimalloc,tcmalloc,faultless", *worker = NULL;
   *b = (bench_t){.chunks = 100,
                  .iterations = 2,
                  .threads = 1,
@@ -273,39 +300,31 @@ static int parse_options(bench_t *b, int argc, char **argv) {
       {"--format", OPT_STRING, &b->format, 0, 0, NULL},
       {"--out", OPT_STRING, &b->out_dir, 0, 0, NULL},
       {"--worker", OPT_STRING, &worker, 0, 0, NULL},
+      {"--from", OPT_STRING, &b->from, 0, 0, NULL},
   };
   int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless bench", usage);
   if (rc < 0) exit(0);
   if (rc) return rc;
   if (b->align & (b->align - 1))
     return bad_usage("bad --align '%zu' (0 or a power of two)", b->align);
-  if (strcmp(b->format, "table") && strcmp(b->format, "seed") && strcmp(b->format, "csv") &&
-      strcmp(b->format, "json"))
-    return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
+  static const struct {
+    const char *name;
+    void (*write)(const bench_t *, FILE *);
+  } formats[] = {{"table", bench_print_table},
+                 {"seed", bench_print_seed},
+                 {"csv", bench_write_csv},
+                 {"json", bench_write_json}};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(b->format, formats[i].name)) b->write = formats[i].write;
+  if (!b->write) return bad_usage("bad --format '%s' (table, seed, csv, json)", b->format);
   b->command = command_text("faultless", argc, argv);
-  if (worker) b->worker = xstrdup(worker);
-
-  char *dir = self_dir();
-  static const char *const workers[] = {"bench/seed", "../libexec/faultless/seed", NULL};
-  if (!b->worker) b->worker = find_relative(dir, workers, true);
+  if (b->from) return 0;
+  if (!(b->worker = find_worker(worker))) return 1;
   b->library_so = find_own_library("libfaultless");
-  free(dir);
-  if (!b->worker || access(b->worker, X_OK) != 0) {
-    fprintf(stderr,
-            "faultless bench: the seed worker was not found (looked for bench/seed and "
-            "../libexec/faultless/seed next to this program; build it with `make tools`)\n");
-    return 1;
-  }
-
-  if (allocators) {
-    char *list = xstrdup(allocators);
-    for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
-      if (add_variant(b, item) > 0) return EXIT_USAGE;
-    free(list);
-  } else {
-    for (int i = 0; i < NDEFAULT; i++)
-      add_variant(b, known[i].name);
-  }
+  char *list = xstrdup(allocators);
+  for (char *save, *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
+    if (add_variant(b, item) > 0) return EXIT_USAGE;
+  free(list);
   for (int i = 0; i < b->nskipped; i++)
     fprintf(stderr, "faultless bench: note: %s\n", b->skipped[i]);
   if (b->nvariants == 0) {
@@ -338,13 +357,9 @@ static void worker_env(const variant_t *v, childenv_t *e) {
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   r->n = 0;
-  r->thread = xmalloc(expected * sizeof *r->thread);
-  r->iteration = xmalloc(expected * sizeof *r->iteration);
-  r->index = xmalloc(expected * sizeof *r->index);
-  r->minflt = xmalloc(expected * sizeof *r->minflt);
-  r->minflt_proc = xmalloc(expected * sizeof *r->minflt_proc);
-  r->new_pages = xmalloc(expected * sizeof *r->new_pages);
-  r->duration_ns = xmalloc(expected * sizeof *r->duration_ns);
+#define ALLOC_COLUMN(key, field, type) r->field = xmalloc(expected * sizeof *r->field);
+  BENCH_COLUMNS(ALLOC_COLUMN)
+#undef ALLOC_COLUMN
   for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     unsigned long long setup_ns;
     long total;
@@ -371,32 +386,35 @@ static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   return r->n == expected;
 }
 
-static void measure(bench_t *b, run_t *r) {
-  const variant_t *v = &b->variants[r->variant];
-  char num[8][32];
-  char *argv[40];
+/* The worker's command line for v (num holds the numbers it names). */
+static void worker_argv(const bench_t *b, const variant_t *v, char *argv[24], char num[8][24]) {
+  const struct {
+    const char *flag;
+    unsigned long long value;
+  } args[8] = {{"--chunks", b->chunks},         {"--size", b->size},
+               {"--iterations", b->iterations}, {"--align", b->align},
+               {"--threads", b->threads},       {"--setup-ms", v->setup_ms},
+               {"--setup-busy", b->setup_busy}, {"--prefault", v->prefault}};
   int a = 0;
   argv[a++] = b->worker;
   argv[a++] = "--api";
   argv[a++] = v->kind == KIND_FAULTLESS ? "fl" : "malloc";
   argv[a++] = "--name";
   argv[a++] = v->label;
-  snprintf(num[0], 32, "%ld", b->chunks);
-  snprintf(num[1], 32, "%zu", b->size);
-  snprintf(num[2], 32, "%ld", b->iterations);
-  snprintf(num[3], 32, "%zu", b->align);
-  snprintf(num[4], 32, "%ld", b->threads);
-  snprintf(num[5], 32, "%ld", v->setup_ms);
-  snprintf(num[6], 32, "%ld", b->setup_busy);
-  snprintf(num[7], 32, "%zu", v->prefault);
-  const char *names[] = {"--chunks",  "--size",     "--iterations", "--align",
-                         "--threads", "--setup-ms", "--setup-busy", "--prefault"};
-  for (int i = 0; i < 8; i++) {
-    if (i == 7 && !(v->kind == KIND_FAULTLESS && v->prefault)) continue;
-    argv[a++] = (char *)names[i];
+  /* --prefault is the worker's fl_prefault call, so --api fl's alone; a
+   * preloaded faultless takes FAULTLESS_PREFAULT (worker_env). */
+  for (int i = 0; i < (v->kind == KIND_FAULTLESS && v->prefault ? 8 : 7); i++) {
+    snprintf(num[i], 24, "%llu", args[i].value);
+    argv[a++] = (char *)args[i].flag;
     argv[a++] = num[i];
   }
   argv[a] = NULL;
+}
+
+static void measure(bench_t *b, run_t *r) {
+  const variant_t *v = &b->variants[r->variant];
+  char num[8][24], *argv[24];
+  worker_argv(b, v, argv, num);
   childenv_t env;
   worker_env(v, &env);
   child_t child;
@@ -425,6 +443,39 @@ static void measure(bench_t *b, run_t *r) {
 
 /* --- The rounds --- */
 
+/* Every round measures every variant, in an order rotated each round. */
+static void measure_rounds(bench_t *b) {
+  if (getenv("LD_PRELOAD"))
+    fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
+  env_collect(&b->env);
+  if (b->out_dir || !strcmp(b->format, "json"))
+    for (int v = 0; v < b->nvariants; v++)
+      if (b->variants[v].library)
+        b->variants[v].package_version = package_of(b->variants[v].library);
+  int rounds = (int)(b->warmup + b->repeat);
+  b->runs = xmalloc((size_t)rounds * b->nvariants * sizeof *b->runs);
+  uint64_t start = now_ns();
+  progress_start("bench", rounds * b->nvariants);
+  for (int round = 0; round < rounds; round++)
+    for (int p = 0; p < b->nvariants; p++) {
+      run_t *r = &b->runs[b->nruns];
+      *r = (run_t){.variant = (p + round) % b->nvariants,
+                   .round = round,
+                   .warmup = round < b->warmup,
+                   .position = p};
+      progress_update(b->nruns, "round %d/%d%s %s", round + 1, rounds,
+                      r->warmup ? " (warm-up)" : "", b->variants[r->variant].label);
+      if (b->gap_ms > 0) {
+        struct timespec gap = {b->gap_ms / 1000, (b->gap_ms % 1000) * 1000000L};
+        nanosleep(&gap, NULL);
+      }
+      measure(b, r);
+      b->nruns++;
+    }
+  progress_end();
+  b->elapsed_s = (double)(now_ns() - start) / 1e9;
+}
+
 int cmd_bench(int argc, char **argv) {
   static bench_t b;
   int rc = parse_options(&b, argc, argv);
@@ -434,49 +485,14 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "faultless bench: cannot create %s: %s\n", b.out_dir, strerror(errno));
     return 1;
   }
-  if (getenv("LD_PRELOAD"))
-    fprintf(stderr, "faultless bench: note: LD_PRELOAD is not passed to the measurements\n");
-  env_collect(&b.env);
-  if (b.out_dir || !strcmp(b.format, "json"))
-    for (int v = 0; v < b.nvariants; v++)
-      if (b.variants[v].library) b.variants[v].package_version = package_of(b.variants[v].library);
-
-  int rounds = (int)(b.warmup + b.repeat);
-  b.runs = xmalloc((size_t)rounds * b.nvariants * sizeof *b.runs);
-  uint64_t start = now_ns();
-  progress_start("bench", rounds * b.nvariants);
-  for (int round = 0; round < rounds; round++)
-    for (int p = 0; p < b.nvariants; p++) {
-      run_t *r = &b.runs[b.nruns];
-      memset(r, 0, sizeof *r);
-      r->variant = (p + round) % b.nvariants; /* rotate the order each round */
-      r->round = round;
-      r->warmup = round < b.warmup;
-      r->position = p;
-      progress_update(b.nruns, "round %d/%d%s %s", round + 1, rounds, r->warmup ? " (warm-up)" : "",
-                      b.variants[r->variant].label);
-      if (b.gap_ms > 0) {
-        struct timespec gap = {b.gap_ms / 1000, (b.gap_ms % 1000) * 1000000L};
-        nanosleep(&gap, NULL);
-      }
-      measure(&b, r);
-      b.nruns++;
-    }
-  progress_end();
-  b.elapsed_s = (double)(now_ns() - start) / 1e9;
+  if (b.from && bench_load(&b, b.from)) return 1;
+  if (!b.from) measure_rounds(&b);
   bench_analyze(&b);
-
-  if (!strcmp(b.format, "seed"))
-    bench_print_seed(&b, stdout);
-  else if (!strcmp(b.format, "csv"))
-    bench_write_csv(&b, stdout);
-  else if (!strcmp(b.format, "json"))
-    bench_write_json(&b, stdout);
-  else
-    bench_print_table(&b, stdout);
-  rc = 0;
-  if (b.out_dir) rc = bench_write_dir(&b, b.out_dir);
-  for (int i = 0; i < b.nruns; i++)
+  b.write(&b, stdout);
+  rc = b.out_dir ? bench_write_dir(&b, b.out_dir) : 0;
+  /* A failed measurement fails the command once, when it ran, not when
+   * its results are read again. */
+  for (int i = 0; !b.from && i < b.nruns; i++)
     if (!b.runs[i].ok) rc = 1;
   return rc;
 }

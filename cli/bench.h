@@ -35,6 +35,20 @@ typedef struct {
   int nenv;
 } variant_t;
 
+/* The options in results.json: its KEY, bench_t's field. Written by
+ * bench_out.c and read back by bench_load.c from this one list. */
+/* clang-format off */
+#define BENCH_OPTIONS(X)                                                                           \
+  X(chunks, chunks) X(size, size) X(iterations, iterations) X(align, align) X(threads, threads)   \
+  X(setup_ms, setup_ms) X(setup_busy_pct, setup_busy) X(prefault, prefault) X(repeat, repeat)     \
+  X(warmup_rounds, warmup) X(gap_ms, gap_ms)
+/* A run's sample columns, in order: KEY in results.json, run_t's field, type. */
+#define BENCH_COLUMNS(X)                                                                           \
+  X(thread, thread, u32) X(iteration, iteration, u32) X(index, index, u32)                         \
+  X(duration_ns, duration_ns, u64) X(minflt, minflt, u32) X(minflt_process, minflt_proc, u32)      \
+  X(new_pages, new_pages, u32)
+/* clang-format on */
+
 /* One fresh process: its options and every sample it printed. */
 typedef struct {
   int variant;
@@ -76,13 +90,15 @@ typedef struct {
   double ratio_to_glibc; /* NaN when no glibc */
 } summary_t;
 
-typedef struct {
+typedef struct bench {
   /* options */
   long chunks, iterations, threads, setup_ms, setup_busy, repeat, warmup, timeout_s, gap_ms;
   size_t size, align, prefault;
-  const char *format; /* table, seed, csv, json */
+  const char *format;                              /* table, seed, csv, json */
+  void (*write)(const struct bench *b, FILE *out); /* the writer of that format */
   const char *out_dir;
-  char *command; /* the exact command line, shell-quoted */
+  const char *from; /* --from: a results.json read instead of measuring */
+  char *command;    /* the exact command line, shell-quoted */
   int argc;
   char **argv;
   /* what was found */
@@ -104,6 +120,14 @@ typedef struct {
 
 /* bench.c: the options, the allocators and the measured processes. */
 int cmd_bench(int argc, char **argv);
+/* A faultless option as an allocator entry gives it, KEY=VALUE ("warmers=2",
+ * "warm-method=touch"), as its variable ("FAULTLESS_WARMERS=2"), malloc'd;
+ * NULL when KEY names no option or the library's own parser refuses VALUE. */
+char *faultless_env(const char *key, const char *value);
+
+/* bench_load.c: b's options, variants and runs from a results.json at path
+ * ("-": stdin); 0, or 1 (said). */
+int bench_load(bench_t *b, const char *path);
 
 /* bench_stats.c: the summary and the start-up ratios of b's runs. */
 void bench_analyze(bench_t *b);
@@ -113,7 +137,6 @@ const char *bench_path(const variant_t *v);
 double batch_ms(const run_t *r, int iteration, long threads);
 
 /* bench_out.c: the writers; they call bench_stats.c, never bench.c. */
-extern const char *const bench_notes[];
 void bench_print_table(const bench_t *b, FILE *out);
 void bench_print_seed(const bench_t *b, FILE *out);
 void bench_write_csv(const bench_t *b, FILE *out);

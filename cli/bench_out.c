@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-const char *const bench_notes[] = {
+static const char *const bench_notes[] = {
     "'seed/buf' is the seed's own measure of new pages per buffer: pages at virtual addresses this "
     "process had "
     "never used. It hides pages an allocator gave back to the OS and faulted in again, "
@@ -246,13 +246,9 @@ static void write_runs(const bench_t *b, json_t *j) {
     json_int(j, "total_minflt", r->total_minflt);
     if (r->fl_stats) json_raw(j, "fl_stats", r->fl_stats);
     json_object_begin(j, "samples");
-    json_u32_array(j, "thread", r->thread, r->n);
-    json_u32_array(j, "iteration", r->iteration, r->n);
-    json_u32_array(j, "index", r->index, r->n);
-    json_u64_array(j, "duration_ns", r->duration_ns, r->n);
-    json_u32_array(j, "minflt", r->minflt, r->n);
-    json_u32_array(j, "minflt_process", r->minflt_proc, r->n);
-    json_u32_array(j, "new_pages", r->new_pages, r->n);
+#define WRITE_COLUMN(key, field, type) json_##type##_array(j, #key, r->field, r->n);
+    BENCH_COLUMNS(WRITE_COLUMN)
+#undef WRITE_COLUMN
     json_object_end(j);
     json_object_end(j);
   }
@@ -272,17 +268,9 @@ void bench_write_json(const bench_t *b, FILE *out) {
   json_string(&j, "worker", b->worker);
 
   json_object_begin(&j, "options");
-  json_int(&j, "chunks", b->chunks);
-  json_int(&j, "size", (long long)b->size);
-  json_int(&j, "iterations", b->iterations);
-  json_int(&j, "align", (long long)b->align);
-  json_int(&j, "threads", b->threads);
-  json_int(&j, "setup_ms", b->setup_ms);
-  json_int(&j, "setup_busy_pct", b->setup_busy);
-  json_int(&j, "prefault", (long long)b->prefault);
-  json_int(&j, "repeat", b->repeat);
-  json_int(&j, "warmup_rounds", b->warmup);
-  json_int(&j, "gap_ms", b->gap_ms);
+#define WRITE_OPTION(key, field) json_int(&j, #key, (long long)b->field);
+  BENCH_OPTIONS(WRITE_OPTION)
+#undef WRITE_OPTION
   json_object_end(&j);
   env_print_json(&b->env, &j, "environment");
 
@@ -304,13 +292,14 @@ void bench_write_json(const bench_t *b, FILE *out) {
 
 /* Median over the measured rounds of the time of allocation `index` in `iteration`. */
 static double index_median_us(const bench_t *b, int v, int iteration, long index) {
-  double *values = xmalloc(((size_t)b->repeat * b->threads + 1) * sizeof *values);
-  size_t n = 0;
+  /* One sample per thread and round: a file read back (--from) may hold more. */
+  size_t cap = (size_t)b->repeat * b->threads + 1, n = 0;
+  double *values = xmalloc(cap * sizeof *values);
   for (int i = 0; i < b->nruns; i++) {
     const run_t *r = &b->runs[i];
     if (r->variant != v || r->warmup || !r->ok) continue;
     for (size_t k = 0; k < r->n; k++)
-      if ((int)r->iteration[k] == iteration && r->index[k] == index)
+      if ((int)r->iteration[k] == iteration && r->index[k] == index && n < cap)
         values[n++] = (double)r->duration_ns[k] / 1e3;
   }
   double m = median(values, n);
@@ -318,79 +307,77 @@ static double index_median_us(const bench_t *b, int v, int iteration, long index
   return m;
 }
 
-static int write_charts(const bench_t *b, const char *dir) {
+/* latency.dat: per allocator and iteration, a block of each allocation's
+ * median time; medians.dat: per allocator, its median us/MiB per iteration. */
+static int write_chart_data(const bench_t *b, const char *dir) {
   strbuf_t path = {0};
   sb_printf(&path, "%s/latency.dat", dir);
   FILE *f = fopen(path.data, "w");
-  if (!f) return free(path.data), -1;
+  path.len = 0;
+  sb_printf(&path, "%s/medians.dat", dir);
+  FILE *g = f ? fopen(path.data, "w") : NULL;
+  free(path.data);
+  if (!g) return f ? fclose(f), -1 : -1;
   fprintf(f,
           "# index, median us of alloc+memset over %ld rounds; one block per allocator and "
           "iteration\n",
           b->repeat);
-  for (int v = 0; v < b->nvariants; v++)
+  fprintf(g, "# allocator, median us/MiB per iteration\n");
+  for (int v = 0; v < b->nvariants; v++) {
+    fprintf(g, "\"%s\"", b->variants[v].label);
     for (int it = 1; it <= b->iterations; it++) {
       fprintf(f, "# %s iteration %d\n", b->variants[v].label, it);
       for (long i = 0; i < b->chunks; i++)
         fprintf(f, "%ld %.3f\n", i, index_median_us(b, v, it, i));
       fprintf(f, "\n\n");
+      fprintf(g, " %.3f", b->summary[v * b->iterations + it - 1].median_us_per_mib);
     }
+    fprintf(g, "\n");
+  }
   fclose(f);
+  fclose(g);
+  return 0;
+}
 
-  path.len = 0;
-  sb_printf(&path, "%s/medians.dat", dir);
-  f = fopen(path.data, "w");
-  if (!f) return free(path.data), -1;
-  fprintf(f, "# allocator, median us/MiB per iteration\n");
+/* charts.gp: gnuplot's own loops over the formats, the allocators (LABELS)
+ * and their iterations (IT) draw latency and medians, as SVG and PNG. */
+static int write_charts(const bench_t *b, const char *dir) {
+  strbuf_t path = {0};
+  sb_printf(&path, "%s/charts.gp", dir);
+  FILE *f = write_chart_data(b, dir) ? NULL : fopen(path.data, "w");
+  free(path.data);
+  if (!f) return -1;
   double lowest = INFINITY;
   for (int i = 0; i < b->nsummary; i++)
     if (b->summary[i].median_us_per_mib > 0) lowest = fmin(lowest, b->summary[i].median_us_per_mib);
-  for (int v = 0; v < b->nvariants; v++) {
-    fprintf(f, "\"%s\"", b->variants[v].label);
-    for (int it = 1; it <= b->iterations; it++)
-      fprintf(f, " %.3f", b->summary[v * b->iterations + it - 1].median_us_per_mib);
-    fprintf(f, "\n");
-  }
-  fclose(f);
-
-  path.len = 0;
-  sb_printf(&path, "%s/charts.gp", dir);
-  f = fopen(path.data, "w");
-  free(path.data);
-  if (!f) return -1;
   char size[32];
   format_bytes(b->size, size);
-  fprintf(f, "# gnuplot charts.gp  (written by: %s)\n", b->command);
-  fprintf(f, "set termoption noenhanced\nset key outside right top\nset grid\n");
-  for (int png = 0; png < 2; png++) {
-    const char *term = png ? "pngcairo size 1200,650" : "svg size 1200,650 background rgb 'white'";
-    const char *ext = png ? "png" : "svg";
-    fprintf(f, "\nset terminal %s\nset output 'latency.%s'\n", term, ext);
-    fprintf(f, "set title 'alloc + memset of %s, median of %ld rounds (fresh process each)'\n",
-            size, b->repeat);
-    fprintf(f, "set xlabel 'allocation in the batch'\nset ylabel 'us'\nset logscale y\n"
-               "set style data lines\nunset xtics\nset xtics\nset yrange [*:*]\nplot ");
-    int block = 0;
-    for (int v = 0; v < b->nvariants; v++)
-      for (int it = 1; it <= b->iterations; it++, block++)
-        fprintf(f, "%s'latency.dat' index %d using 1:2 lw 1.5 lc %d dt %d title '%s #%d'",
-                block ? ", \\\n     " : "", block, v + 1, it, b->variants[v].label, it);
-    fprintf(f, "\n");
-
-    fprintf(f, "\nset terminal %s\nset output 'medians.%s'\n", term, ext);
-    fprintf(f, "set title 'median us per MiB, alloc + memset (%ld x %s)'\n", b->chunks, size);
-    fprintf(f, "set xlabel ''\nset ylabel 'us per MiB'\nset logscale y\nset style data "
-               "histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border "
-               "-1\nset xtics rotate by -25\n");
-    if (isfinite(lowest)) /* log scale: bars rise from a decade below the lowest */
-      fprintf(f, "set yrange [%g:*]\n", pow(10, floor(log10(lowest / 2))));
-    fprintf(f, "plot ");
-    for (int it = 1; it <= b->iterations; it++)
-      fprintf(f, "%s'medians.dat' using %d%s title 'iteration %d'", it > 1 ? ", " : "", it + 1,
-              it == 1 ? ":xtic(1)" : "", it);
-    fprintf(f, "\nunset xtics\nset xtics\n");
-  }
+  fprintf(f, "# gnuplot charts.gp  (written by: %s)\nIT = %ld\nLABELS = \"", b->command,
+          b->iterations);
+  for (int v = 0; v < b->nvariants; v++)
+    fprintf(f, "%s%s", v ? " " : "", b->variants[v].label);
+  fprintf(f,
+          "\"\nset termoption noenhanced\nset key outside right top\nset grid\n"
+          "do for [png=0:1] {\n"
+          "  if (png) { set terminal pngcairo size 1200,650; ext = 'png' } else {\n"
+          "    set terminal svg size 1200,650 background rgb 'white'; ext = 'svg' }\n"
+          "  set output 'latency.'.ext\n"
+          "  set title 'alloc + memset of %s, median of %ld rounds (fresh process each)'\n"
+          "  set xlabel 'allocation in the batch'; set ylabel 'us'; set logscale y\n"
+          "  set style data lines; unset xtics; set xtics; set yrange [*:*]\n"
+          "  plot for [k=0:words(LABELS)*IT-1] 'latency.dat' index k using 1:2 lw 1.5 \\\n"
+          "    lc k/IT+1 dt k%%IT+1 title sprintf('%%s #%%d', word(LABELS, k/IT+1), k%%IT+1)\n"
+          "  set output 'medians.'.ext\n"
+          "  set title 'median us per MiB, alloc + memset (%ld x %s)'\n"
+          "  set xlabel ''; set ylabel 'us per MiB'; set style data histograms\n"
+          "  set style histogram clustered gap 1; set style fill solid 0.8 border -1\n"
+          "  set xtics rotate by -25\n",
+          size, b->repeat, b->chunks, size);
+  if (isfinite(lowest)) /* log scale: bars rise from a decade below the lowest */
+    fprintf(f, "  set yrange [%g:*]\n", pow(10, floor(log10(lowest / 2))));
+  fprintf(f, "  plot for [it=1:IT] 'medians.dat' using (column(it+1)):xtic(1) title "
+             "sprintf('iteration %%d', it)\n  unset xtics; set xtics\n}\n");
   fclose(f);
-
   return run_gnuplot(dir, "faultless bench");
 }
 
@@ -399,24 +386,18 @@ int bench_write_dir(const bench_t *b, const char *dir) {
     fprintf(stderr, "faultless bench: cannot create %s: %s\n", dir, strerror(errno));
     return 1;
   }
-  strbuf_t path = {0};
-  sb_printf(&path, "%s/results.json", dir);
-  FILE *f = fopen(path.data, "w");
-  if (f) {
-    bench_write_json(b, f);
+  const char *names[] = {"results.json", "results.csv"};
+  for (int k = 0; k < 2; k++) {
+    strbuf_t path = {0};
+    sb_printf(&path, "%s/%s", dir, names[k]);
+    FILE *f = fopen(path.data, "w");
+    free(path.data);
+    if (!f) {
+      fprintf(stderr, "faultless bench: cannot write in %s: %s\n", dir, strerror(errno));
+      return 1;
+    }
+    (k ? bench_write_csv : bench_write_json)(b, f);
     fclose(f);
-  }
-  path.len = 0;
-  sb_printf(&path, "%s/results.csv", dir);
-  FILE *g = fopen(path.data, "w");
-  if (g) {
-    bench_write_csv(b, g);
-    fclose(g);
-  }
-  free(path.data);
-  if (!f || !g) {
-    fprintf(stderr, "faultless bench: cannot write in %s: %s\n", dir, strerror(errno));
-    return 1;
   }
   if (write_charts(b, dir) != 0) return 1;
   if (is_tty(stderr))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* faultless bench's analysis: per allocator and iteration the medians of the
  * measured rounds, and the start-up ratios, from the runs (measured by
- * bench.c, or merged from Lambda responses by lambda_collect.c). The writers
+ * bench.c, or read back from a results.json by bench_load.c). The writers
  * (bench_out.c) read what it leaves in bench_t. */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -118,6 +118,18 @@ static void ratio(bench_t *b, ratio_t *out, int a, int ita, int c, int itc) {
   free(values);
 }
 
+/* The next target: NAME (with the label for %s), what it compares, and its
+ * bound, a ceiling (at_most) or a floor. */
+static ratio_t *target(bench_t *b, const char *name, const char *label, const char *description,
+                       double bound, bool at_most) {
+  ratio_t *r = &b->ratios[b->nratios++];
+  snprintf(r->name, sizeof r->name, name, label);
+  snprintf(r->description, sizeof r->description, "%s", description);
+  r->target = bound;
+  r->at_most = at_most;
+  return r;
+}
+
 /* The three start-up targets, for whichever of them this run's allocators allow. */
 static void startup_ratios(bench_t *b) {
   b->nratios = 0;
@@ -126,12 +138,9 @@ static void startup_ratios(bench_t *b) {
   int warmed = find_variant(b, KIND_FAULTLESS, NULL, 1);
   int plain = find_variant(b, KIND_FAULTLESS, NULL, 0);
   if (warmed >= 0 && b->iterations >= 2) {
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R1 %s", b->variants[warmed].label);
-    snprintf(r->description, sizeof r->description,
-             "first batch / second batch, after start-up work with prefault");
-    r->target = 1.15;
-    r->at_most = true;
+    ratio_t *r =
+        target(b, "R1 %s", b->variants[warmed].label,
+               "first batch / second batch, after start-up work with prefault", 1.15, true);
     ratio(b, r, warmed, 1, warmed, 2);
     const summary_t *s = &b->summary[warmed * b->iterations];
     r->has_faults = true;
@@ -139,24 +148,18 @@ static void startup_ratios(bench_t *b) {
     r->faults_process = s->minflt_process_per_buffer;
     r->met = r->met && s->minflt_per_buffer < 1.0;
   }
-  if (plain >= 0 && glibc >= 0 && b->variants[glibc].setup_ms == 0) {
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R2 glibc / %s", b->variants[plain].label);
-    snprintf(r->description, sizeof r->description,
-             "first batch, no start-up work: glibc's time / faultless's (speed-up)");
-    r->target = 1.6;
-    r->at_most = false;
-    ratio(b, r, glibc, 1, plain, 1);
-  }
-  for (int v = 0; mimalloc >= 0 && b->iterations >= 2 && v < b->nvariants; v++) {
-    if (!is_faultless(&b->variants[v])) continue;
-    ratio_t *r = &b->ratios[b->nratios++];
-    snprintf(r->name, sizeof r->name, "R3 %s / mimalloc", b->variants[v].label);
-    snprintf(r->description, sizeof r->description, "second batch: faultless's time / mimalloc's");
-    r->target = 1.05;
-    r->at_most = true;
-    ratio(b, r, v, 2, mimalloc, 2);
-  }
+  if (plain >= 0 && glibc >= 0 && b->variants[glibc].setup_ms == 0)
+    ratio(b,
+          target(b, "R2 glibc / %s", b->variants[plain].label,
+                 "first batch, no start-up work: glibc's time / faultless's (speed-up)", 1.6,
+                 false),
+          glibc, 1, plain, 1);
+  for (int v = 0; mimalloc >= 0 && b->iterations >= 2 && v < b->nvariants; v++)
+    if (is_faultless(&b->variants[v]))
+      ratio(b,
+            target(b, "R3 %s / mimalloc", b->variants[v].label,
+                   "second batch: faultless's time / mimalloc's", 1.05, true),
+            v, 2, mimalloc, 2);
 }
 
 /* Summary and start-up ratios of runs gathered elsewhere (faultless lambda

@@ -13,9 +13,9 @@
 # and tools/ includes neither.
 TOOLS_SRC := tools/util.c tools/json.c tools/machine.c tools/peers.c tools/progress.c
 TOOLS_HDR := tools/size.h tools/util.h tools/json.h tools/machine.h tools/peers.h tools/progress.h
-CLI_SRC := cli/faultless.c cli/bench.c cli/bench_out.c cli/probe.c cli/run.c cli/lambda.c cli/suite_out.c cli/suite_warm.c cli/lambda_collect.c cli/bench_stats.c cli/probe_out.c \
+CLI_SRC := cli/faultless.c cli/bench.c cli/bench_load.c cli/bench_out.c cli/probe.c cli/run.c cli/suite_out.c cli/suite_warm.c cli/bench_stats.c cli/probe_out.c \
            cli/suite.c $(TOOLS_SRC)
-CLI_HDR := src/parse.h src/internal.h src/config.h src/prim/prim.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/lambda.h cli/suite.h \
+CLI_HDR := src/parse.h src/internal.h src/config.h src/prim/prim.h $(TOOLS_HDR) cli/bench.h cli/probe.h cli/run.h cli/suite.h \
            include/faultless.h
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
 
@@ -33,7 +33,12 @@ BENCH_ARGS ?=
 TEST_STEPS += test-cli
 .PHONY: tools bench test-cli
 
-tools: $(B)/faultless $(B)/bench/seed
+tools: $(B)/faultless $(B)/faultless-lambda $(B)/bench/seed
+
+# `faultless lambda` runs this script, found beside the command.
+$(B)/faultless-lambda: cli/faultless-lambda
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(B)/obj/cli/%.o: cli/%.c $(CLI_HDR)
 	@mkdir -p $(dir $@)

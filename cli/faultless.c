@@ -5,13 +5,15 @@
 #include "faultless.h"
 
 #include "bench.h"
-#include "lambda.h"
 #include "probe.h"
 #include "run.h"
 #include "suite.h"
 #include "../tools/util.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -22,6 +24,39 @@ static void usage(FILE *out) {
           "  run      run a program with faultless as its malloc (faultless run --help)\n"
           "  suite    the general-purpose allocator suite (faultless suite --help)\n"
           "  version  print the version\n");
+}
+
+/* faultless lambda: the AWS CLI's work, done by the script installed beside
+ * this program (cli/faultless-lambda). invoke's byte counts go to the handler
+ * as given ("1M"), which reads them with the library's parser: they are
+ * checked here with that same parser, so that a bad one is a usage error now
+ * and not a failed invocation in Lambda. */
+static int cmd_lambda(int argc, char **argv) {
+  for (int i = 2; argc > 1 && !strcmp(argv[1], "invoke") && i < argc; i++) {
+    static const char *const bytes[] = {"--size", "--align", "--prefault"};
+    bool missing;
+    size_t n;
+    for (int k = 0; k < 3; k++) {
+      const char *v = option_value(argc, argv, &i, bytes[k], &missing);
+      if (v && !parse_bytes(v, &n))
+        return usage_error("faultless lambda", usage,
+                           "bad byte count in '%s' (faultless "
+                           "lambda --help)",
+                           v);
+    }
+  }
+  char *dir = self_dir();
+  static const char *const rel[] = {"faultless-lambda", "../libexec/faultless/lambda", NULL};
+  char *script = find_relative(dir, rel, true);
+  free(dir);
+  if (script) {
+    argv[0] = script;
+    execv(script, argv);
+  }
+  fprintf(stderr, "faultless lambda: cannot run %s: %s\n",
+          script ? script : "faultless-lambda beside this program",
+          strerror(script ? errno : ENOENT));
+  return 1;
 }
 
 int main(int argc, char **argv) {

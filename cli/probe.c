@@ -207,42 +207,34 @@ static void find_populations(touch_result_t *t) {
   free(slow);
 }
 
+/* One phase of first touch, each on a mapping of its own: base pages, then
+ * huge pages where THP allows them. */
+static void touch_phase(const char *name) {
+  touch_result_t *ts[2] = {&probe_touch4k, &probe_touch2m};
+  size_t sizes[2] = {probe_opts.touch_size, probe_opts.huge_size};
+  for (int h = 0; h < 2; h++) {
+    void *base;
+    size_t len;
+    char *p = ts[h]->available ? map_aligned(sizes[h], h, &base, &len) : NULL;
+    if (!p) continue;
+    touch_region(ts[h], name, p, sizes[h]);
+    munmap(base, len);
+  }
+}
+
 static void probe_first_touch(const env_t *env) {
-  size_t b4 = probe_opts.touch_size, b2 = probe_opts.huge_size;
   probe_touch4k.available = true;
   probe_touch2m.available = env->thp_available;
   if (!probe_touch2m.available)
     probe_touch2m.why_not = "transparent huge pages are off here (THP 'never')";
-
   /* fresh, then recycled: the pages this process just unmapped */
-  for (int phase = 0; phase < 2; phase++) {
-    void *base;
-    size_t len;
-    char *p = map_aligned(b4, false, &base, &len);
-    if (p) {
-      touch_region(&probe_touch4k, phase ? "recycled" : "fresh", p, b4);
-      munmap(base, len);
-    }
-    if (probe_touch2m.available && (p = map_aligned(b2, true, &base, &len))) {
-      touch_region(&probe_touch2m, phase ? "recycled" : "fresh", p, b2);
-      munmap(base, len);
-    }
-  }
+  touch_phase("fresh");
+  touch_phase("recycled");
   /* after idle: long enough for free page reporting to hand the pages to the host */
   if (probe_opts.idle_ms > 0 && !out_of_time()) {
     struct timespec ts = {probe_opts.idle_ms / 1000, (probe_opts.idle_ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-    void *base;
-    size_t len;
-    char *p = map_aligned(b4, false, &base, &len);
-    if (p) {
-      touch_region(&probe_touch4k, "after-idle", p, b4);
-      munmap(base, len);
-    }
-    if (probe_touch2m.available && (p = map_aligned(b2, true, &base, &len))) {
-      touch_region(&probe_touch2m, "after-idle", p, b2);
-      munmap(base, len);
-    }
+    touch_phase("after-idle");
   }
   find_populations(&probe_touch4k);
   if (probe_touch2m.available) {
@@ -360,7 +352,7 @@ static void probe_warming(const env_t *env) {
   for (int i = 0; i < probe_nwarm; i++) {
     double copy[8];
     memcpy(copy, probe_warm[i].gbps, sizeof copy);
-    probe_warm[i].median_gbps = probe_warm[i].runs ? median(copy, (size_t)probe_warm[i].runs) : NAN;
+    probe_warm[i].median_gbps = median(copy, (size_t)probe_warm[i].runs);
     if (probe_warm[i].available && !probe_warm[i].runs)
       probe_warm[i].available = false, probe_warm[i].why_not = "skipped: out of time";
   }

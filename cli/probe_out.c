@@ -62,43 +62,45 @@ static void recommend(const env_t *env) {
 
 /* --- Output --- */
 
+static void print_recommendation(const env_t *env);
+
+/* One first-touch table: a row per phase, then its populations. */
+static void print_touch(const touch_result_t *t) {
+  if (t == &probe_touch2m)
+    printf("\nfirst touch per 2 MiB page (us; timer included):\n");
+  else
+    printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
+  if (!t->available) {
+    printf("  not measured: %s\n", t->why_not);
+    return;
+  }
+  if (t->why_not) printf("  note: %s\n", t->why_not);
+  printf("  %-11s %7s %9s %9s %9s %9s %9s %8s %7s %6s\n", "phase", "pages", "p10", "median", "p90",
+         "p99", "max", "GB/s", "flt/pg", "huge");
+  for (int i = 0; i < t->nphases; i++) {
+    const touch_phase_t *ph = &t->phases[i];
+    printf("  %-11s %7zu %9.2f %9.2f %9.2f %9.2f %9.1f %8.2f %7.2f %5.0f%%\n", ph->name, ph->pages,
+           ph->p10, ph->p50, ph->p90, ph->p99, ph->max, (double)t->page / (ph->p50 * 1e3),
+           ph->faults_per_page, ph->huge_share * 100);
+  }
+  if (t->bimodal)
+    printf("  two populations: %.0f%% fast (median %.2f us), %.0f%% slow (median %.2f us, "
+           "%.1fx), split at %.2f us\n"
+           "  (fast: the guest had the page; slow: the host had to back it as well)\n",
+           t->fast_share * 100, t->fast_median, (1 - t->fast_share) * 100, t->slow_median,
+           t->slow_median / t->fast_median, t->split_us);
+  else
+    printf("  one population\n");
+}
+
 static void print_text(const env_t *env, double elapsed) {
   printf("faultless probe (%.1f s)\n\nenvironment:\n", elapsed);
   env_print_text(env, stdout);
-
   printf("\nmemset on mapped memory (%zu MiB, %d passes): median %.2f GB/s, best %.2f GB/s\n",
          probe_memset_result.bytes >> 20, probe_memset_result.passes,
          probe_memset_result.median_gbps, probe_memset_result.best_gbps);
-
-  touch_result_t *ts[] = {&probe_touch4k, &probe_touch2m};
-  for (int k = 0; k < 2; k++) {
-    touch_result_t *t = ts[k];
-    if (k)
-      printf("\nfirst touch per 2 MiB page (us; timer included):\n");
-    else
-      printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
-    if (!t->available) {
-      printf("  not measured: %s\n", t->why_not);
-      continue;
-    }
-    if (t->why_not) printf("  note: %s\n", t->why_not);
-    printf("  %-11s %7s %9s %9s %9s %9s %9s %8s %7s %6s\n", "phase", "pages", "p10", "median",
-           "p90", "p99", "max", "GB/s", "flt/pg", "huge");
-    for (int i = 0; i < t->nphases; i++) {
-      touch_phase_t *ph = &t->phases[i];
-      printf("  %-11s %7zu %9.2f %9.2f %9.2f %9.2f %9.1f %8.2f %7.2f %5.0f%%\n", ph->name,
-             ph->pages, ph->p10, ph->p50, ph->p90, ph->p99, ph->max,
-             (double)t->page / (ph->p50 * 1e3), ph->faults_per_page, ph->huge_share * 100);
-    }
-    if (t->bimodal)
-      printf("  two populations: %.0f%% fast (median %.2f us), %.0f%% slow (median %.2f us, "
-             "%.1fx), split at %.2f us\n"
-             "  (fast: the guest had the page; slow: the host had to back it as well)\n",
-             t->fast_share * 100, t->fast_median, (1 - t->fast_share) * 100, t->slow_median,
-             t->slow_median / t->fast_median, t->split_us);
-    else
-      printf("  one population\n");
-  }
+  print_touch(&probe_touch4k);
+  print_touch(&probe_touch2m);
   printf("  phases: fresh = first memory this probe maps; recycled = mapped again right after\n"
          "  unmapping (the guest still holds those pages); after-idle = mapped %ld ms after\n"
          "  unmapping (free page reporting%s has time to give them to the host)\n",
@@ -117,6 +119,11 @@ static void print_text(const env_t *env, double elapsed) {
              "*", "n/a", w->why_not);
   }
 
+  print_recommendation(env);
+}
+
+/* The FAULTLESS_* settings, and what warming takes at the advised rate. */
+static void print_recommendation(const env_t *env) {
   printf("\nrecommendation:\n");
   if (!rec.advised) {
     printf("  no warming method worked here; leave FAULTLESS_PREFAULT=0\n");
@@ -162,6 +169,37 @@ static void print_text(const env_t *env, double elapsed) {
   }
 }
 
+/* One page size's first-touch results, into the object open in j. */
+static void json_touch(json_t *j, const touch_result_t *t) {
+  json_bool(j, "measured", t->available);
+  json_string(j, "note", t->why_not);
+  json_int(j, "page_bytes", (long long)t->page);
+  json_array_begin(j, "phases");
+  for (int i = 0; i < t->nphases; i++) {
+    const touch_phase_t *ph = &t->phases[i];
+    json_object_begin(j, NULL);
+    json_string(j, "phase", ph->name);
+    json_int(j, "pages", (long long)ph->pages);
+    json_double(j, "p10_us", ph->p10);
+    json_double(j, "median_us", ph->p50);
+    json_double(j, "p90_us", ph->p90);
+    json_double(j, "p99_us", ph->p99);
+    json_double(j, "max_us", ph->max);
+    json_double(j, "median_gb_per_s", (double)t->page / (ph->p50 * 1e3));
+    json_double(j, "faults_per_page", ph->faults_per_page);
+    json_double(j, "huge_share", ph->huge_share);
+    json_object_end(j);
+  }
+  json_array_end(j);
+  json_bool(j, "two_populations", t->bimodal);
+  if (t->bimodal) {
+    json_double(j, "split_us", t->split_us);
+    json_double(j, "fast_share", t->fast_share);
+    json_double(j, "fast_median_us", t->fast_median);
+    json_double(j, "slow_median_us", t->slow_median);
+  }
+}
+
 static void print_json(const env_t *env, double elapsed) {
   json_t j;
   json_init(&j, stdout);
@@ -178,39 +216,12 @@ static void print_json(const env_t *env, double elapsed) {
   json_object_end(&j);
 
   json_object_begin(&j, "first_touch");
-  touch_result_t *ts[] = {&probe_touch4k, &probe_touch2m};
-  for (int k = 0; k < 2; k++) {
-    touch_result_t *t = ts[k];
-    json_object_begin(&j, k ? "page_2m" : "page_4k");
-    json_bool(&j, "measured", t->available);
-    json_string(&j, "note", t->why_not);
-    json_int(&j, "page_bytes", (long long)t->page);
-    json_array_begin(&j, "phases");
-    for (int i = 0; i < t->nphases; i++) {
-      touch_phase_t *ph = &t->phases[i];
-      json_object_begin(&j, NULL);
-      json_string(&j, "phase", ph->name);
-      json_int(&j, "pages", (long long)ph->pages);
-      json_double(&j, "p10_us", ph->p10);
-      json_double(&j, "median_us", ph->p50);
-      json_double(&j, "p90_us", ph->p90);
-      json_double(&j, "p99_us", ph->p99);
-      json_double(&j, "max_us", ph->max);
-      json_double(&j, "median_gb_per_s", (double)t->page / (ph->p50 * 1e3));
-      json_double(&j, "faults_per_page", ph->faults_per_page);
-      json_double(&j, "huge_share", ph->huge_share);
-      json_object_end(&j);
-    }
-    json_array_end(&j);
-    json_bool(&j, "two_populations", t->bimodal);
-    if (t->bimodal) {
-      json_double(&j, "split_us", t->split_us);
-      json_double(&j, "fast_share", t->fast_share);
-      json_double(&j, "fast_median_us", t->fast_median);
-      json_double(&j, "slow_median_us", t->slow_median);
-    }
-    json_object_end(&j);
-  }
+  json_object_begin(&j, "page_4k");
+  json_touch(&j, &probe_touch4k);
+  json_object_end(&j);
+  json_object_begin(&j, "page_2m");
+  json_touch(&j, &probe_touch2m);
+  json_object_end(&j);
   json_object_end(&j);
 
   json_array_begin(&j, "warming");

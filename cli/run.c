@@ -97,53 +97,41 @@ static const struct {
     {"--warmers", "FAULTLESS_WARMERS", "not a count 0-256 or auto", FL_OPT_WARMERS},
 };
 
-/* 0; -1 after --help; or EXIT_USAGE (said). */
+#define run_bad_usage(...) usage_error("faultless run", run_usage, __VA_ARGS__)
+
+/* 0; -1 after --help; or EXIT_USAGE (said). The options end at "--" or at
+ * the first argument that is none: CMD. */
 static int parse_run(run_t *r, int argc, char **argv) {
   *r = (run_t){0};
-  const char **values[] = {&r->prefault, &r->budget, &r->warmers};
+  const opt_t opts[] = {{"--prefault", OPT_STRING, &r->prefault, 0, 0, NULL},
+                        {"--budget", OPT_STRING, &r->budget, 0, 0, NULL},
+                        {"--warmers", OPT_STRING, &r->warmers, 0, 0, NULL},
+                        {"--with", OPT_STRING, &r->with, 0, 0, NULL}};
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--"); i++) {
-    const char *a = argv[i], *v = NULL;
-    bool missing = false;
-    int k = 0;
-    while (k < 3 && !(v = option_value(argc, argv, &i, run_options[k].flag, &missing)) && !missing)
-      k++;
-    long long parsed;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      run_usage(stdout);
-      return -1;
-    } else if (v && k < 3) {
-      if (!_fl_option_parse(run_options[k].opt, v, &parsed)) {
-        fprintf(stderr, "faultless run: %s '%s': %s\n", run_options[k].flag, v,
-                run_options[k].what);
-        return run_usage(stderr), EXIT_USAGE;
-      }
-      *values[k] = v;
-    } else if (!missing && (v = option_value(argc, argv, &i, "--with", &missing))) {
-      if (!peer_named(v) || !peer_named(v)->adapter) {
-        fprintf(stderr, "faultless run: --with '%s': jemalloc or mimalloc\n", v);
-        return run_usage(stderr), EXIT_USAGE;
-      }
-      r->with = v;
-    } else if (missing) {
-      fprintf(stderr, "faultless run: %s needs a value\n", a);
-      return run_usage(stderr), EXIT_USAGE;
-    } else if (!strcmp(a, "--stats") || !strcmp(a, "--stats=json")) {
+    const char *a = argv[i];
+    int took = take_option(argc, argv, &i, opts, sizeof opts / sizeof opts[0], "faultless run");
+    if (took < 0) return run_usage(stderr), EXIT_USAGE;
+    if (took) continue;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) return run_usage(stdout), -1;
+    if (!strcmp(a, "--stats") || !strcmp(a, "--stats=json"))
       r->stats = a[7] ? "json" : "1";
-    } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+    else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
       r->verbose = true;
-    } else if (a[0] == '-') {
-      fprintf(stderr, "faultless run: unknown option '%s'\n", a);
-      return run_usage(stderr), EXIT_USAGE;
-    } else {
-      break; /* the command, without "--" */
-    }
+    else if (a[0] == '-')
+      return run_bad_usage("unknown option '%s'", a);
+    else
+      break;
   }
+  const char *values[] = {r->prefault, r->budget, r->warmers};
+  long long parsed;
+  for (int k = 0; k < 3; k++)
+    if (values[k] && !_fl_option_parse(run_options[k].opt, values[k], &parsed))
+      return run_bad_usage("%s '%s': %s", run_options[k].flag, values[k], run_options[k].what);
+  if (r->with && (!peer_named(r->with) || !peer_named(r->with)->adapter))
+    return run_bad_usage("--with '%s': jemalloc or mimalloc", r->with);
   if (i < argc && !strcmp(argv[i], "--")) i++;
-  if (i >= argc) {
-    fprintf(stderr, "faultless run: no command given\n");
-    return run_usage(stderr), EXIT_USAGE;
-  }
+  if (i >= argc) return run_bad_usage("no command given");
   r->cmd = argv + i;
   return 0;
 }

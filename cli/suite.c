@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
+#include "bench.h"
+
 #include "../tools/peers.h"
 #include "../tools/progress.h"
 
@@ -16,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,31 +72,19 @@ static void usage(FILE *out) {
           default_allocators);
 }
 
-static int bad_usage(const char *what, const char *arg) {
-  fprintf(stderr, "faultless suite: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
-  usage(stderr);
-  return EXIT_USAGE;
-}
+#define bad_usage(...) usage_error("faultless suite", usage, __VA_ARGS__)
 
 /* --- Allocators --- */
-
-static void upper(char *s) {
-  for (; *s; s++)
-    if (*s >= 'a' && *s <= 'z')
-      *s = (char)(*s - 'a' + 'A');
-    else if (*s == '-')
-      *s = '_';
-}
 
 /* One --allocators entry; 0, EXIT_USAGE, or -1 when not installed (noted). */
 static int add_allocator(suite_t *s, const char *spec) {
   if (s->nalloc >= (int)(sizeof s->alloc / sizeof s->alloc[0]))
-    return bad_usage("too many allocators", NULL);
+    return bad_usage("too many allocators");
   char *copy = xstrdup(spec);
   char *save = NULL;
   char *name = strtok_r(copy, ":", &save);
   allocator_t a = {.label = xstrdup(spec)};
-  if (!name) return free(copy), bad_usage("empty allocator name", spec);
+  if (!name) return free(copy), bad_usage("empty allocator name: %s", spec);
   const peer_t *peer = peer_named(name);
   if (!strcmp(name, "glibc") || peer)
     a.base = peer ? peer->name : "glibc";
@@ -107,24 +98,24 @@ static int add_allocator(suite_t *s, const char *spec) {
   }
   for (char *kv = strtok_r(NULL, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
     char *eq = strchr(kv, '=');
-    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE", spec);
+    if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: %s", spec);
     *eq = 0;
+    char *env = NULL;
     if (!strcmp(kv, "lib")) {
       a.library = xstrdup(eq + 1);
-    } else if (a.faultless && a.nenv < 8) {
-      upper(kv);
-      strbuf_t sb = {0};
-      sb_printf(&sb, "FAULTLESS_%s=%s", kv, eq + 1);
-      a.env[a.nenv++] = sb.data;
-      if (!strcmp(kv, "PREFAULT") || !strcmp(kv, "AHEAD")) a.warming = strcmp(eq + 1, "0") != 0;
+    } else if (a.faultless && a.nenv < 8 && (env = faultless_env(kv, eq + 1))) {
+      a.env[a.nenv++] = env;
+      if (!strcasecmp(kv, "prefault") || !strcasecmp(kv, "ahead"))
+        a.warming = strcmp(eq + 1, "0") != 0;
     } else {
-      return free(copy),
-             bad_usage("unknown allocator option (lib=PATH; faultless: OPTION=VALUE)", spec);
+      return free(copy), bad_usage("unknown allocator option or bad value (lib=PATH; faultless: "
+                                   "OPTION=VALUE): %s",
+                                   spec);
     }
   }
   if (!strcmp(a.base, "custom") && !a.library)
-    return free(copy), bad_usage("unknown allocator (glibc, jemalloc, mimalloc, tcmalloc, "
-                                 "faultless, faultless-warm, NAME:lib=PATH)",
+    return free(copy), bad_usage("unknown allocator '%s' (glibc, jemalloc, mimalloc, "
+                                 "tcmalloc, faultless, faultless-warm, NAME:lib=PATH)",
                                  name);
   if (!a.library && peer) a.library = peer_find(peer);
   if (!a.library && a.faultless) a.library = s->library_so ? xstrdup(s->library_so) : NULL;
@@ -160,7 +151,7 @@ static int parse_list(const char *text, int (*item)(suite_t *, const char *), su
 static int add_workload(suite_t *s, const char *name) {
   for (int w = 0; w < NWORKLOADS; w++)
     if (!strcmp(workloads[w].name, name)) return s->use_workload[w] = true, 0;
-  return bad_usage("unknown workload", name);
+  return bad_usage("unknown workload: %s", name);
 }
 
 static int add_threads(suite_t *s, const char *text) {
@@ -168,10 +159,10 @@ static int add_threads(suite_t *s, const char *text) {
   if (!strcmp(text, "all"))
     n = s->env.cpus > 0 ? s->env.cpus : 1;
   else if (!parse_long(text, 1, 1024, &n))
-    return bad_usage("bad thread count", text);
+    return bad_usage("bad thread count: %s", text);
   for (int i = 0; i < s->nthreads; i++)
     if (s->thread_counts[i] == n) return 0;
-  if (s->nthreads >= 8) return bad_usage("at most 8 thread counts", NULL);
+  if (s->nthreads >= 8) return bad_usage("at most 8 thread counts");
   int i = s->nthreads++;
   while (i > 0 && s->thread_counts[i - 1] > n) {
     s->thread_counts[i] = s->thread_counts[i - 1];
@@ -208,7 +199,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   if (rc) return rc;
   char *end;
   if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
-    return bad_usage("bad --scale", scale);
+    return bad_usage("bad --scale: %s", scale);
   if (bin) s->bin_dir = xstrdup(bin);
   if (lib) s->library_so = xstrdup(lib);
   if (!s->bin_dir) {
@@ -220,7 +211,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   env_collect(&s->env);
   rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;
-  if (s->nalloc == 0) return bad_usage("no allocator left to measure", NULL);
+  if (s->nalloc == 0) return bad_usage("no allocator left to measure");
   if (wl) {
     if ((rc = parse_list(wl, add_workload, s))) return rc;
   } else {
@@ -228,7 +219,7 @@ static int parse_options(suite_t *s, int argc, char **argv) {
       s->use_workload[w] = true;
   }
   if ((rc = parse_list(threads, add_threads, s))) return rc;
-  if (s->nthreads == 0) return bad_usage("no thread count", NULL);
+  if (s->nthreads == 0) return bad_usage("no thread count");
   for (int w = 0; w < NWORKLOADS; w++) {
     if (!s->use_workload[w]) continue;
     for (int t = 0; t < (workloads[w].threaded ? s->nthreads : 1); t++)
@@ -380,24 +371,9 @@ void case_name(const suite_t *s, int c, char buf[48]) {
 
 /* --- The command --- */
 
-int cmd_suite(int argc, char **argv) {
-  static suite_t suite;
-  suite_t *s = &suite;
-  int rc = parse_options(s, argc, argv);
-  if (rc) return rc;
-  /* Before the measurements, so that a bad --out costs no time. */
-  if (s->out_dir && mkdir_p(s->out_dir) != 0) {
-    fprintf(stderr, "faultless suite: cannot create %s: %s\n", s->out_dir, strerror(errno));
-    return 1;
-  }
-  for (int c = 0; c < s->ncases; c++) {
-    strbuf_t prog = {0};
-    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
-    bool ok = access(prog.data, X_OK) == 0;
-    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
-    free(prog.data);
-    if (!ok) return 1;
-  }
+/* Every round runs every case under every allocator, in an order rotated
+ * each round and case. */
+static void run_rounds(suite_t *s) {
   uint64_t t0 = now_ns();
   long rounds = s->warmup + s->repeat;
   progress_start("suite", (int)(rounds * s->ncases * s->nalloc) + (s->warming_check ? 1 : 0));
@@ -423,14 +399,15 @@ int cmd_suite(int argc, char **argv) {
   }
   progress_end();
   s->elapsed_s = (double)(now_ns() - t0) / 1e9;
-  /* The same case must compute the same check under every allocator. */
+}
+
+/* Count the failed runs; a run whose check differs from an earlier run of
+ * its case fails too: the same case must compute the same check under every
+ * allocator. */
+static void check_runs(suite_t *s) {
   for (int i = 0; i < s->nruns; i++) {
     srun_t *r = &s->runs[i];
-    if (!r->ok) {
-      s->failures++;
-      continue;
-    }
-    for (int k = 0; k < i; k++) {
+    for (int k = 0; r->ok && k < i; k++) {
       const srun_t *q = &s->runs[k];
       if (q->ok && q->c == r->c && q->check != r->check) {
         strbuf_t note = {0};
@@ -438,13 +415,33 @@ int cmd_suite(int argc, char **argv) {
                   q->check);
         r->note = note.data;
         r->ok = false;
-        s->failures++;
-        break;
       }
     }
+    if (!r->ok) s->failures++;
   }
-  analyze(s);
+}
 
+int cmd_suite(int argc, char **argv) {
+  static suite_t suite;
+  suite_t *s = &suite;
+  int rc = parse_options(s, argc, argv);
+  if (rc) return rc;
+  /* Before the measurements, so that a bad --out costs no time. */
+  if (s->out_dir && mkdir_p(s->out_dir) != 0) {
+    fprintf(stderr, "faultless suite: cannot create %s: %s\n", s->out_dir, strerror(errno));
+    return 1;
+  }
+  for (int c = 0; c < s->ncases; c++) {
+    strbuf_t prog = {0};
+    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
+    bool ok = access(prog.data, X_OK) == 0;
+    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
+    free(prog.data);
+    if (!ok) return 1;
+  }
+  run_rounds(s);
+  check_runs(s);
+  analyze(s);
   if (s->json)
     suite_write_json(s, stdout);
   else

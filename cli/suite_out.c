@@ -56,53 +56,62 @@ static void print_header(const suite_t *s, FILE *out) {
 
 /* A table's title and its header row: the allocators but `skip`, each in a
  * column `w` wide. */
-static void print_columns(const suite_t *s, FILE *out, const char *title, int skip, int w) {
-  fprintf(out, "\n%s\n%-14s", title, "workload");
-  for (int a = 0; a < s->nalloc; a++)
-    if (a != skip) fprintf(out, " %*s", w, s->alloc[a].label);
-  fprintf(out, "\n");
+/* A cell of a table: case c, allocator a; `of` the table's own allocator. */
+typedef void cell_fn(const suite_t *s, int c, int a, int of, char v[48]);
+
+static void time_cell(const suite_t *s, int c, int a, int of, char v[48]) {
+  const cell_t *x = cell(s, c, a);
+  if (x->n)
+    snprintf(v, 48, "%.1f (%2.0f%%)", x->ms, 100 * (x->ms_max - x->ms_min) / x->ms);
+  else
+    snprintf(v, 48, "failed");
 }
 
-static void print_times(const suite_t *s, FILE *out, int w) {
-  char name[48];
-  print_columns(s, out, "time, ms: median (spread = (max-min)/median)", -1, w > 15 ? w : 15);
+static void ratio_cell(const suite_t *s, int c, int peer, int of, char v[48]) {
+  const sratio_t *q = ratio(s, c, of, peer);
+  if (q->n)
+    snprintf(v, 48, "%.2f [%.2f..%.2f]", q->median, q->min, q->max);
+  else
+    snprintf(v, 48, "-");
+}
+
+static void rss_cell(const suite_t *s, int c, int a, int of, char v[48]) {
+  snprintf(v, 48, "%.1f", cell(s, c, a)->rss_mib);
+}
+
+/* Time at the first thread count over time at c's. */
+static void scaling_cell(const suite_t *s, int c, int a, int of, char v[48]) {
+  int base = -1;
+  for (int d = 0; d < s->ncases; d++)
+    if (s->cases[d].workload == s->cases[c].workload && s->cases[d].threads == s->thread_counts[0])
+      base = d;
+  snprintf(v, 48, "%.2f", cell(s, base, a)->ms / cell(s, c, a)->ms);
+}
+
+/* A table: its title, a column per allocator but `of` (w wide), a row per
+ * case (with `threaded`, per case of a thread workload). */
+static void print_cells(const suite_t *s, FILE *out, const char *title, int of, int w,
+                        bool threaded, cell_fn *fn) {
+  char name[48], v[48];
+  fprintf(out, "\n%s\n%-14s", title, "workload");
+  for (int a = 0; a < s->nalloc; a++)
+    if (a != of) fprintf(out, " %*s", w, s->alloc[a].label);
   for (int c = 0; c < s->ncases; c++) {
+    if (threaded && !workloads[s->cases[c].workload].threaded) continue;
     case_name(s, c, name);
-    fprintf(out, "%-14s", name);
-    for (int a = 0; a < s->nalloc; a++) {
-      const cell_t *x = cell(s, c, a);
-      char v[40];
-      if (x->n)
-        snprintf(v, sizeof v, "%.1f (%2.0f%%)", x->ms, 100 * (x->ms_max - x->ms_min) / x->ms);
-      else
-        snprintf(v, sizeof v, "failed");
-      fprintf(out, " %*s", w > 15 ? w : 15, v);
-    }
-    fprintf(out, "\n");
+    fprintf(out, "\n%-14s", name);
+    for (int a = 0; a < s->nalloc; a++)
+      if (a != of) fn(s, c, a, of, v), fprintf(out, " %*s", w, v);
   }
+  fprintf(out, "\n");
 }
 
 /* Each faultless entry's time against every other allocator. */
 static void print_ratios(const suite_t *s, FILE *out, int a, int w) {
-  char name[48], title[160];
+  char title[160];
   snprintf(title, sizeof title,
            "%s: time ratio to each peer, median of per-round ratios [min..max]", s->alloc[a].label);
-  print_columns(s, out, title, a, w > 18 ? w : 18);
-  for (int c = 0; c < s->ncases; c++) {
-    case_name(s, c, name);
-    fprintf(out, "%-14s", name);
-    for (int b = 0; b < s->nalloc; b++) {
-      if (b == a) continue;
-      const sratio_t *q = ratio(s, c, a, b);
-      char v[48];
-      if (q->n)
-        snprintf(v, sizeof v, "%.2f [%.2f..%.2f]", q->median, q->min, q->max);
-      else
-        snprintf(v, sizeof v, "-");
-      fprintf(out, " %*s", w > 18 ? w : 18, v);
-    }
-    fprintf(out, "\n");
-  }
+  print_cells(s, out, title, a, w > 18 ? w : 18, false, ratio_cell);
   fprintf(out, "%-14s", "geomean");
   for (int b = 0; b < s->nalloc; b++)
     if (b != a) fprintf(out, " %*.2f", w > 18 ? w : 18, geomean(s, a, b, false));
@@ -110,33 +119,13 @@ static void print_ratios(const suite_t *s, FILE *out, int a, int w) {
 }
 
 static void print_rss_and_scaling(const suite_t *s, FILE *out, int w) {
-  char name[48];
-  print_columns(s, out, "peak RSS, MiB: median (ru_maxrss)", -1, w);
-  for (int c = 0; c < s->ncases; c++) {
-    case_name(s, c, name);
-    fprintf(out, "%-14s", name);
-    for (int a = 0; a < s->nalloc; a++)
-      fprintf(out, " %*.1f", w, cell(s, c, a)->rss_mib);
-    fprintf(out, "\n");
-  }
+  print_cells(s, out, "peak RSS, MiB: median (ru_maxrss)", -1, w, false, rss_cell);
   bool threaded = false;
   for (int c = 0; c < s->ncases; c++)
     threaded |= workloads[s->cases[c].workload].threaded;
-  if (s->nthreads < 2 || !threaded) return;
-  print_columns(s, out, "scaling: time at 1 thread / time at N threads (fixed total work)", -1, w);
-  for (int c = 0; c < s->ncases; c++) {
-    const case_t *x = &s->cases[c];
-    if (!workloads[x->workload].threaded) continue;
-    int base = -1;
-    for (int d = 0; d < s->ncases; d++)
-      if (s->cases[d].workload == x->workload && s->cases[d].threads == s->thread_counts[0])
-        base = d;
-    case_name(s, c, name);
-    fprintf(out, "%-14s", name);
-    for (int a = 0; a < s->nalloc; a++)
-      fprintf(out, " %*.2f", w, cell(s, base, a)->ms / cell(s, c, a)->ms);
-    fprintf(out, "\n");
-  }
+  if (s->nthreads >= 2 && threaded)
+    print_cells(s, out, "scaling: time at 1 thread / time at N threads (fixed total work)", -1, w,
+                true, scaling_cell);
 }
 
 /* The target on the worst case of a against b: time (the median ratio) or
@@ -215,7 +204,8 @@ static void print_notes(const suite_t *s, FILE *out) {
 void suite_print_table(const suite_t *s, FILE *out) {
   int w = label_width(s);
   print_header(s, out);
-  print_times(s, out, w);
+  print_cells(s, out, "time, ms: median (spread = (max-min)/median)", -1, w > 15 ? w : 15, false,
+              time_cell);
   for (int a = 0; a < s->nalloc; a++)
     if (s->alloc[a].faultless) print_ratios(s, out, a, w);
   print_rss_and_scaling(s, out, w);

@@ -11,31 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double probe_rate(const jv_t *warming, const char *method, int huge, long threads) {
+/* The fastest measured entry of probe's "warming" list with that method
+ * (NULL: any), huge pages (-1: either) and threads (0: any); NULL if none. */
+static const jv_t *probe_fastest(const jv_t *warming, const char *method, int huge, long threads) {
+  const jv_t *best = NULL;
   for (size_t i = 0; warming && i < warming->count; i++) {
-    const jv_t *w = jv_at(warming, i);
-    const jv_t *m = jv_get(w, "measured"), *h = jv_get(w, "huge_pages");
+    const jv_t *w = jv_at(warming, i), *m = jv_get(w, "measured"), *h = jv_get(w, "huge_pages");
+    const jv_t *g = jv_get(w, "median_gb_per_s");
     const char *name = jv_str(jv_get(w, "method"));
     long t;
-    if (!m || !m->boolean || !name || !h || !jv_long(jv_get(w, "threads"), 1, 1024, &t)) continue;
-    if (method && strcmp(name, method)) continue;
-    if (huge >= 0 && h->boolean != (huge == 1)) continue;
-    if (threads > 0 && t != threads) continue;
-    const jv_t *g = jv_get(w, "median_gb_per_s");
-    if (g && g->type == JV_NUMBER) return g->number;
+    if (!m || !m->boolean || !name || !h || !jv_long(jv_get(w, "threads"), 1, 1024, &t) || !g ||
+        g->type != JV_NUMBER)
+      continue;
+    if ((method && strcmp(name, method)) || (huge >= 0 && h->boolean != (huge == 1)) ||
+        (threads > 0 && t != threads))
+      continue;
+    if (!best || g->number > jv_get(best, "median_gb_per_s")->number) best = w;
   }
-  return NAN;
+  return best;
 }
 
-static double median_of(double *v, int n) {
-  return n ? median(v, (size_t)n) : NAN;
+static double rate_of(const jv_t *w) {
+  return w ? jv_get(w, "median_gb_per_s")->number : NAN;
 }
 
 /* One `faultless probe --json` run: its MADV_POPULATE_WRITE rates at the
  * warmers' thread count (huge pages off, on) and its best method. */
 static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, size_t name_len,
                       long *best_threads, bool *best_huge) {
-  warming_t *w = &s->warming;
   allocator_t none = {.label = "probe"};
   strbuf_t probe = {0};
   sb_printf(&probe, "%s/faultless", s->self);
@@ -51,22 +54,15 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
       child.output.data ? jv_parse(child.output.data, child.output.len, err, sizeof err) : NULL;
   free(child.output.data);
   if (!pj) return false;
-  const jv_t *warming = jv_get(pj, "warming");
+  const jv_t *warming = jv_get(pj, "warming"), *x = probe_fastest(warming, NULL, -1, 0);
   for (int h = 0; h < 2; h++)
-    pw[h] = probe_rate(warming, "MADV_POPULATE_WRITE", h, w->warmers);
-  *best = NAN;
-  for (size_t i = 0; warming && i < warming->count; i++) {
-    const jv_t *x = jv_at(warming, i);
-    const jv_t *g = jv_get(x, "median_gb_per_s");
-    if (!g || g->type != JV_NUMBER || (isfinite(*best) && g->number <= *best)) continue;
-    long t = 0;
-    jv_long(jv_get(x, "threads"), 1, 1024, &t);
-    const jv_t *hp = jv_get(x, "huge_pages");
-    *best = g->number;
-    *best_threads = t;
-    *best_huge = hp && hp->boolean;
+    pw[h] = rate_of(probe_fastest(warming, "MADV_POPULATE_WRITE", h, s->warming.warmers));
+  *best = rate_of(x);
+  if (x) {
+    jv_long(jv_get(x, "threads"), 1, 1024, best_threads);
+    *best_huge = jv_get(x, "huge_pages")->boolean;
     snprintf(best_name, name_len, "%s, huge pages %s, %ld thread%s", jv_str(jv_get(x, "method")),
-             hp && hp->boolean ? "on" : "off", t, t > 1 ? "s" : "");
+             *best_huge ? "on" : "off", *best_threads, *best_threads > 1 ? "s" : "");
   }
   jv_free(pj);
   return true;
@@ -169,12 +165,12 @@ void measure_warming(suite_t *s) {
     }
   }
   for (int h = 0; h < 2; h++) {
-    w->gbps_thp[h] = median_of(warm[h], nw[h]);
-    w->gbps_first[h] = median_of(first[h], nf[h]);
-    w->probe_pw[h] = median_of(probe[h], np[h]);
+    w->gbps_thp[h] = median(warm[h], (size_t)nw[h]);
+    w->gbps_first[h] = median(first[h], (size_t)nf[h]);
+    w->probe_pw[h] = median(probe[h], (size_t)np[h]);
   }
-  w->probe_best = median_of(best, nb);
-  w->gbps_best = median_of(at_best, nab);
+  w->probe_best = median(best, (size_t)nb);
+  w->gbps_best = median(at_best, (size_t)nab);
   if (!np[0] && !np[1]) snprintf(w->note, sizeof w->note, "faultless probe --json gave no result");
   if (!nw[0] && !nw[1])
     snprintf(w->note, sizeof w->note, "no FAULTLESS_STATS=json line from the startup program");

@@ -78,6 +78,23 @@ for k in ('kernel', 'thp_enabled', 'cgroup_version', 'free_page_reporting'):
 assert d['command'].startswith('faultless bench')
 assert any(r['name'].startswith('R2') for r in d['startup_ratios'])
 "
+# --from reads a results.json back: the same document again, analysis and all.
+"$FL" bench --from "$T/json" --format json >"$T/json2" 2>"$T/err"
+check "bench --from: the same results again" python3 -c "
+import json
+a, b = json.load(open('$T/json')), json.load(open('$T/json2'))
+assert a == b, [k for k in a if a[k] != b.get(k)]
+"
+echo '{"options": {"chunks": 1}}' | "$FL" bench --from - >/dev/null 2>"$T/err"
+check "bench --from: no bench result -> exit 1, says so" sh -c "[ $? -eq 1 ] && grep -q 'not a faultless bench result' '$T/err'"
+python3 -c "
+import json
+d = json.load(open('$T/json'))
+d['runs'].append(dict(d['runs'][-1]))  # a second run in one round
+json.dump(d, open('$T/dup.json', 'w'))"
+"$FL" bench --from "$T/dup.json" >"$T/dup" 2>"$T/err"
+check "bench --from: a run in another's round is skipped with a note" sh -c "[ $? -eq 0 ] &&
+  grep -q 'run 6 is in no round of its own; skipped' '$T/err' && grep -q 'run 6 is in no round' '$T/dup'"
 
 "$FL" bench --chunks 4 --repeat 1 --warmup 0 --allocators glibc --format csv >"$T/csv"
 check "bench --format csv: command, header and 8 rows" sh -c "

@@ -134,6 +134,72 @@ static int snapshot_and_restore(handler_t *h) {
   return 0;
 }
 
+/* Run one event through the handler and POST its answer: the API's status
+ * for that POST, or -1. */
+static int answer(handler_t *h, const invocation_t *inv, const http_response_t *next) {
+  char path[300];
+  char *out = NULL, *message = NULL;
+  size_t out_len = 0;
+  const char *type = NULL, *id = inv->request_id;
+  int status;
+  if (handler_invoke(h, inv, next->body, next->body_len, &out, &out_len, &type, &message) == 0) {
+    snprintf(path, sizeof path, API_PREFIX "/invocation/%s/response", id);
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    status = post(path, headers, out, out_len);
+    if (status == 413) { /* over Lambda's 6 MB response limit */
+      snprintf(path, sizeof path, API_PREFIX "/invocation/%s/error", id);
+      status = post_error(path, "Faultless.ResponseTooLarge",
+                          "the results are over Lambda's response limit: ask for fewer chunks, "
+                          "iterations or allocators per invocation");
+    }
+  } else {
+    log_line("invocation %s: %s: %s", id, type, message);
+    snprintf(path, sizeof path, API_PREFIX "/invocation/%s/error", id);
+    status = post_error(path, type, message);
+  }
+  free(out);
+  free(message);
+  return status;
+}
+
+/* GET the next event and answer it: 0 to go on, 1 when the runtime must exit
+ * (the API is gone, or answered something we cannot use). */
+static int serve_next(handler_t *h) {
+  http_response_t next;
+  if (next_invocation(&next) != 0) return 1;
+  if (next.status != 200) {
+    /* The API answers `next` with 200 only; anything else means the sandbox
+     * is going away or we are talking to something else. */
+    log_line("GET next: HTTP %d: %.300s; exiting", next.status, next.body);
+    http_response_free(&next);
+    return 1;
+  }
+  const char *id = http_header(&next, "Lambda-Runtime-Aws-Request-Id");
+  if (!id || !*id || strchr(id, '/') || strlen(id) > 200) {
+    log_line("GET next: no usable Lambda-Runtime-Aws-Request-Id; exiting");
+    http_response_free(&next);
+    return 1;
+  }
+  /* X-Ray and the SDKs read the trace header from the environment. */
+  const char *trace = http_header(&next, "Lambda-Runtime-Trace-Id");
+  if (trace)
+    setenv("_X_AMZN_TRACE_ID", trace, 1);
+  else
+    unsetenv("_X_AMZN_TRACE_ID");
+  const char *deadline = http_header(&next, "Lambda-Runtime-Deadline-Ms");
+  invocation_t inv = {.request_id = id,
+                      .trace_id = trace,
+                      .deadline_ms = deadline ? strtoll(deadline, NULL, 10) : 0};
+  int status = answer(h, &inv, &next);
+  http_response_free(&next);
+  /* 500 from the API means the sandbox cannot go on (the API's contract). */
+  if (status < 0 || status >= 500) {
+    log_line("the Runtime API cannot take our answer; exiting");
+    return 1;
+  }
+  return 0;
+}
+
 int main(void) {
   uint64_t t0 = now_ns();
   /* CloudWatch takes lines: flush each, and keep the seed's log in order with
@@ -169,61 +235,7 @@ int main(void) {
          h.init_ms, h.init_prefault, h.npeers_ok, h.npeers_failed);
   const char *init_type = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
   if (init_type && strcmp(init_type, "snap-start") == 0 && snapshot_and_restore(&h) != 0) return 1;
-
-  for (;;) {
-    http_response_t next;
-    if (next_invocation(&next) != 0) return 1;
-    if (next.status != 200) {
-      /* The API answers `next` with 200 only; anything else means the sandbox
-       * is going away or we are talking to something else. */
-      log_line("GET next: HTTP %d: %.300s; exiting", next.status, next.body);
-      http_response_free(&next);
-      return 1;
-    }
-    const char *id = http_header(&next, "Lambda-Runtime-Aws-Request-Id");
-    if (!id || !*id || strchr(id, '/') || strlen(id) > 200) {
-      log_line("GET next: no usable Lambda-Runtime-Aws-Request-Id; exiting");
-      http_response_free(&next);
-      return 1;
-    }
-    /* X-Ray and the SDKs read the trace header from the environment. */
-    const char *trace = http_header(&next, "Lambda-Runtime-Trace-Id");
-    if (trace)
-      setenv("_X_AMZN_TRACE_ID", trace, 1);
-    else
-      unsetenv("_X_AMZN_TRACE_ID");
-    const char *deadline = http_header(&next, "Lambda-Runtime-Deadline-Ms");
-    invocation_t inv = {.request_id = id,
-                        .trace_id = trace,
-                        .deadline_ms = deadline ? strtoll(deadline, NULL, 10) : 0};
-
-    char path[300];
-    char *out = NULL, *message = NULL;
-    size_t out_len = 0;
-    const char *type = NULL;
-    int status;
-    if (handler_invoke(&h, &inv, next.body, next.body_len, &out, &out_len, &type, &message) == 0) {
-      snprintf(path, sizeof path, API_PREFIX "/invocation/%s/response", id);
-      const char *headers[] = {"Content-Type: application/json", NULL};
-      status = post(path, headers, out, out_len);
-      if (status == 413) { /* over Lambda's 6 MB response limit */
-        snprintf(path, sizeof path, API_PREFIX "/invocation/%s/error", id);
-        status = post_error(path, "Faultless.ResponseTooLarge",
-                            "the results are over Lambda's response limit: ask for fewer chunks, "
-                            "iterations or allocators per invocation");
-      }
-    } else {
-      log_line("invocation %s: %s: %s", id, type, message);
-      snprintf(path, sizeof path, API_PREFIX "/invocation/%s/error", id);
-      status = post_error(path, type, message);
-    }
-    free(out);
-    free(message);
-    http_response_free(&next);
-    /* 500 from the API means the sandbox cannot go on (the API's contract). */
-    if (status < 0 || status >= 500) {
-      log_line("the Runtime API cannot take our answer; exiting");
-      return 1;
-    }
+  while (serve_next(&h) == 0) {
   }
+  return 1;
 }

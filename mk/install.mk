@@ -5,7 +5,8 @@
 #   make install   [PREFIX=/usr/local] [DESTDIR=]   libraries (libfaultless.so.0 and
 #                  its .so link, the jemalloc and mimalloc adapters), header,
 #                  pkg-config, CMake package config, bin/faultless,
-#                  libexec/faultless/seed, man pages faultless(1) and faultless(3)
+#                  libexec/faultless/seed and lambda (the script behind
+#                  `faultless lambda`), man pages faultless(1) and faultless(3)
 #   make uninstall [PREFIX] [DESTDIR]               removes exactly those files
 #   make test-install   installs into a temporary prefix and uses it
 #                       (test/programs/install.sh)
@@ -51,6 +52,7 @@ install: lib tools adapters man $(B)/packaging/faultless.pc $(B)/packaging/fault
 	  $(DESTDIR)$(LIBDIR)/cmake/faultless/
 	$(INSTALL) -m 755 $(B)/faultless $(DESTDIR)$(BINDIR)/faultless
 	$(INSTALL) -m 755 $(B)/bench/seed $(DESTDIR)$(LIBEXECDIR)/faultless/seed
+	$(INSTALL) -m 755 cli/faultless-lambda $(DESTDIR)$(LIBEXECDIR)/faultless/lambda
 	$(INSTALL) -m 644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 644 $(filter %.3,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man3/
 
@@ -63,7 +65,8 @@ uninstall:
 	  $(DESTDIR)$(INCLUDEDIR)/faultless.h $(DESTDIR)$(LIBDIR)/pkgconfig/faultless.pc \
 	  $(DESTDIR)$(LIBDIR)/cmake/faultless/faultlessConfig.cmake \
 	  $(DESTDIR)$(LIBDIR)/cmake/faultless/faultlessConfigVersion.cmake \
-	  $(DESTDIR)$(BINDIR)/faultless $(DESTDIR)$(LIBEXECDIR)/faultless/seed
+	  $(DESTDIR)$(BINDIR)/faultless $(DESTDIR)$(LIBEXECDIR)/faultless/seed \
+	  $(DESTDIR)$(LIBEXECDIR)/faultless/lambda
 	rmdir $(DESTDIR)$(LIBDIR)/cmake/faultless $(DESTDIR)$(LIBEXECDIR)/faultless 2>/dev/null || true
 
 TEST_STEPS += test-install

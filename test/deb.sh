@@ -65,7 +65,7 @@ expect libfaultless0 "$L/libfaultless.so.0" "$L/libfaultless-jemalloc.so" "$L/li
 expect libfaultless-dev /usr/include/faultless.h "$L/libfaultless.so" "$L/libfaultless.a" \
   "$L/pkgconfig/faultless.pc" "$L/cmake/faultless/faultlessConfig.cmake" \
   "$L/cmake/faultless/faultlessConfigVersion.cmake"
-expect faultless /usr/bin/faultless /usr/libexec/faultless/seed \
+expect faultless /usr/bin/faultless /usr/libexec/faultless/seed /usr/libexec/faultless/lambda \
   /usr/share/man/man1/faultless.1.gz /usr/share/man/man3/faultless.3.gz
 # No file in two packages (they could not be installed together).
 dups=$(for p in "${!deb[@]}"; do contents "${deb[$p]}" | grep -v '/$'; done | sort | uniq -d)
@@ -170,6 +170,9 @@ if [ $rc -eq 0 ] && [[ $out != *skipped* ]] && [[ $out == *faultless-preload*mim
 else
   bad "faultless bench from the extracted tree (exit $rc)" "$out"
 fi
+# faultless lambda from usr/bin runs its script from usr/libexec/faultless.
+out=$("$fl" lambda deploy --function f --role r --zip /f.zip --dry-run 2>&1)
+[[ $out == *"aws lambda get-function --function-name f"* ]] && ok "faultless lambda runs usr/libexec/faultless/lambda" || bad "faultless lambda from the extracted tree" "$out"
 
 # man finds both pages in the tree, and renders them.
 if command -v man >/dev/null; then

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "json.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,26 +37,6 @@ static void fail(reader_t *r, const char *fmt, ...) {
   snprintf(r->err, r->errlen, "%s at byte %zu", what, r->pos);
 }
 
-/* Allocation failures end the process: the callers (a runtime, a CLI) have no
- * better recovery than a clear message. */
-static void *jalloc(size_t bytes) {
-  void *p = calloc(1, bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "faultless: out of memory (%zu bytes)\n", bytes);
-    abort();
-  }
-  return p;
-}
-
-static void *jrealloc(void *p, size_t bytes) {
-  void *q = realloc(p, bytes ? bytes : 1);
-  if (!q) {
-    fprintf(stderr, "faultless: out of memory (%zu bytes)\n", bytes);
-    abort();
-  }
-  return q;
-}
-
 static void skip_space(reader_t *r) {
   while (r->pos < r->len) {
     char c = r->text[r->pos];
@@ -72,21 +54,6 @@ static bool literal(reader_t *r, const char *word) {
 
 /* --- Strings --- */
 
-typedef struct {
-  char *data;
-  size_t len, cap;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->data = jrealloc(b->data, b->cap);
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-}
-
 static int hex4(reader_t *r) {
   if (r->len - r->pos < 4) return -1;
   int v = 0;
@@ -103,7 +70,7 @@ static int hex4(reader_t *r) {
   return v;
 }
 
-static void put_utf8(buf_t *b, uint32_t cp) {
+static void put_utf8(strbuf_t *b, uint32_t cp) {
   char out[4];
   size_t n;
   if (cp < 0x80) {
@@ -125,13 +92,13 @@ static void put_utf8(buf_t *b, uint32_t cp) {
     out[3] = (char)(0x80 | (cp & 0x3F));
     n = 4;
   }
-  put(b, out, n);
+  sb_append(b, out, n);
 }
 
 /* pre: text[pos] == '"'. Returns the decoded string or NULL (error set). */
 static char *parse_string(reader_t *r) {
-  buf_t b = {0};
-  put(&b, "", 0);
+  strbuf_t b = {0};
+  sb_append(&b, "", 0);
   r->pos++;
   while (r->pos < r->len) {
     unsigned char c = (unsigned char)r->text[r->pos];
@@ -149,7 +116,7 @@ static char *parse_string(reader_t *r) {
       while (r->pos < r->len && r->text[r->pos] != '"' && r->text[r->pos] != '\\' &&
              (unsigned char)r->text[r->pos] >= 0x20)
         r->pos++;
-      put(&b, r->text + start, r->pos - start);
+      sb_append(&b, r->text + start, r->pos - start);
       continue;
     }
     if (++r->pos >= r->len) break;
@@ -210,7 +177,7 @@ static char *parse_string(reader_t *r) {
       fail(r, "bad escape '\\%c'", e);
       goto error;
     }
-    put(&b, simple, 1);
+    sb_append(&b, simple, 1);
   }
   fail(r, "unterminated string");
 error:
@@ -262,7 +229,8 @@ static bool parse_number(reader_t *r, double *out) {
 static jv_t *parse_value(reader_t *r, int depth);
 
 static jv_t *parse_container(reader_t *r, int depth, bool object) {
-  jv_t *v = jalloc(sizeof *v);
+  jv_t *v = xmalloc(sizeof *v);
+  *v = (jv_t){0};
   v->type = object ? JV_OBJECT : JV_ARRAY;
   size_t cap = 0;
   char close = object ? '}' : ']';
@@ -296,8 +264,8 @@ static jv_t *parse_container(reader_t *r, int depth, bool object) {
     }
     if (v->count == cap) {
       cap = cap ? cap * 2 : 8;
-      v->items = jrealloc(v->items, cap * sizeof *v->items);
-      if (object) v->keys = jrealloc(v->keys, cap * sizeof *v->keys);
+      v->items = xrealloc(v->items, cap * sizeof *v->items);
+      if (object) v->keys = xrealloc(v->keys, cap * sizeof *v->keys);
     }
     if (object) v->keys[v->count] = key;
     v->items[v->count++] = item;
@@ -317,13 +285,22 @@ static jv_t *parse_container(reader_t *r, int depth, bool object) {
   return NULL;
 }
 
+static jv_t *parse_scalar(reader_t *r, char c);
+
 static jv_t *parse_value(reader_t *r, int depth) {
   if (depth > JV_MAX_DEPTH) return fail(r, "nested too deeply"), NULL;
   skip_space(r);
   if (r->pos >= r->len) return fail(r, "unexpected end of input"), NULL;
   char c = r->text[r->pos];
-  if (c == '{' || c == '[') return parse_container(r, depth, c == '{');
-  jv_t *v = jalloc(sizeof *v);
+  size_t start = r->pos;
+  jv_t *v = c == '{' || c == '[' ? parse_container(r, depth, c == '{') : parse_scalar(r, c);
+  if (v) v->raw = r->text + start, v->raw_len = r->pos - start;
+  return v;
+}
+
+static jv_t *parse_scalar(reader_t *r, char c) {
+  jv_t *v = xmalloc(sizeof *v);
+  *v = (jv_t){0};
   if (c == '"') {
     v->type = JV_STRING;
     if (!(v->string = parse_string(r))) return free(v), NULL;

@@ -20,6 +20,8 @@ struct jv {
   char **keys;  /* JV_OBJECT: keys[i] names items[i] */
   jv_t **items; /* JV_ARRAY and JV_OBJECT */
   size_t count;
+  const char *raw; /* the value's own text in what jv_parse read (valid while that is) */
+  size_t raw_len;
 };
 
 /* Parse all of text[0..len); NULL on error with a message in err (when not NULL). */

@@ -10,20 +10,17 @@
 #define OBJ 8
 #define WRITES 500
 
-typedef struct {
-  char *given;
-  size_t rounds;
-  uint64_t check;
-} worker_t;
+/* One object per worker, allocated side by side by the main thread. */
+static char **given;
 
 static void *work(void *arg) {
-  worker_t *w = arg;
-  volatile char *g = w->given;
+  suite_worker_t *w = arg;
+  volatile char *g = given[w->id];
   for (int k = 0; k < WRITES; k++)
     g[k % OBJ] = (char)(g[k % OBJ] + 1);
   uint64_t check = (unsigned char)g[0];
-  free(w->given);
-  for (size_t r = 0; r < w->rounds; r++) {
+  free(given[w->id]);
+  for (size_t r = 0; r < w->steps; r++) {
     volatile char *p = suite_xmalloc(OBJ);
     for (int k = 0; k < OBJ; k++)
       p[k] = 0;
@@ -39,26 +36,13 @@ static void *work(void *arg) {
 int main(int argc, char **argv) {
   suite_args_t a = suite_parse(argc, argv, "falseshare");
   int n = a.threads;
-  size_t total = suite_scaled(&a, 400000, (size_t)n);
-  worker_t *w = calloc((size_t)n, sizeof *w);
-  pthread_t *th = suite_xmalloc((size_t)n * sizeof *th);
-  if (!w) return 1;
+  size_t steps = suite_scaled(&a, 400000, (size_t)n) / (size_t)n;
+  given = suite_xmalloc((size_t)n * sizeof *given);
   for (int i = 0; i < n; i++) {
-    w[i].given = suite_xmalloc(OBJ);
-    memset(w[i].given, 1, OBJ);
-    w[i].rounds = total / (size_t)n;
+    given[i] = suite_xmalloc(OBJ);
+    memset(given[i], 1, OBJ);
   }
-  uint64_t t0 = suite_now_ns();
-  for (int i = 0; i < n; i++)
-    suite_thread(&th[i], work, &w[i]);
-  uint64_t check = 0, ops = 0;
-  for (int i = 0; i < n; i++) {
-    pthread_join(th[i], NULL);
-    check += w[i].check;
-    ops += w[i].rounds * WRITES;
-  }
-  suite_report(&a, t0, ops, check);
-  free(w);
-  free(th);
+  suite_run_workers(&a, steps, (uint64_t)steps * (uint64_t)n * WRITES, work);
+  free(given);
   return 0;
 }

@@ -262,6 +262,41 @@ PATH="$T/noaws-path" "$(command -v timeout)" 30 "$FL" lambda invoke --function f
   --rounds 1 --allocators glibc >/dev/null 2>"$T/noaws"
 check "invoke without aws: exit 1, says so" sh -c "[ $? -eq 1 ] && grep -q 'install the AWS CLI' '$T/noaws'"
 
+# A stand-in aws on PATH: it logs each call, writes invoke's response file,
+# answers FunctionError for allocators named "bad*", and fails what
+# FAKE_FAIL names. So the commands really run: the pool, the answers, exits.
+mkdir "$T/fake"
+cat >"$T/fake/aws" <<'SH'
+#!/bin/sh
+echo "$*" >>"$FAKE_LOG"
+for a; do last=$a; done
+case "$*" in *"$FAKE_FAIL"*) exit 3 ;; esac
+case "$*" in
+*" get-function "*) [ -n "$FAKE_EXISTS" ] ;;
+*" invoke "*)
+  echo '{"ok": 1}' >"$last"
+  case "$*" in *'"allocator":"bad'*) echo '{"FunctionError": "Unhandled"}' ;; *) echo '{"StatusCode": 200}' ;; esac ;;
+esac
+SH
+chmod +x "$T/fake/aws"
+fake() { env PATH="$T/fake:$PATH" FAKE_LOG="$T/fake.log" "$@"; }
+fake FAKE_FAIL=none "$FL" lambda invoke --function f --out "$T/finv" --rounds 3 --concurrency 2 \
+  --allocators glibc,bad1 >"$T/finv.out" 2>"$T/finv.err"
+check "invoke: 6 calls, 3 answered, 3 failed by name, exit 1" sh -c "[ $? -eq 1 ] &&
+  [ \$(grep -c '^lambda invoke ' '$T/fake.log') -eq 6 ] && [ \$(ls '$T/finv/raw' | grep -c meta) -eq 6 ] &&
+  grep -q '^faultless lambda: 3 of 6 invocations answered' '$T/finv.out' &&
+  [ \$(grep -c 'invocation failed: .*r00[0-2]-bad1.json' '$T/finv.err') -eq 3 ]"
+: >"$T/fake.log"
+fake FAKE_FAIL=none "$FL" lambda deploy --function f --role r --zip "$ZIP" >"$T/fdep.out" 2>&1
+check "deploy, no function yet: create-function, wait active" sh -c "[ $? -eq 0 ] &&
+  [ \"\$(cut -d' ' -f2,3 '$T/fake.log' | tr '\n' ,)\" = 'get-function --function-name,create-function --function-name,wait function-active-v2,' ] &&
+  grep -q 'f is ready (2048 MB, 300 s)' '$T/fdep.out'"
+: >"$T/fake.log"
+fake FAKE_EXISTS=1 FAKE_FAIL=update-function-configuration "$FL" lambda deploy --function f --role r \
+  --zip "$ZIP" >"$T/fdep.out" 2>&1
+check "deploy, an update failing: stops there, exit 1, says so" sh -c "[ $? -eq 1 ] &&
+  [ \$(grep -c . '$T/fake.log') -eq 4 ] && grep -q 'deploy failed' '$T/fdep.out'"
+
 # collect: recorded responses of real local runs of the handler (fixtures/README).
 cp -r "$HERE/fixtures/recorded" "$T/rec"
 "$FL" lambda collect "$T/rec" >"$T/collect" 2>"$T/collect.err"

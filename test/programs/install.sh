@@ -24,7 +24,7 @@ check "make install PREFIX=$prefix" make --no-print-directory -s install PREFIX=
 files=(lib/libfaultless.so.0 lib/libfaultless-jemalloc.so lib/libfaultless-mimalloc.so
   lib/libfaultless.a include/faultless.h lib/pkgconfig/faultless.pc
   lib/cmake/faultless/faultlessConfig.cmake lib/cmake/faultless/faultlessConfigVersion.cmake
-  bin/faultless libexec/faultless/seed share/man/man1/faultless.1 share/man/man3/faultless.3)
+  bin/faultless libexec/faultless/seed libexec/faultless/lambda share/man/man1/faultless.1 share/man/man3/faultless.3)
 for f in "${files[@]}"; do
   [ -f "$prefix/$f" ] && [ ! -L "$prefix/$f" ] || bad "installed $f"
 done
@@ -99,6 +99,9 @@ out=$("$prefix/bin/faultless" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
 [ "$out" = "$lib" ] && ok "installed faultless run preloads $out" || bad "installed run's LD_PRELOAD" "$out"
 out=$("$prefix/bin/faultless" run --stats -- /bin/true 2>&1)
 [[ $out == *"faultless stats"*"exited with 0"* ]] && ok "installed faultless run --stats" || bad "installed run --stats" "$out"
+# `faultless lambda` runs its script from libexec/faultless.
+out=$("$prefix/bin/faultless" lambda deploy --function f --role r --zip /f.zip --dry-run 2>&1)
+[[ $out == *"aws lambda update-function-code --function-name f --zip-file fileb:///f.zip"* ]] && ok "installed faultless lambda runs libexec/faultless/lambda" || bad "installed faultless lambda" "$out"
 
 # DESTDIR staging, then uninstall leaves nothing behind.
 stage=$tmp/stage
