@@ -43,7 +43,8 @@ static size_t resident(void *p, size_t len) {
     free(vec);
     return (size_t)-1;
   }
-  for (size_t i = 0; i < n; i++) count += vec[i] & 1;
+  for (size_t i = 0; i < n; i++)
+    count += vec[i] & 1;
   free(vec);
   return count;
 }
@@ -87,7 +88,8 @@ static bool mapping_is_file(const unsigned char *p) {
 
 /* The program's own data: one word per page, in every page. */
 static void fill(void *p, size_t len, unsigned seed) {
-  for (size_t off = 0; off < len; off += page) *(uint64_t *)((char *)p + off) = off * 31 + seed;
+  for (size_t off = 0; off < len; off += page)
+    *(uint64_t *)((char *)p + off) = off * 31 + seed;
 }
 static bool filled(const void *p, size_t len, unsigned seed) {
   for (size_t off = 0; off < len; off += page)
@@ -234,8 +236,8 @@ TEST(protect_and_remap) {
     CHECK(q != MAP_FAILED);
     if (!filled(q, len / 2, (unsigned)i)) bad++;
     if (q != p) {
-      char *s = mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                     -1, 0);
+      char *s = mmap(p, len, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
       wait_warmers();
       if (s == p && resident(s, len) != 0) bad++;
       if (s != MAP_FAILED) munmap(s, len);
@@ -280,7 +282,8 @@ int main(int argc, char **argv) {
   unlink(file_path);
   static unsigned char buf[64 * 1024];
   for (size_t off = 0; off < FILE_SIZE; off += sizeof buf) {
-    for (size_t i = 0; i < sizeof buf; i++) buf[i] = file_byte(off + i);
+    for (size_t i = 0; i < sizeof buf; i++)
+      buf[i] = file_byte(off + i);
     if (pwrite(file_fd, buf, sizeof buf, (off_t)off) != (ssize_t)sizeof buf) return 1;
   }
   if (!getenv("FAULTLESS_MMAP") || strcmp(getenv("FAULTLESS_MMAP"), "1") != 0) {
