@@ -70,11 +70,30 @@ void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, 
 #define FL_MAP_WRITABLE 2u
 #define FL_MAP_NONE 4u
 #define FL_MAP_FIXED 8u
+#define FL_MAP_NORESERVE 16u /* MAP_NORESERVE */
+#define FL_MAP_EXACT_RW 32u  /* prot is PROT_READ | PROT_WRITE, nothing more */
 unsigned _fl_prim_map_class(int prot, int flags, int fd);
 /* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
 unsigned _fl_prim_prot_class(int prot);
-/* True for advice that drops a range's contents (DONTNEED, FREE, REMOVE). */
-bool _fl_prim_advice_discards(int advice);
+/* What madvise's advice does to a range, as an FL_ADVICE_*: nothing lasting
+ * (WILLNEED, COLD, PAGEOUT, POPULATE_*), drops its contents (DONTNEED, FREE,
+ * REMOVE), MADV_DONTFORK, MADV_DOFORK, or changes the mapping's flags some
+ * other way (HUGEPAGE, MERGEABLE, DONTDUMP, WIPEONFORK, ... and any advice
+ * not known here). */
+enum { FL_ADVICE_NONE, FL_ADVICE_DISCARD, FL_ADVICE_DONTFORK, FL_ADVICE_DOFORK, FL_ADVICE_FLAGS };
+int _fl_prim_advice_class(int advice);
+/* Move the pages of [src, src+len) to dst, replacing what was mapped there
+ * (mremap MREMAP_FIXED): dst then holds src's pages and flags, src is
+ * unmapped. 0 or an errno; on failure dst may have been unmapped. */
+int _fl_prim_move_pages(void *src, size_t len, void *dst);
+/* Map fresh zeroed read-write anonymous private memory at [addr, addr+len)
+ * with MAP_NORESERVE, replacing what was there. 0 or an errno. */
+int _fl_prim_map_fresh_at(void *addr, size_t len);
+/* Fresh read-write anonymous private memory with MAP_NORESERVE, as a
+ * reservation made so is once committed; NULL on failure. */
+void *_fl_prim_map_noreserve(size_t len);
+/* madvise(MADV_DONTFORK) on a range. 0 or an errno. */
+int _fl_prim_dontfork(void *addr, size_t len);
 /* True when mremap's flags name a new address (MREMAP_FIXED). */
 bool _fl_prim_remap_fixed(int flags);
 
