@@ -33,10 +33,15 @@ void _fl_maps_init(void) {
   pthread_mutex_init(&m->lock, NULL);
   m->cap = MAPS_CAP;
   bool want = _fl_mmap_wanted();
-  m->on = want && a->warm.max > 0 && _fl_prim_has_populate();
+  /* A pretended page size (test builds) would round the program's ranges
+   * past their ends: the tables work in the kernel's pages only. */
+  bool pretended = _fl_prim_page_size() != _fl_prim_kernel_page_size();
+  m->on = want && a->warm.max > 0 && _fl_prim_has_populate() && !pretended;
   if (want && !m->on)
     _fl_verbose("mmap: runtime mappings are not warmed: %s",
-                a->warm.max <= 0 ? "warming is off" : "MADV_POPULATE_WRITE is not available");
+                a->warm.max <= 0 ? "warming is off"
+                : pretended      ? "the page size is pretended"
+                                 : "MADV_POPULATE_WRITE is not available");
   else if (m->on)
     _fl_verbose("mmap: warming anonymous private mappings made by the program, up to %llu MiB each",
                 (unsigned long long)(m->cap >> 20));

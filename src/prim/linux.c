@@ -158,10 +158,11 @@ size_t _fl_prim_page_size(void) {
   return __builtin_expect(p != 0, 1) ? p : page_init();
 }
 
-static size_t kernel_page_size(void) {
+size_t _fl_prim_kernel_page_size(void) {
   _fl_prim_page_size();
   return __atomic_load_n(&real_page, __ATOMIC_RELAXED);
 }
+#define kernel_page_size _fl_prim_kernel_page_size
 
 /* With a pretended page size, a call the kernel of that page size would
  * refuse (EINVAL: the start is not page-aligned) or widen (the length is

@@ -50,6 +50,8 @@ bool _fl_prim_free_page_reporting(void);
  * is a larger power of two, and then refuse, as that kernel would, memory
  * calls on ranges that are not aligned to it. */
 size_t _fl_prim_page_size(void);
+/* The kernel's own page size: _fl_prim_page_size's but for a pretended one. */
+size_t _fl_prim_kernel_page_size(void);
 /* The size of a transparent huge page (one page-table page of pages: 2 MiB
  * with 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB), or 0 when
  * unknown. */
