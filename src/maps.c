@@ -277,7 +277,7 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
     if (cls & FL_MAP_WRITABLE) skip("a file or shared mapping", addr, hi - lo);
     return;
   }
-  bool fresh = (cls & FL_MAP_NONE) && (cls & FL_MAP_NORESERVE);
+  bool fresh = (cls & FL_MAP_NONE) && (cls & FL_MAP_NORESERVE) && (cls & FL_MAP_PLAIN);
   remember(lo, hi, fresh ? KNOWN_FRESH : 0);
   if (cls & FL_MAP_WRITABLE)
     enqueue(lo, hi);

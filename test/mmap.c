@@ -360,7 +360,8 @@ TEST(pool_commits) {
         WEXITSTATUS(status) == 0);
   CHECK(filled(p4, piece, 4));
   /* Not served: a commit with PROT_EXEC, one larger than the pool serves,
-   * one of a range given other advice first. Each still reads zero. */
+   * one of a range given other advice first, one of a range mapped with
+   * another flag (MAP_STACK). Each still reads zero. */
   before = stats();
   char *x = r + 40 * piece;
   CHECK(mprotect(x, piece, PROT_READ | PROT_WRITE | PROT_EXEC) == 0 && all_zero(x, piece));
@@ -369,6 +370,10 @@ TEST(pool_commits) {
   char *h = r + 80 * piece;
   CHECK(madvise(h, piece, MADV_HUGEPAGE) == 0);
   CHECK(mprotect(h, piece, PROT_READ | PROT_WRITE) == 0 && all_zero(h, piece));
+  char *st = mmap(NULL, piece, PROT_NONE, ANON | MAP_NORESERVE | MAP_STACK, -1, 0);
+  CHECK(st != MAP_FAILED && mprotect(st, piece, PROT_READ | PROT_WRITE) == 0 &&
+        all_zero(st, piece));
+  munmap(st, piece);
   CHECK(stats().mmap_pooled == before.mmap_pooled);
   /* The served pieces kept what was written in them. */
   int lost = 0;

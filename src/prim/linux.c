@@ -61,8 +61,11 @@ FL_NO_TSAN void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, 
 
 unsigned _fl_prim_map_class(int prot, int flags, int fd) {
   unsigned c = 0;
-  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE)
+  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE &&
+      !(flags & MAP_HUGETLB))
     c |= FL_MAP_ANON_PRIVATE;
+  if (!(flags & ~(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED | MAP_FIXED_NOREPLACE)))
+    c |= FL_MAP_PLAIN;
   if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE)) c |= FL_MAP_WRITABLE;
   if (prot == PROT_NONE) c |= FL_MAP_NONE;
   if (flags & MAP_FIXED) c |= FL_MAP_FIXED;

@@ -66,14 +66,18 @@ int _fl_prim_sys_mprotect(void *addr, size_t len, int prot);
 int _fl_prim_sys_madvise(void *addr, size_t len, int advice);
 void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 /* What an mmap's prot, flags and fd say about the mapping, as FL_MAP_* bits:
- * anonymous and private (not shared, not a file), readable and writable,
- * PROT_NONE, placed at a fixed address. */
+ * anonymous and private (not shared, not a file, not hugetlbfs), readable
+ * and writable, PROT_NONE, placed at a fixed address, ... */
 #define FL_MAP_ANON_PRIVATE 1u
 #define FL_MAP_WRITABLE 2u
 #define FL_MAP_NONE 4u
 #define FL_MAP_FIXED 8u
 #define FL_MAP_NORESERVE 16u /* MAP_NORESERVE */
 #define FL_MAP_EXACT_RW 32u  /* prot is PROT_READ | PROT_WRITE, nothing more */
+/* No flag beyond MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE and MAP_FIXED(_
+ * NOREPLACE): nothing (huge pages, locking, growing down, a stack) that
+ * makes the mapping differ from a plain one. */
+#define FL_MAP_PLAIN 64u
 unsigned _fl_prim_map_class(int prot, int flags, int fd);
 /* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
 unsigned _fl_prim_prot_class(int prot);
