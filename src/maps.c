@@ -51,8 +51,15 @@ bool _fl_maps_on(void) {
   return _fl_arena.maps.on;
 }
 
+/* A mutex is not fair: a warmer that unlocks and locks again for its next
+ * piece would keep a waiting call out until the queue is empty (measured:
+ * the JVM's start-up with -Xms1g took 240 ms instead of 45). Calls announce
+ * themselves, and a warmer lets them in before each piece. */
 void _fl_maps_begin(void) {
-  pthread_mutex_lock(&_fl_arena.maps.lock);
+  fl_maps_t *m = &_fl_arena.maps;
+  atomic_fetch_add(&m->waiters, 1);
+  pthread_mutex_lock(&m->lock);
+  atomic_fetch_sub(&m->waiters, 1);
   queued_now = false;
 }
 
@@ -453,6 +460,8 @@ bool _fl_maps_warm_piece(void) {
   fl_maps_t *m = &a->maps;
   if (!atomic_load_explicit(&m->pending, memory_order_relaxed) || atomic_load(&a->warm.paused))
     return false;
+  while (atomic_load(&m->waiters))
+    _fl_prim_thread_yield();
   pthread_mutex_lock(&m->lock);
   if (m->nqueue == 0) {
     /* Commits already made come first; then the pool. */
@@ -508,6 +517,7 @@ void _fl_maps_lock(bool lock) {
 void _fl_maps_atfork_child(void) {
   fl_maps_t *m = &_fl_arena.maps;
   pthread_mutex_init(&m->lock, NULL);
+  atomic_store(&m->waiters, 0);
   m->nqueue = m->nknown = 0;
   atomic_store(&m->pending, 0);
   m->on = false;
