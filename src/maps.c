@@ -444,9 +444,12 @@ static void pool_work(fl_maps_t *m, size_t piece) {
   FL_STAT_ADD(mmap_warmed, piece);
 }
 
-/* The piece a warmer populates under the lock: small, so a call waiting
- * for it waits little (about 50 us at 5 GB/s). */
-#define MAPS_PIECE (FL_PIECE_SLICES << FL_SLICE_SHIFT)
+/* The piece a warmer populates under the lock: small, so that a call
+ * waiting for it waits little (some 25 to 50 us). The kernel makes the
+ * runtime's own mmap and mprotect wait for it too (populate holds the
+ * mm's lock for reading): 256 KiB pieces cost the JVM's start-up with
+ * -Xms1g visibly more on this machine. */
+#define MAPS_PIECE (128 * 1024)
 
 static void drop_first(fl_maps_t *m) {
   for (int j = 0; j + 1 < m->nqueue; j++)
