@@ -21,7 +21,9 @@
 #include <string.h>
 
 /* Bytes warmed at most per range: a runtime that commits gigabytes at once
- * gets the part it fills first (its low end) warm, not all of it. */
+ * gets the part it fills first (its low end) warm, not all of it. HotSpot's
+ * young generation and the low end of its old one hold a first round; with
+ * 256 MiB, -Xms1g had 512 MiB populated while the JVM started. */
 #define MAPS_CAP (128 * FL_MiB)
 
 static bool queued_now; /* under the lock: the report left work for the warmers */
