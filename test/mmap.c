@@ -168,7 +168,7 @@ TEST(remapped_under_the_warmers) {
   size_t len = 32 * MiB;
   char *base = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
   CHECK(base != MAP_FAILED);
-  int bad_resident = 0, bad_data = 0, bad_file = 0, misplaced = 0;
+  int bad_resident = 0, bad_data = 0, bad_file = 0, misplaced = 0, taken = 0;
   for (int i = 0; i < 48; i++) {
     char *p = mmap(base, len, PROT_READ | PROT_WRITE, ANON | MAP_FIXED, -1, 0);
     if (p != base) {
@@ -191,7 +191,12 @@ TEST(remapped_under_the_warmers) {
       p = mmap(base, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, file_fd,
                0);
       if (p == MAP_FAILED) {
-        misplaced++;
+        /* EEXIST: another mapping (a thread's stack, say) took the hole
+         * first; not faultless's doing, and nothing to check. */
+        if (errno == EEXIST)
+          taken++;
+        else
+          misplaced++;
         break;
       }
       wait_warmers();
@@ -213,6 +218,7 @@ TEST(remapped_under_the_warmers) {
     mmap(base, len, PROT_NONE, ANON | MAP_NORESERVE | MAP_FIXED, -1, 0);
   }
   CHECK(misplaced == 0);
+  CHECK(taken < 6); /* of 12 */
   CHECK(bad_resident == 0);
   CHECK(bad_data == 0);
   CHECK(bad_file == 0);
@@ -350,7 +356,7 @@ TEST(pool_commits) {
   char *p3 = r + 3 * piece;
   CHECK(munmap(p3, piece) == 0);
   char *q = mmap(p3, piece, PROT_READ | PROT_WRITE, ANON | MAP_FIXED_NOREPLACE, -1, 0);
-  CHECK(q == p3 && all_zero(q, piece));
+  CHECK((q == MAP_FAILED && errno == EEXIST) || (q == p3 && all_zero(q, piece)));
   /* A fork child has no DONTFORK memory: mincore says it is not mapped. */
   char *p4 = r + 4 * piece;
   pid_t pid = fork();
