@@ -31,6 +31,109 @@
 
 extern char **environ;
 
+/* The library's own memory calls go to the kernel directly: the override
+ * library defines mmap, munmap, mprotect, mremap and madvise itself (to warm
+ * what a runtime maps), and faultless's own reservation, blocks and advice
+ * must neither be tracked there nor wait on its lock. Not instrumented by
+ * TSan: its runtime calls mmap through the symbol while it initialises, and
+ * a program that defines mmap passes those calls here. */
+#define FL_NO_TSAN __attribute__((no_sanitize("thread")))
+FL_NO_TSAN void *_fl_prim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
+  return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+FL_NO_TSAN int _fl_prim_sys_munmap(void *addr, size_t len) {
+  return (int)syscall(SYS_munmap, addr, len);
+}
+FL_NO_TSAN int _fl_prim_sys_mprotect(void *addr, size_t len, int prot) {
+  return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+FL_NO_TSAN int _fl_prim_sys_madvise(void *addr, size_t len, int advice) {
+  return (int)syscall(SYS_madvise, addr, len, advice);
+}
+FL_NO_TSAN void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags,
+                                     void *new_addr) {
+  return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+}
+#define sys_mmap _fl_prim_sys_mmap
+#define sys_munmap _fl_prim_sys_munmap
+#define sys_mprotect _fl_prim_sys_mprotect
+#define sys_madvise _fl_prim_sys_madvise
+
+unsigned _fl_prim_map_class(int prot, int flags, int fd) {
+  unsigned c = 0;
+  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE &&
+      !(flags & MAP_HUGETLB))
+    c |= FL_MAP_ANON_PRIVATE;
+  if (!(flags & ~(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED | MAP_FIXED_NOREPLACE)))
+    c |= FL_MAP_PLAIN;
+  if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE)) c |= FL_MAP_WRITABLE;
+  if (prot == PROT_NONE) c |= FL_MAP_NONE;
+  if (flags & MAP_FIXED) c |= FL_MAP_FIXED;
+  if (flags & MAP_NORESERVE) c |= FL_MAP_NORESERVE;
+  if (prot == (PROT_READ | PROT_WRITE)) c |= FL_MAP_EXACT_RW;
+  return c;
+}
+
+unsigned _fl_prim_prot_class(int prot) {
+  return _fl_prim_map_class(prot, MAP_PRIVATE | MAP_ANONYMOUS, -1) & ~FL_MAP_ANON_PRIVATE;
+}
+
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+int _fl_prim_advice_class(int advice) {
+  switch (advice) {
+  case MADV_WILLNEED:
+  case MADV_COLD:
+  case MADV_PAGEOUT:
+  case MADV_POPULATE_READ:
+  case MADV_POPULATE_WRITE:
+    return FL_ADVICE_NONE;
+  case MADV_DONTNEED:
+  case MADV_FREE:
+  case MADV_REMOVE:
+    return FL_ADVICE_DISCARD;
+  case MADV_DONTFORK:
+    return FL_ADVICE_DONTFORK;
+  case MADV_DOFORK:
+    return FL_ADVICE_DOFORK;
+  default:
+    return FL_ADVICE_FLAGS;
+  }
+}
+
+int _fl_prim_move_pages(void *src, size_t len, void *dst) {
+  void *p = _fl_prim_sys_mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+  return p == dst ? 0 : (p == MAP_FAILED ? errno : EINVAL);
+}
+
+int _fl_prim_map_fresh_at(void *addr, size_t len) {
+  void *p = _fl_prim_sys_mmap(addr, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return p == addr ? 0 : (p == MAP_FAILED ? errno : EINVAL);
+}
+
+void *_fl_prim_map_noreserve(size_t len) {
+  void *p = _fl_prim_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int _fl_prim_dontfork(void *addr, size_t len) {
+  return _fl_prim_sys_madvise(addr, len, MADV_DONTFORK) == 0 ? 0 : errno;
+}
+
+bool _fl_prim_remap_fixed(int flags) {
+  return (flags & MREMAP_FIXED) != 0;
+}
+
 /* --- Page size ---------------------------------------------------------- */
 
 /* Relaxed atomics: threads may race to fill these in, with the same values. */
@@ -58,10 +161,11 @@ size_t _fl_prim_page_size(void) {
   return __builtin_expect(p != 0, 1) ? p : page_init();
 }
 
-static size_t kernel_page_size(void) {
+size_t _fl_prim_kernel_page_size(void) {
   _fl_prim_page_size();
   return __atomic_load_n(&real_page, __ATOMIC_RELAXED);
 }
+#define kernel_page_size _fl_prim_kernel_page_size
 
 /* With a pretended page size, a call the kernel of that page size would
  * refuse (EINVAL: the start is not page-aligned) or widen (the length is
@@ -111,13 +215,14 @@ static void *map_aligned(size_t size, size_t align, int flags) {
     return NULL;
   }
   size_t over = size + align;
-  char *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+  char *p =
+      sys_mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
   if (p == MAP_FAILED) return NULL;
   uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
   size_t head = start - (uintptr_t)p;
   size_t tail = over - head - size;
-  if (head) munmap(p, head);
-  if (tail) munmap((char *)start + size, tail);
+  if (head) sys_munmap(p, head);
+  if (tail) sys_munmap((char *)start + size, tail);
   return (void *)start;
 }
 
@@ -130,13 +235,13 @@ void *_fl_prim_map(size_t size) {
   size_t page = _fl_prim_page_size();
   /* With a pretended page size, placed as that kernel would place it. */
   if (page != kernel_page_size()) return map_aligned((size + page - 1) & ~(page - 1), page, 0);
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 void _fl_prim_unmap(void *addr, size_t size) {
   page_check("munmap", addr, size, false);
-  munmap(addr, size);
+  sys_munmap(addr, size);
 }
 
 int _fl_prim_populate_touch(void *addr, size_t size) {
@@ -158,12 +263,13 @@ bool _fl_prim_has_populate(void) {
      * there only touching warms memory. */
     size_t page = kernel_page_size();
     unsigned char vec = 0;
-    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = sys_mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     s = 2;
     if (p != MAP_FAILED) {
-      if (madvise(p, page, MADV_POPULATE_WRITE) == 0 && mincore(p, page, &vec) == 0 && (vec & 1))
+      if (sys_madvise(p, page, MADV_POPULATE_WRITE) == 0 && mincore(p, page, &vec) == 0 &&
+          (vec & 1))
         s = 1;
-      munmap(p, page);
+      sys_munmap(p, page);
     }
     __atomic_store_n(&populate_state, s, __ATOMIC_RELAXED);
   }
@@ -175,24 +281,24 @@ int _fl_prim_populate(void *addr, size_t size) {
   page_check("madvise(MADV_POPULATE_WRITE)", addr, size, false);
   if (!_fl_prim_has_populate()) return _fl_prim_populate_touch(addr, size);
   for (;;) {
-    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
+    if (sys_madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
     if (errno != EINTR && errno != EAGAIN) return errno; /* EINVAL: a page is not writable */
   }
 }
 
 void _fl_prim_hugepage(void *addr, size_t size, bool on) {
   page_check("madvise(MADV_HUGEPAGE)", addr, size, false);
-  madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  sys_madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 int _fl_prim_release(void *addr, size_t size) {
   page_check("madvise(MADV_DONTNEED)", addr, size, true);
-  return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+  return sys_madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
 void _fl_prim_protect(void *addr, size_t size, bool on) {
   page_check("mprotect", addr, size, true);
-  mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
+  sys_mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
 }
 
 int _fl_prim_thp_mode(void) {
@@ -300,6 +406,16 @@ int _fl_prim_thread_start(void *(*fn)(void *), void *arg) {
   int rc = pthread_create(&t, &attr, fn, arg);
   pthread_attr_destroy(&attr);
   return rc;
+}
+
+void _fl_prim_thread_yield(void) {
+  sched_yield();
+}
+
+void _fl_prim_sleep_us(unsigned us) {
+  struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 bool _fl_prim_thread_lowest_priority(void) {
