@@ -93,7 +93,7 @@ long long fl_option_get(const char *name);
 
 /* --- Statistics --------------------------------------------------------- */
 
-#define FL_STATS_VERSION 3
+#define FL_STATS_VERSION 4
 
 /* Where the budget came from. */
 typedef enum fl_budget_source_e {
@@ -133,6 +133,10 @@ typedef struct fl_stats_s {
   uint64_t snapshot_released;   /* bytes they gave back (also in released) */
   uint64_t snapshot_prepare_ns; /* time they took */
   uint64_t snapshot_restores;   /* fl_snapshot_restored calls */
+  /* version 4: memory a runtime maps itself (FAULTLESS_MMAP) */
+  uint64_t mmap_ranges;  /* anonymous private writable ranges tracked */
+  uint64_t mmap_warmed;  /* bytes populated in tracked ranges */
+  uint64_t mmap_skipped; /* ranges refused or left unwarmed (file, shared, cap, ...) */
 } fl_stats_t;
 
 /* Fill *stats (stats->size must be set; fields beyond it are not written).

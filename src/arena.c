@@ -170,6 +170,7 @@ bool _fl_arena_init(void) {
               (void *)a->base, a->size >> 20, a->thp ? "on" : "off",
               a->touch_method ? "touching pages" : "MADV_POPULATE_WRITE", a->warm.max);
   log_budget(&a->budget);
+  _fl_maps_init();
   return true;
 }
 
@@ -195,10 +196,15 @@ void _fl_budget_refresh(void) {
 /* --- Fork --------------------------------------------------------------- */
 
 void _fl_arena_lock(bool lock) {
-  if (lock)
+  /* Order: the warmers' lock, then the tracked mappings' (a warmer holds
+   * the latter only across a populate piece, never taking the former). */
+  if (lock) {
     pthread_mutex_lock(&_fl_arena.warm.lock);
-  else
+    _fl_maps_lock(true);
+  } else {
+    _fl_maps_lock(false);
     pthread_mutex_unlock(&_fl_arena.warm.lock);
+  }
 }
 
 /* The child of fork(): only the forking thread lives on, so no warmer does.
@@ -220,6 +226,8 @@ void _fl_arena_lock(bool lock) {
  *                        kept: facts about the memory, which the child has
  *   huge pages           marks kept (the child inherits the mapping and its
  *                        advice), and what was learnt about their cost
+ *   tracked mappings     forgotten, and tracking stops (maps.c): no
+ *                        warmer runs there to warm them
  *   reservation, chunk states other than WARMING, budget, populate_refused
  *                        kept: the child has the same memory and kernel */
 void _fl_arena_atfork_child(void) {
@@ -228,6 +236,7 @@ void _fl_arena_atfork_child(void) {
   atomic_store(&a->warm.running, 0);
   atomic_store(&a->warm.nforeign, 0);
   a->warm.forked = true;
+  _fl_maps_atfork_child();
   size_t cursor = atomic_load(&a->warm.cursor);
   atomic_store(&a->warm.target, cursor);
   for (size_t c = 0; c < a->nchunks && c < cursor; c++) {

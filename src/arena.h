@@ -73,6 +73,31 @@ typedef struct fl_huge_s {
   _Atomic bool slow; /* huge chunks were slow: only those far ahead of the heap */
 } fl_huge_t;
 
+/* Memory a runtime maps itself (maps.c, MMAP): what the override library's
+ * mmap family saw. `known`: anonymous private mappings of any protection
+ * (a reservation that an mprotect may commit later). `queue`: committed
+ * ranges, anonymous, private, readable and writable, in commit order, each
+ * [lo, hi) still to warm (lo moves up as the warmers go). Both only ever
+ * forget too much, never too little: whatever a call may have changed is
+ * cut from them. `lock` guards both and is held across each populate piece,
+ * so a call that changes a mapping waits for the piece. */
+#define FL_MAPS_KNOWN 256 /* anonymous private mappings remembered */
+#define FL_MAPS_QUEUE 64  /* committed ranges waiting for the warmers */
+typedef struct fl_maps_range_s {
+  uintptr_t lo, hi;
+} fl_maps_range_t;
+typedef struct fl_maps_s {
+  pthread_mutex_t lock;
+  bool on;             /* MMAP: track and warm */
+  uint64_t cap;        /* bytes warmed at most per range */
+  _Atomic int pending; /* nqueue, for the warmers' loop */
+  bool budget_said;    /* "over budget" was said once */
+  fl_maps_range_t known[FL_MAPS_KNOWN];
+  int nknown;
+  fl_maps_range_t queue[FL_MAPS_QUEUE];
+  int nqueue;
+} fl_maps_t;
+
 typedef struct fl_arena_s {
   char *base; /* the reservation */
   size_t size;
@@ -92,6 +117,7 @@ typedef struct fl_arena_s {
   fl_budget_t budget;
   fl_warmers_t warm;
   fl_huge_t huge;
+  fl_maps_t maps;
 } fl_arena_t;
 
 FL_INTERNAL extern fl_arena_t _fl_arena;
@@ -149,6 +175,34 @@ FL_INTERNAL void _fl_huge_stop(size_t c);
 /* Unmark every chunk (snapshots): huge pages already there stay. */
 FL_INTERNAL void _fl_huge_unmark_all(void);
 
+/* --- maps.c: memory a runtime maps itself ------------------------------- */
+
+/* pre: the arena initialised. Decide whether MMAP tracks and warms. */
+FL_INTERNAL void _fl_maps_init(void);
+/* True when the override library's mmap family should report to maps.c. */
+FL_INTERNAL bool _fl_maps_on(void);
+/* Around each reported call: take the lock before the system call (so no
+ * populate piece runs while the mapping changes) and drop it after the
+ * report; _fl_maps_end starts the warmers when something was queued. */
+FL_INTERNAL void _fl_maps_begin(void);
+FL_INTERNAL void _fl_maps_end(void);
+/* Reports, each under _fl_maps_begin. A mapping [addr, addr+len) was made
+ * (cls: FL_MAP_* of its prot, flags and fd) or, when !made (a failed
+ * MAP_FIXED), what was there may be gone; unmapped; given a new protection (pcls: FL_MAP_* of the
+ * prot; 0 when the call failed); its contents dropped (madvise); moved or
+ * resized by mremap (both ranges forgotten). */
+FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls);
+FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len);
+FL_INTERNAL void _fl_maps_protected(void *addr, size_t len, unsigned pcls);
+FL_INTERNAL void _fl_maps_discarded(void *addr, size_t len);
+/* For a warmer: populate the next piece of the first queued range, under
+ * the lock. False when nothing is queued (or the warmers are paused). */
+FL_INTERNAL bool _fl_maps_warm_piece(void);
+/* Fork: the lock held across fork(); in the child the tables empty and
+ * tracking stops (no warmer runs there). */
+FL_INTERNAL void _fl_maps_lock(bool lock);
+FL_INTERNAL void _fl_maps_atfork_child(void);
+
 /* --- warm.c: the warmers and prefaults ---------------------------------- */
 
 FL_INTERNAL void _fl_arena_start_prefault(void);
@@ -182,6 +236,8 @@ FL_INTERNAL void _fl_warmers_pause(void);
 /* Warm chunks from `from` (moving the cursor back there) up to at least
  * `target` again; returns the number of warmers that will run. */
 FL_INTERNAL int _fl_warmers_resume(size_t from, size_t target);
+/* Start warmers for queued work that is not the arena's (maps.c). */
+FL_INTERNAL void _fl_warmers_wake(void);
 /* The chunk the warmers are to warm up to. */
 FL_INTERNAL size_t _fl_warm_target(void);
 

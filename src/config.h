@@ -14,6 +14,11 @@ FL_INTERNAL void _fl_options_init(void);
 FL_INTERNAL long long _fl_option(fl_option_t opt);
 FL_INTERNAL bool _fl_option_is_set(fl_option_t opt);
 FL_INTERNAL void _fl_options_print(void);
+/* MMAP's rule: on when set to 1; with auto, on exactly when PREFAULT came
+ * from the environment (a process that asks for warming at start-up). */
+FL_INTERNAL bool _fl_mmap_rule(long long mmap, bool prefault_in_env);
+/* The rule applied to this process's options. */
+FL_INTERNAL bool _fl_mmap_wanted(void);
 /* The option called `name` (with or without FAULTLESS_, any case), or -1. */
 FL_INTERNAL int _fl_option_find(const char *name);
 /* Set option `name` from a value string: 0, ENOENT (no such option) or
@@ -50,7 +55,10 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
   X(snapshot_prepares)                                                                             \
   X(snapshot_released)                                                                             \
   X(snapshot_prepare_ns)                                                                           \
-  X(snapshot_restores)
+  X(snapshot_restores)                                                                             \
+  X(mmap_ranges)                                                                                   \
+  X(mmap_warmed)                                                                                   \
+  X(mmap_skipped)
 #define FL_COUNTERS(X) FL_COUNTERS_MEMORY(X) FL_COUNTERS_EVENTS(X)
 
 typedef struct fl_counters_s {

@@ -99,6 +99,15 @@ bool _fl_option_is_set(fl_option_t opt) {
   return options[opt].origin != FROM_DEFAULT;
 }
 
+bool _fl_mmap_rule(long long mmap, bool prefault_in_env) {
+  return mmap == FL_AUTO ? prefault_in_env : mmap != 0;
+}
+
+bool _fl_mmap_wanted(void) {
+  if (FL_UNLIKELY(!options_loaded)) _fl_options_init();
+  return _fl_mmap_rule(_fl_option(FL_OPT_MMAP), options[FL_OPT_PREFAULT].origin == FROM_ENV);
+}
+
 void _fl_options_print(void) {
   static const char *origin[] = {"default", "environment", "fl_option_set"};
   for (int i = 0; i < FL_OPT_COUNT; i++) {

@@ -112,6 +112,7 @@ bool _fl_option_parse(fl_option_t opt, const char *s, long long *out) {
     return *out = v, true;
   case FL_OPT_THP:
   case FL_OPT_PASSTHROUGH:
+  case FL_OPT_MMAP:
     if (word_is(s, "auto")) return *out = FL_AUTO, true;
     return parse_bool(s, out);
   case FL_OPT_BUDGET:

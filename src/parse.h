@@ -23,7 +23,8 @@
   X(HEADROOM, "size or auto", "auto")                                                              \
   X(AHEAD, "size, auto or 0", "auto")                                                              \
   X(POPULATE, "size or auto", "auto")                                                              \
-  X(PASSTHROUGH, "auto, 0 or 1", "auto")
+  X(PASSTHROUGH, "auto, 0 or 1", "auto")                                                           \
+  X(MMAP, "auto, 0 or 1", "auto")
 
 typedef enum fl_option_e {
 #define FL_OPTION_ENUM(name, kind, def) FL_OPT_##name,

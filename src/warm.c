@@ -145,17 +145,26 @@ static void warmers_leave(int n) {
   pthread_cond_broadcast(&a->warm.done);
 }
 
+/* Memory a runtime has committed (maps.c) is about to be used: it goes
+ * first, as the foreign queue does. */
+static void warm_maps(void) {
+  while (_fl_maps_warm_piece()) {
+  }
+}
+
 static void *warmer_main(void *arg) {
   fl_arena_t *a = &_fl_arena;
   _fl_prim_thread_lowest_priority();
   size_t warmed_here = 0;
   for (;;) {
+    warm_maps();
     warm_foreign_queue();
     size_t c;
     bool stop = false;
     while (!stop && next_chunk(&c)) {
       /* Foreign memory queued meanwhile is in use already: it goes first. */
       if (atomic_load_explicit(&a->warm.nforeign, memory_order_relaxed)) warm_foreign_queue();
+      if (atomic_load_explicit(&a->maps.pending, memory_order_relaxed)) warm_maps();
       uint8_t cold = FL_CHUNK_COLD;
       if (!atomic_compare_exchange_strong(&a->chunk_state[c], &cold, FL_CHUNK_WARMING)) continue;
       if (!warming_allowed(warmed_here)) {
@@ -182,7 +191,8 @@ static void *warmer_main(void *arg) {
     /* A prefault call may have raised the target after we ran out of work
      * but before we got the lock: go on rather than leave it unserved. */
     if (!stop && !atomic_load(&a->warm.paused) &&
-        (atomic_load(&a->warm.cursor) < atomic_load(&a->warm.target) || a->warm.nforeign)) {
+        (atomic_load(&a->warm.cursor) < atomic_load(&a->warm.target) || a->warm.nforeign ||
+         atomic_load(&a->maps.pending))) {
       pthread_mutex_unlock(&a->warm.lock);
       continue;
     }
@@ -212,8 +222,8 @@ static int raise_target(size_t from, size_t target) {
     atomic_store(&a->warm.target, target);
   }
   int want = a->warm.max;
-  size_t pending =
-      atomic_load(&a->warm.target) - atomic_load(&a->warm.cursor) + (size_t)a->warm.nforeign;
+  size_t pending = atomic_load(&a->warm.target) - atomic_load(&a->warm.cursor) +
+                   (size_t)a->warm.nforeign + (size_t)atomic_load(&a->maps.pending);
   if ((size_t)want > pending) want = (int)pending;
   int start = atomic_load(&a->warm.paused) ? 0 : want - atomic_load(&a->warm.running);
   if (start > 0 && atomic_fetch_add(&a->warm.running, start) == 0)
@@ -383,6 +393,12 @@ void _fl_warm_range(size_t first, size_t n) {
   int warmers = raise_target(from, to);
   _fl_verbose("warming %zu MiB handed to another allocator with %d warmer(s)",
               (n << FL_SLICE_SHIFT) >> 20, warmers);
+}
+
+void _fl_warmers_wake(void) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || a->warm.max <= 0 || a->warm.forked) return;
+  raise_target(0, 0);
 }
 
 /* --- Snapshots ---------------------------------------------------------- */

@@ -31,6 +31,52 @@
 
 extern char **environ;
 
+/* The library's own memory calls go to the kernel directly: the override
+ * library defines mmap, munmap, mprotect, mremap and madvise itself (to warm
+ * what a runtime maps), and faultless's own reservation, blocks and advice
+ * must neither be tracked there nor wait on its lock. */
+void *_fl_prim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
+  return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+int _fl_prim_sys_munmap(void *addr, size_t len) {
+  return (int)syscall(SYS_munmap, addr, len);
+}
+int _fl_prim_sys_mprotect(void *addr, size_t len, int prot) {
+  return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+int _fl_prim_sys_madvise(void *addr, size_t len, int advice) {
+  return (int)syscall(SYS_madvise, addr, len, advice);
+}
+void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
+  return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+}
+#define sys_mmap _fl_prim_sys_mmap
+#define sys_munmap _fl_prim_sys_munmap
+#define sys_mprotect _fl_prim_sys_mprotect
+#define sys_madvise _fl_prim_sys_madvise
+
+unsigned _fl_prim_map_class(int prot, int flags, int fd) {
+  unsigned c = 0;
+  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE)
+    c |= FL_MAP_ANON_PRIVATE;
+  if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE)) c |= FL_MAP_WRITABLE;
+  if (prot == PROT_NONE) c |= FL_MAP_NONE;
+  if (flags & MAP_FIXED) c |= FL_MAP_FIXED;
+  return c;
+}
+
+unsigned _fl_prim_prot_class(int prot) {
+  return _fl_prim_map_class(prot, MAP_PRIVATE | MAP_ANONYMOUS, -1) & ~FL_MAP_ANON_PRIVATE;
+}
+
+bool _fl_prim_advice_discards(int advice) {
+  return advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE;
+}
+
+bool _fl_prim_remap_fixed(int flags) {
+  return (flags & MREMAP_FIXED) != 0;
+}
+
 /* --- Page size ---------------------------------------------------------- */
 
 /* Relaxed atomics: threads may race to fill these in, with the same values. */
@@ -111,13 +157,14 @@ static void *map_aligned(size_t size, size_t align, int flags) {
     return NULL;
   }
   size_t over = size + align;
-  char *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+  char *p =
+      sys_mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
   if (p == MAP_FAILED) return NULL;
   uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
   size_t head = start - (uintptr_t)p;
   size_t tail = over - head - size;
-  if (head) munmap(p, head);
-  if (tail) munmap((char *)start + size, tail);
+  if (head) sys_munmap(p, head);
+  if (tail) sys_munmap((char *)start + size, tail);
   return (void *)start;
 }
 
@@ -130,13 +177,13 @@ void *_fl_prim_map(size_t size) {
   size_t page = _fl_prim_page_size();
   /* With a pretended page size, placed as that kernel would place it. */
   if (page != kernel_page_size()) return map_aligned((size + page - 1) & ~(page - 1), page, 0);
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 void _fl_prim_unmap(void *addr, size_t size) {
   page_check("munmap", addr, size, false);
-  munmap(addr, size);
+  sys_munmap(addr, size);
 }
 
 int _fl_prim_populate_touch(void *addr, size_t size) {
@@ -158,12 +205,13 @@ bool _fl_prim_has_populate(void) {
      * there only touching warms memory. */
     size_t page = kernel_page_size();
     unsigned char vec = 0;
-    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = sys_mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     s = 2;
     if (p != MAP_FAILED) {
-      if (madvise(p, page, MADV_POPULATE_WRITE) == 0 && mincore(p, page, &vec) == 0 && (vec & 1))
+      if (sys_madvise(p, page, MADV_POPULATE_WRITE) == 0 && mincore(p, page, &vec) == 0 &&
+          (vec & 1))
         s = 1;
-      munmap(p, page);
+      sys_munmap(p, page);
     }
     __atomic_store_n(&populate_state, s, __ATOMIC_RELAXED);
   }
@@ -175,24 +223,24 @@ int _fl_prim_populate(void *addr, size_t size) {
   page_check("madvise(MADV_POPULATE_WRITE)", addr, size, false);
   if (!_fl_prim_has_populate()) return _fl_prim_populate_touch(addr, size);
   for (;;) {
-    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
+    if (sys_madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
     if (errno != EINTR && errno != EAGAIN) return errno; /* EINVAL: a page is not writable */
   }
 }
 
 void _fl_prim_hugepage(void *addr, size_t size, bool on) {
   page_check("madvise(MADV_HUGEPAGE)", addr, size, false);
-  madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  sys_madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 int _fl_prim_release(void *addr, size_t size) {
   page_check("madvise(MADV_DONTNEED)", addr, size, true);
-  return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+  return sys_madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
 void _fl_prim_protect(void *addr, size_t size, bool on) {
   page_check("mprotect", addr, size, true);
-  mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
+  sys_mprotect(addr, size, on ? PROT_NONE : PROT_READ | PROT_WRITE);
 }
 
 int _fl_prim_thp_mode(void) {

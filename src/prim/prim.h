@@ -55,6 +55,29 @@ size_t _fl_prim_page_size(void);
  * unknown. */
 size_t _fl_prim_huge_page_size(void);
 
+/* The raw system calls, which reach the kernel without passing through the
+ * override library's own mmap family (or anyone else's). As the libc calls,
+ * they return MAP_FAILED / -1 and set errno on failure. */
+void *_fl_prim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
+int _fl_prim_sys_munmap(void *addr, size_t len);
+int _fl_prim_sys_mprotect(void *addr, size_t len, int prot);
+int _fl_prim_sys_madvise(void *addr, size_t len, int advice);
+void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+/* What an mmap's prot, flags and fd say about the mapping, as FL_MAP_* bits:
+ * anonymous and private (not shared, not a file), readable and writable,
+ * PROT_NONE, placed at a fixed address. */
+#define FL_MAP_ANON_PRIVATE 1u
+#define FL_MAP_WRITABLE 2u
+#define FL_MAP_NONE 4u
+#define FL_MAP_FIXED 8u
+unsigned _fl_prim_map_class(int prot, int flags, int fd);
+/* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
+unsigned _fl_prim_prot_class(int prot);
+/* True for advice that drops a range's contents (DONTNEED, FREE, REMOVE). */
+bool _fl_prim_advice_discards(int advice);
+/* True when mremap's flags name a new address (MREMAP_FIXED). */
+bool _fl_prim_remap_fixed(int flags);
+
 /* --- Limits ------------------------------------------------------------- */
 
 /* Read a whole small file (up to cap-1 bytes) under `root` (NULL or "" for

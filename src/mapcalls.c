@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/* The mmap family, for LD_PRELOAD and for programs linked with
+ * -lfaultless: mmap (and mmap64, its own symbol in glibc), munmap, mprotect,
+ * mremap and madvise, each forwarded to the kernel as it is (the raw system
+ * call: no libc version to bind, so the library loads on any glibc) and,
+ * when MMAP is on, reported to maps.c: that is how the warmers learn of the
+ * heaps the JVM and V8 map themselves. Nothing is populated here: the call
+ * returns as soon as the kernel's does and the report is made.
+ *
+ * The report and the system call happen under one lock (_fl_maps_begin),
+ * which a warmer also holds across each populate piece: a range that a call
+ * unmaps, replaces or protects is never populated after the kernel changed
+ * it. A failed call is reported too, as a change: the tables then forget the
+ * range rather than guess. errno is the kernel's. glibc's own calls (thread
+ * stacks, the loader, malloc) do not come here: they use the kernel
+ * directly, and faultless's own memory calls do too (prim/linux.c). */
+#include "api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#define FL_EXPORT __attribute__((visibility("default")))
+#define FL_MAP_FAILED ((void *)-1)
+
+/* Report only once the library runs with tracking on: a call made before
+ * (another library's constructor) is forwarded untouched, and its range is
+ * simply not known. */
+static bool tracking(void) {
+  return atomic_load_explicit(&_fl_ready, memory_order_acquire) == 2 && _fl_maps_on();
+}
+
+FL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  if (!tracking()) return _fl_prim_sys_mmap(addr, len, prot, flags, fd, (long)off);
+  _fl_maps_begin();
+  void *p = _fl_prim_sys_mmap(addr, len, prot, flags, fd, (long)off);
+  int err = errno;
+  unsigned cls = _fl_prim_map_class(prot, flags, fd);
+  if (p != FL_MAP_FAILED)
+    _fl_maps_mapped(p, len, true, cls);
+  else if (cls & FL_MAP_FIXED)
+    _fl_maps_mapped(addr, len, false, cls); /* what was there may be gone */
+  _fl_maps_end();
+  errno = err;
+  return p;
+}
+
+FL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  return mmap(addr, len, prot, flags, fd, off);
+}
+
+FL_EXPORT int munmap(void *addr, size_t len) {
+  if (!tracking()) return _fl_prim_sys_munmap(addr, len);
+  _fl_maps_begin();
+  int rc = _fl_prim_sys_munmap(addr, len);
+  int err = errno;
+  _fl_maps_unmapped(addr, len);
+  _fl_maps_end();
+  errno = err;
+  return rc;
+}
+
+FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
+  if (!tracking()) return _fl_prim_sys_mprotect(addr, len, prot);
+  _fl_maps_begin();
+  int rc = _fl_prim_sys_mprotect(addr, len, prot);
+  int err = errno;
+  _fl_maps_protected(addr, len, rc == 0 ? _fl_prim_prot_class(prot) : 0);
+  _fl_maps_end();
+  errno = err;
+  return rc;
+}
+
+FL_EXPORT int madvise(void *addr, size_t len, int advice) {
+  if (!tracking() || !_fl_prim_advice_discards(advice))
+    return _fl_prim_sys_madvise(addr, len, advice);
+  _fl_maps_begin();
+  int rc = _fl_prim_sys_madvise(addr, len, advice);
+  int err = errno;
+  _fl_maps_discarded(addr, len);
+  _fl_maps_end();
+  errno = err;
+  return rc;
+}
+
+/* new_addr is read only when the flags ask for MREMAP_FIXED; reading it
+ * always is harmless for a variadic call (the kernel ignores it otherwise). */
+FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  void *new_addr = _fl_prim_remap_fixed(flags) ? va_arg(ap, void *) : NULL;
+  va_end(ap);
+  if (!tracking()) return _fl_prim_sys_mremap(old, old_len, new_len, flags, new_addr);
+  _fl_maps_begin();
+  void *p = _fl_prim_sys_mremap(old, old_len, new_len, flags, new_addr);
+  int err = errno;
+  /* Both places are forgotten, moved or not: the tables never follow a
+   * mapping to a new address (a range there is found again only when a
+   * later call commits it). */
+  _fl_maps_unmapped(old, old_len > new_len ? old_len : new_len);
+  if (p != FL_MAP_FAILED)
+    _fl_maps_unmapped(p, new_len);
+  else if (new_addr)
+    _fl_maps_unmapped(new_addr, new_len);
+  _fl_maps_end();
+  errno = err;
+  return p;
+}
