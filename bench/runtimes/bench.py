@@ -255,6 +255,8 @@ def main():
     ap = parser()
     ap.add_argument("--out", default="build/bench-results/runtimes")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat: at least 1")
     build, libs = libraries(args, ap)
     have, classes = find_tools(build)
     todo, skipped = {}, {}
