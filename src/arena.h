@@ -79,19 +79,21 @@ typedef struct fl_huge_s {
  * ranges, anonymous, private, readable and writable, in commit order, each
  * [lo, hi) still to warm (lo moves up as the warmers go). Both only ever
  * forget too much, never too little: whatever a call may have changed is
- * cut from them. `lock` guards both and is held across each populate piece,
- * so a call that changes a mapping waits for the piece. */
-#define FL_MAPS_KNOWN 256 /* anonymous private mappings remembered */
-#define FL_MAPS_QUEUE 64  /* committed ranges waiting for the warmers */
+ * cut from them. `known` is sorted by address (disjoint ranges, adjacent
+ * ones joined); `queue` is in commit order. `lock` guards both and is held across each populate
+ * piece, so a call that changes a mapping waits for the piece. */
+#define FL_MAPS_KNOWN 8192 /* anonymous private mappings remembered (sorted) */
+#define FL_MAPS_QUEUE 1024 /* committed ranges waiting for the warmers */
 typedef struct fl_maps_range_s {
   uintptr_t lo, hi;
 } fl_maps_range_t;
 typedef struct fl_maps_s {
   pthread_mutex_t lock;
-  bool on;             /* MMAP: track and warm */
-  uint64_t cap;        /* bytes warmed at most per range */
-  _Atomic int pending; /* nqueue, for the warmers' loop */
-  bool budget_said;    /* "over budget" was said once */
+  bool on;              /* MMAP: track and warm */
+  uint64_t cap;         /* bytes warmed at most per range */
+  _Atomic int pending;  /* nqueue, for the warmers' loop */
+  bool budget_said;     /* "over budget" was said once */
+  bool known_full_said; /* "too many mappings" was said once */
   fl_maps_range_t known[FL_MAPS_KNOWN];
   int nknown;
   fl_maps_range_t queue[FL_MAPS_QUEUE];

@@ -18,6 +18,7 @@
 #include "arena.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* Bytes warmed at most per range: a runtime that commits gigabytes at once
  * gets the part it fills first (its low end) warm, not all of it. */
@@ -56,9 +57,9 @@ void _fl_maps_end(void) {
   if (wake) _fl_warmers_wake();
 }
 
-/* Remove [lo, hi) from the n ranges in r (capacity cap), splitting one that
- * holds it inside; a split with no room left keeps only the lower part.
- * Returns the new count. *cut_queued: a range lost a part. */
+/* Remove [lo, hi) from the n ranges of the queue r (capacity cap),
+ * splitting one that holds it inside; a split with no room left keeps only
+ * the lower part. Returns the new count. *lost: a range lost a part. */
 static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, bool *lost) {
   for (int i = 0; i < n; i++) {
     if (r[i].hi <= lo || r[i].lo >= hi) continue;
@@ -87,6 +88,87 @@ static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, b
   return n;
 }
 
+/* --- known: sorted by address, disjoint; binary search ------------------ */
+
+/* The first entry that ends above addr (n when none). */
+static int known_first(uintptr_t addr) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int lo = 0, hi = m->nknown;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (m->known[mid].hi <= addr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static void known_insert(int i, uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (m->nknown == FL_MAPS_KNOWN) {
+    if (!m->known_full_said) _fl_verbose("mmap: too many mappings to remember; more go unwarmed");
+    m->known_full_said = true;
+    return;
+  }
+  memmove(&m->known[i + 1], &m->known[i], (size_t)(m->nknown - i) * sizeof m->known[0]);
+  m->known[i] = (fl_maps_range_t){lo, hi};
+  m->nknown++;
+}
+
+static void known_cut(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(lo);
+  while (i < m->nknown && m->known[i].lo < hi) {
+    fl_maps_range_t *k = &m->known[i];
+    if (k->lo < lo && k->hi > hi) { /* a hole inside: the upper part is new */
+      uintptr_t top = k->hi;
+      k->hi = lo;
+      known_insert(i + 1, hi, top);
+      return;
+    }
+    if (k->lo < lo) {
+      k->hi = lo;
+      i++;
+    } else if (k->hi > hi) {
+      k->lo = hi;
+      return;
+    } else {
+      memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
+      m->nknown--;
+    }
+  }
+}
+
+/* pre: [lo, hi) cut from the table. */
+static void remember(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(lo);
+  /* Joined with neighbours that end or start here (a reservation made in
+   * several calls): an mprotect across the seam is known too. */
+  bool left = i > 0 && m->known[i - 1].hi == lo;
+  bool right = i < m->nknown && m->known[i].lo == hi;
+  if (left && right) {
+    m->known[i - 1].hi = m->known[i].hi;
+    memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
+    m->nknown--;
+  } else if (left) {
+    m->known[i - 1].hi = hi;
+  } else if (right) {
+    m->known[i].lo = lo;
+  } else {
+    known_insert(i, lo, hi);
+  }
+}
+
+static bool is_known(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(lo);
+  return i < m->nknown && m->known[i].lo <= lo && hi <= m->known[i].hi;
+}
+
+/* --- the queue: in commit order ----------------------------------------- */
+
 static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
   fl_maps_t *m = &_fl_arena.maps;
   bool lost = false;
@@ -97,7 +179,7 @@ static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
     _fl_verbose("mmap: skipped the unwarmed rest of %p..%p: unmapped or changed before warming",
                 (void *)lo, (void *)hi);
   }
-  if (known_too) m->nknown = cut(m->known, m->nknown, FL_MAPS_KNOWN, lo, hi, NULL);
+  if (known_too) known_cut(lo, hi);
 }
 
 static void skip(const char *why, void *addr, size_t len) {
@@ -123,30 +205,6 @@ static void enqueue(uintptr_t lo, uintptr_t hi) {
   m->nqueue++;
   atomic_store_explicit(&m->pending, m->nqueue, memory_order_relaxed);
   queued_now = true;
-}
-
-static void remember(uintptr_t lo, uintptr_t hi) {
-  fl_maps_t *m = &_fl_arena.maps;
-  /* Merge with a neighbour that ends or starts here (a reservation made of
-   * several calls): fewer entries, and mprotect across the seam is known. */
-  for (int i = 0; i < m->nknown; i++) {
-    if (m->known[i].hi == lo) {
-      m->known[i].hi = hi;
-      return;
-    }
-    if (m->known[i].lo == hi) {
-      m->known[i].lo = lo;
-      return;
-    }
-  }
-  if (m->nknown < FL_MAPS_KNOWN) m->known[m->nknown++] = (fl_maps_range_t){lo, hi};
-}
-
-static bool is_known(uintptr_t lo, uintptr_t hi) {
-  fl_maps_t *m = &_fl_arena.maps;
-  for (int i = 0; i < m->nknown; i++)
-    if (m->known[i].lo <= lo && hi <= m->known[i].hi) return true;
-  return false;
 }
 
 static uintptr_t page_end(void *addr, size_t len) {

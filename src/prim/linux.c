@@ -34,20 +34,24 @@ extern char **environ;
 /* The library's own memory calls go to the kernel directly: the override
  * library defines mmap, munmap, mprotect, mremap and madvise itself (to warm
  * what a runtime maps), and faultless's own reservation, blocks and advice
- * must neither be tracked there nor wait on its lock. */
-void *_fl_prim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
+ * must neither be tracked there nor wait on its lock. Not instrumented by
+ * TSan: its runtime calls mmap through the symbol while it initialises, and
+ * a program that defines mmap passes those calls here. */
+#define FL_NO_TSAN __attribute__((no_sanitize("thread")))
+FL_NO_TSAN void *_fl_prim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) {
   return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
-int _fl_prim_sys_munmap(void *addr, size_t len) {
+FL_NO_TSAN int _fl_prim_sys_munmap(void *addr, size_t len) {
   return (int)syscall(SYS_munmap, addr, len);
 }
-int _fl_prim_sys_mprotect(void *addr, size_t len, int prot) {
+FL_NO_TSAN int _fl_prim_sys_mprotect(void *addr, size_t len, int prot) {
   return (int)syscall(SYS_mprotect, addr, len, prot);
 }
-int _fl_prim_sys_madvise(void *addr, size_t len, int advice) {
+FL_NO_TSAN int _fl_prim_sys_madvise(void *addr, size_t len, int advice) {
   return (int)syscall(SYS_madvise, addr, len, advice);
 }
-void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
+FL_NO_TSAN void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags,
+                                     void *new_addr) {
   return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 }
 #define sys_mmap _fl_prim_sys_mmap

@@ -117,6 +117,10 @@ check "wrapper: the function's own variables named like the wrapper's words (dir
   env dir=/data lib=mine out=keep why=because "$W" sh -c 'test "$dir:$lib:$out:$why" = /data:mine:keep:because'
 check "wrapper: the function's own PREFAULT_PID kept" \
   test "$(env_of FAULTLESS_PREFAULT_PID FAULTLESS_PREFAULT_PID=any)" = any
+check "wrapper: MMAP on when the function sets none" \
+  test "$(env_of FAULTLESS_MMAP -u FAULTLESS_MMAP)" = 1
+check "wrapper: the function's own MMAP kept" \
+  test "$(env_of FAULTLESS_MMAP FAULTLESS_MMAP=0)" = 0
 # The runtime warms at start-up; a program it starts inherits the preload
 # but warms only ahead of its own heap.
 prefault_target() {

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/* MMAP's semantics: the mmap family of the override library (src/mapcalls.c,
+ * linked into this program beside the core library) while the warmers run.
+ * A program maps, unmaps and re-maps at the same addresses: private and
+ * shared anonymous memory, private and shared file mappings, mprotect flips
+ * between PROT_NONE and read-write, mremap and madvise(MADV_DONTNEED); and
+ * checks that the warmers populate what is tracked, never a page of anything
+ * else (mincore, /proc/self/pagemap), that no byte of a file or shared
+ * mapping changes, that nothing the program wrote changes, and that the
+ * stats count it. test/mmap.sh runs it with FAULTLESS_MMAP=1.
+ *
+ *   mmap semantics   the checks above
+ *   mmap rule        the option's auto rule and values (no environment)
+ *   mmap probe       map 8 MiB and exit (test/mmap.sh reads the stats) */
+#define _GNU_SOURCE
+#include "config.h"
+#include "faultless.h"
+#include "testhelper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MiB (1024ul * 1024)
+
+static size_t page;
+static char file_path[] = "/tmp/faultless-mmap-XXXXXX";
+static int file_fd = -1;
+#define FILE_SIZE (8 * MiB)
+
+static unsigned char file_byte(size_t i) {
+  return (unsigned char)(i * 7 + 3 + (i >> 12));
+}
+
+/* Pages of [p, p+len) resident now. */
+static size_t resident(void *p, size_t len) {
+  size_t n = len / page, count = 0;
+  unsigned char *vec = malloc(n);
+  if (!vec || mincore(p, len, vec) != 0) {
+    free(vec);
+    return (size_t)-1;
+  }
+  for (size_t i = 0; i < n; i++)
+    count += vec[i] & 1;
+  free(vec);
+  return count;
+}
+
+/* Pages of [p, p+len) that are private anonymous copies (present, and not
+ * file or shared: /proc/self/pagemap bits 63 and 61). In a private file
+ * mapping that nobody wrote, each would be a write the program did not
+ * make. (size_t)-1 when pagemap cannot be read. */
+static size_t anon_copies(void *p, size_t len) {
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  if (fd < 0) return (size_t)-1;
+  size_t count = 0;
+  for (size_t off = 0; off < len; off += page) {
+    uint64_t e;
+    off_t at = (off_t)(((uintptr_t)p + off) / page * sizeof e);
+    if (pread(fd, &e, sizeof e, at) != (ssize_t)sizeof e) {
+      close(fd);
+      return (size_t)-1;
+    }
+    if ((e >> 63 & 1) && !(e >> 61 & 1)) count++;
+  }
+  close(fd);
+  return count;
+}
+
+static bool file_intact(void) {
+  static unsigned char buf[64 * 1024];
+  for (size_t off = 0; off < FILE_SIZE; off += sizeof buf) {
+    if (pread(file_fd, buf, sizeof buf, (off_t)off) != (ssize_t)sizeof buf) return false;
+    for (size_t i = 0; i < sizeof buf; i++)
+      if (buf[i] != file_byte(off + i)) return false;
+  }
+  return true;
+}
+
+static bool mapping_is_file(const unsigned char *p) {
+  for (size_t i = 0; i < FILE_SIZE; i += 997)
+    if (p[i] != file_byte(i)) return false;
+  return true;
+}
+
+/* The program's own data: one word per page, in every page. */
+static void fill(void *p, size_t len, unsigned seed) {
+  for (size_t off = 0; off < len; off += page)
+    *(uint64_t *)((char *)p + off) = off * 31 + seed;
+}
+static bool filled(const void *p, size_t len, unsigned seed) {
+  for (size_t off = 0; off < len; off += page)
+    if (*(const uint64_t *)((const char *)p + off) != off * 31 + seed) return false;
+  return true;
+}
+
+static void wait_warmers(void) {
+  CHECK(fl_prefault_wait(20000) == 0);
+}
+
+static fl_stats_t stats(void) {
+  fl_stats_t st = {.size = sizeof st};
+  fl_stats_get(&st);
+  return st;
+}
+
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
+TEST(tracked_ranges_are_warmed) {
+  fl_stats_t before = stats();
+  size_t len = 16 * MiB;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  CHECK(p != MAP_FAILED);
+  wait_warmers();
+  CHECK(resident(p, len) == len / page);
+  fl_stats_t after = stats();
+  CHECK(after.mmap_ranges > before.mmap_ranges);
+  CHECK(after.mmap_warmed >= before.mmap_warmed + len);
+  /* Committed by mprotect of a PROT_NONE reservation, as V8 does. */
+  char *r = mmap(NULL, 32 * MiB, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r + 8 * MiB, 8 * MiB, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  CHECK(resident(r + 8 * MiB, 8 * MiB) == 8 * MiB / page);
+  CHECK(resident(r, 8 * MiB) == 0);
+  CHECK(resident(r + 16 * MiB, 16 * MiB) == 0);
+  munmap(r, 32 * MiB);
+  munmap(p, len);
+}
+
+TEST(others_never_touched) {
+  fl_stats_t before = stats();
+  size_t len = 16 * MiB;
+  char *shared = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  char *none = mmap(NULL, len, PROT_NONE, ANON, -1, 0);
+  char *ro = mmap(NULL, len, PROT_READ, ANON, -1, 0);
+  unsigned char *fpriv = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, file_fd, 0);
+  unsigned char *fshared = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file_fd, 0);
+  CHECK(shared != MAP_FAILED && none != MAP_FAILED && ro != MAP_FAILED);
+  CHECK(fpriv != MAP_FAILED && fshared != MAP_FAILED);
+  wait_warmers();
+  CHECK(resident(shared, len) == 0);
+  CHECK(resident(none, len) == 0);
+  CHECK(resident(ro, len) == 0);
+  CHECK(anon_copies(fpriv, FILE_SIZE) == 0);
+  CHECK(mapping_is_file(fpriv) && mapping_is_file(fshared));
+  CHECK(file_intact());
+  fl_stats_t after = stats();
+  CHECK(after.mmap_skipped >= before.mmap_skipped + 2); /* the two writable file mappings */
+  CHECK(after.mmap_warmed == before.mmap_warmed);
+  munmap(shared, len);
+  munmap(none, len);
+  munmap(ro, len);
+  munmap(fpriv, FILE_SIZE);
+  munmap(fshared, FILE_SIZE);
+}
+
+/* At one address, over and over: a tracked range is committed and written
+ * while the warmers start on it, then replaced by something else at once.
+ * Whatever replaced it must never be populated or changed by them. */
+TEST(remapped_under_the_warmers) {
+  size_t len = 32 * MiB;
+  char *base = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(base != MAP_FAILED);
+  int bad_resident = 0, bad_data = 0, bad_file = 0, misplaced = 0;
+  for (int i = 0; i < 48; i++) {
+    char *p = mmap(base, len, PROT_READ | PROT_WRITE, ANON | MAP_FIXED, -1, 0);
+    if (p != base) {
+      misplaced++;
+      continue;
+    }
+    fill(p, 4 * MiB, (unsigned)i);
+    if (!filled(p, 4 * MiB, (unsigned)i)) bad_data++;
+    switch (i % 4) {
+    case 0: /* replaced in place by shared anonymous memory */
+      p = mmap(base, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      wait_warmers();
+      if (resident(p, len) != 0) bad_resident++;
+      break;
+    case 1: /* unmapped, then a shared file mapping at the same address */
+      munmap(base, len);
+      p = mmap(base, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, file_fd,
+               0);
+      if (p == MAP_FAILED) {
+        misplaced++;
+        break;
+      }
+      wait_warmers();
+      if (!mapping_is_file((unsigned char *)p) || !file_intact()) bad_file++;
+      break;
+    case 2: /* replaced in place by a private file mapping */
+      p = mmap(base, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file_fd, 0);
+      wait_warmers();
+      if (anon_copies(p, FILE_SIZE) != 0 || !mapping_is_file((unsigned char *)p)) bad_file++;
+      break;
+    case 3: /* its contents dropped: no warming after that */
+      madvise(p + 4 * MiB, len - 4 * MiB, MADV_DONTNEED);
+      wait_warmers();
+      if (resident(p + 4 * MiB, len - 4 * MiB) != 0) bad_resident++;
+      if (!filled(p, 4 * MiB, (unsigned)i)) bad_data++;
+      break;
+    }
+    /* Back to a reservation for the next round. */
+    mmap(base, len, PROT_NONE, ANON | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  }
+  CHECK(misplaced == 0);
+  CHECK(bad_resident == 0);
+  CHECK(bad_data == 0);
+  CHECK(bad_file == 0);
+  munmap(base, len);
+}
+
+/* mprotect NONE <-> RW flips and mremap: the program's data survives, and
+ * memory made PROT_NONE is not warmed again until it is read-write. */
+TEST(protect_and_remap) {
+  size_t len = 16 * MiB;
+  int bad = 0;
+  for (int i = 0; i < 16; i++) {
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    CHECK(p != MAP_FAILED);
+    fill(p, len / 2, (unsigned)i);
+    CHECK(mprotect(p, len, PROT_NONE) == 0);
+    wait_warmers();
+    /* The upper half: never written, perhaps warmed before the flip, but
+     * not after; made read-write it is tracked again and warmed. */
+    CHECK(mprotect(p, len, PROT_READ | PROT_WRITE) == 0);
+    if (!filled(p, len / 2, (unsigned)i)) bad++;
+    wait_warmers();
+    if (resident(p, len) != len / page) bad++;
+    /* Grown and moved: the data moves with it; the old place, mapped
+     * again as shared memory, is never populated. */
+    char *q = mremap(p, len, 2 * len, MREMAP_MAYMOVE);
+    CHECK(q != MAP_FAILED);
+    if (!filled(q, len / 2, (unsigned)i)) bad++;
+    if (q != p) {
+      char *s = mmap(p, len, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      wait_warmers();
+      if (s == p && resident(s, len) != 0) bad++;
+      if (s != MAP_FAILED) munmap(s, len);
+    }
+    munmap(q, 2 * len);
+  }
+  CHECK(bad == 0);
+}
+
+TEST(the_rule) {
+  long long v = 0;
+  CHECK(!_fl_mmap_rule(FL_AUTO, false));
+  CHECK(_fl_mmap_rule(FL_AUTO, true));
+  CHECK(!_fl_mmap_rule(0, true));
+  CHECK(_fl_mmap_rule(1, false));
+  CHECK(_fl_option_parse(FL_OPT_MMAP, "auto", &v) && v == FL_AUTO);
+  CHECK(_fl_option_parse(FL_OPT_MMAP, "0", &v) && v == 0);
+  CHECK(_fl_option_parse(FL_OPT_MMAP, "on", &v) && v == 1);
+  v = 7;
+  CHECK(!_fl_option_parse(FL_OPT_MMAP, "2", &v) && v == 7);
+  CHECK(!_fl_option_parse(FL_OPT_MMAP, "", &v) && v == 7);
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "semantics";
+  page = (size_t)sysconf(_SC_PAGESIZE);
+  if (strcmp(mode, "probe") == 0) {
+    void *p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    return p == MAP_FAILED;
+  }
+  if (strcmp(mode, "rule") == 0) {
+    RUN(the_rule);
+    return test_report("mmap-rule");
+  }
+  fl_stats_t st = stats();
+  (void)st;
+  file_fd = mkstemp(file_path);
+  if (file_fd < 0) {
+    perror("mkstemp");
+    return 1;
+  }
+  unlink(file_path);
+  static unsigned char buf[64 * 1024];
+  for (size_t off = 0; off < FILE_SIZE; off += sizeof buf) {
+    for (size_t i = 0; i < sizeof buf; i++)
+      buf[i] = file_byte(off + i);
+    if (pwrite(file_fd, buf, sizeof buf, (off_t)off) != (ssize_t)sizeof buf) return 1;
+  }
+  if (!getenv("FAULTLESS_MMAP") || strcmp(getenv("FAULTLESS_MMAP"), "1") != 0) {
+    SKIP("mmap", "semantics: run with FAULTLESS_MMAP=1 (test/mmap.sh)");
+    return test_report("mmap");
+  }
+  RUN(tracked_ranges_are_warmed);
+  RUN(others_never_touched);
+  RUN(remapped_under_the_warmers);
+  RUN(protect_and_remap);
+  close(file_fd);
+  return test_report("mmap");
+}
