@@ -99,11 +99,14 @@ def command(prog, config, args, classes, libs):
     return cmd, env
 
 
-def run_once(prog, config, args, classes, libs, timeout=120):
+def run_once(prog, config, args, classes, libs, timeout=120, prefix=(), extra_env=None):
     """One fresh process: stdout, its measurements (round_ms, faults; wall_ms
     from exec to exit; main_ms from exec to main; rss_mib, its peak RSS from
-    wait4's ru_maxrss) and faultless's statistics where it printed them."""
+    wait4's ru_maxrss) and faultless's statistics where it printed them.
+    PREFIX goes before the command (a wrapper), EXTRA_ENV into its environment."""
     cmd, env = command(prog, config, args, classes, libs)
+    cmd = list(prefix) + cmd
+    env.update(extra_env or {})
     epoch0 = time.time()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -7,10 +7,13 @@
 - With FAULTLESS_PREFAULT=1G their first round takes fewer page faults than
   the targets, compared with the same test's plain run: Java < 5% of plain's,
   Node < 20%. Counts, not times; the program's faults, not those of
-  faultless's warmer threads populating (the programs tell them apart). The start-up sleep is longer than the
-  benchmark's 300 ms (--setup-ms), so that a loaded machine's slower warmers
-  do not fail a check about what gets warmed; make bench-runtimes measures
-  whether it is warmed in time.
+  faultless's warmer threads populating (the programs tell them apart). The
+  start-up sleep is longer than the benchmark's 300 ms (--setup-ms), so that
+  a loaded machine's slower warmers do not fail a check about what gets
+  warmed; make bench-runtimes measures whether it is warmed in time.
+- Through the Lambda layer's wrapper, with its defaults for a 2048 MB
+  function, the Java program's first round gets the same checksum and the
+  same fault target: the wrapper turns the warming on.
 - The JVM still starts, and computes the same, when the library cannot load:
   LD_PRELOAD of a missing file, and the Lambda layer's wrapper with no
   library beside it.
@@ -57,7 +60,7 @@ def check_program(prog, args, classes, libs):
         fl = bench.run_once(prog, "faultless", args, classes, libs)
     except RuntimeError as e:
         bad(f"{prog}: runs", str(e))
-        return
+        return None
     stats = fl.get("stats", {})
     if stats.get("reserved", 0) <= 0:
         bad(f"{prog}: faultless active in the program (its statistics at exit)",
@@ -77,6 +80,34 @@ def check_program(prog, args, classes, libs):
         ok(f"{what}{'; ' + mm if mm else ''}")
     else:
         bad(what, f"faultless stats: {mm or 'no mmap_* counters (the library does not warm runtime mappings)'}")
+    return plain
+
+
+def java_through_wrapper(args, classes, libs, plain):
+    """The layer's wrapper, as Lambda starts a Java runtime with the layer."""
+    with tempfile.TemporaryDirectory(prefix="faultless-runtimes.") as layer:
+        os.mkdir(os.path.join(layer, "lib"))
+        os.symlink(libs["faultless"], os.path.join(layer, "lib", "libfaultless.so"))
+        env = {"FAULTLESS_LAYER_DIR": layer, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048", "FAULTLESS_STATS": "json"}
+        try:
+            r = bench.run_once("java", "plain", args, classes, libs,
+                               prefix=[os.path.join(ROOT, "lambda/layer/faultless-wrapper")], extra_env=env)
+        except RuntimeError as e:
+            bad("java through the layer's wrapper: runs", str(e))
+            return
+    stats = r.get("stats", {})
+    limit = FAULT_TARGETS["java"] * plain["faults"]
+    what = (f"java through the layer's wrapper (2048 MB function): same checksum, first-round faults "
+            f"{r['faults']} < {FAULT_TARGETS['java']:.0%} of plain's {plain['faults']} ({limit:.0f})")
+    if stats.get("reserved", 0) <= 0:
+        bad("java through the layer's wrapper: faultless active", f"statistics: {stats or 'none printed'}")
+    elif r["stdout"] != plain["stdout"]:
+        bad("java through the layer's wrapper: same checksum", f"{plain['stdout']!r} vs {r['stdout']!r}")
+    elif r["faults"] < limit:
+        ok(f"{what}; mmap_warmed={stats.get('mmap_warmed')}")
+    else:
+        bad(what, f"faultless stats: prefault_target={stats.get('prefault_target')} "
+                  f"mmap_warmed={stats.get('mmap_warmed', 'none')}")
 
 
 def java_without_library(args, classes):
@@ -117,12 +148,19 @@ def main():
     args = ap.parse_args()
     build, libs = bench.libraries(args, ap)
     have, classes = bench.find_tools(build)
-    if have["java"]:
+    progs = args.programs.split(",")
+    if "java" not in progs:
+        pass
+    elif have["java"]:
         skip("java", have["java"])
     else:
-        check_program("java", args, classes, libs)
+        plain = check_program("java", args, classes, libs)
+        if plain and plain["faults"] > 0:
+            java_through_wrapper(args, classes, libs, plain)
         java_without_library(args, classes)
-    if have["node"]:
+    if "node" not in progs:
+        pass
+    elif have["node"]:
         skip("node", have["node"])
     else:
         check_program("node", args, classes, libs)
