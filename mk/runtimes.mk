@@ -4,8 +4,9 @@
 #
 #   make test-runtimes   the Java and the Node program give the same checksums
 #                        with and without libfaultless.so; with PREFAULT their
-#                        first round's page faults fall below the targets; the
-#                        JVM starts when the library cannot load
+#                        first round's page faults fall below the targets (Java
+#                        also through the Lambda layer's wrapper); the JVM
+#                        starts when the library cannot load
 #                        (bench/runtimes/test.py)
 #   make bench-runtimes  first-round time and faults, and the JVM's start-up:
 #                        plain, faultless (PREFAULT=1G) and AlwaysPreTouch;
