@@ -7,10 +7,11 @@ SETUP_MS (a cloud function's start-up; faultless's warmers work during it),
 then run one first round and report its time and the minor page faults
 during it, from /proc/self/stat and /proc/self/task/*/stat (no perf): the
 program's, which the targets are about, and the process's, which also
-counts faultless's warmer threads populating (a populate counts as the
-faults of the thread that does it; faultless names its threads "faultless..."). Nothing.java is an empty main:
-the JVM's start-up, timed from exec to main (the wall-clock time main prints)
-and from exec to exit (which adds tearing down whatever was warmed).
+counts what threads named "faultless..." (faultless's warmers) took while
+populating: a populate counts as faults of the thread that does it.
+Nothing.java is an empty main: the JVM's start-up, timed from exec to main
+(the wall-clock time main prints) and from exec to exit (which adds tearing
+down whatever was warmed).
 
 Configurations, each in fresh processes, interleaved, their order rotated
 every repeat; the first repeat is a discarded warm-up:
