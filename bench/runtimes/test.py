@@ -20,7 +20,6 @@
 A program that is not installed is skipped with the reason.
 """
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
