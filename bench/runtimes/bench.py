@@ -23,8 +23,9 @@ every repeat; the first repeat is a discarded warm-up:
 Targets (medians): Java first-round faults < 5% of plain's, first-round
 time <= 1.3x AlwaysPreTouch's, start-up <= 1.1x plain's + 30 ms; Node
 first-round faults < 20% of plain's. Not a test: a missed target is printed
-as MISSED, and the exit status stays 0. Writes OUT/runtimes.json and
-OUT/runtimes.csv (the command on the first line) and prints a table.
+as MISSED, and the exit status stays 0. Prints a table and writes it to
+OUT/runtimes.txt, with OUT/runtimes.csv (the command on the first line) and
+OUT/runtimes.json.
 """
 import argparse
 import json
@@ -182,6 +183,12 @@ def fmt(row, m, prec=1):
 
 def report(args, todo, results, cmdline, skipped):
     os.makedirs(args.out, exist_ok=True)
+    table = [f"# {cmdline}", f"# faultless: FAULTLESS_PREFAULT={args.prefault}"]
+
+    def out(line):  # printed, and kept for OUT/runtimes.txt
+        print(line)
+        table.append(line)
+
     csv = [f"# {cmdline}", "program,config,repeat,round_ms,faults,faults_all,main_ms,wall_ms,peak_rss_mib"]
     summary = {"command": cmdline, "setup_ms": args.setup_ms, "prefault": args.prefault,
                "repeat": args.repeat, "skipped": skipped, "programs": {}}
@@ -197,25 +204,25 @@ def report(args, todo, results, cmdline, skipped):
             for i, r in enumerate(results[prog][c]):
                 csv.append(f"{prog},{c},{i},{r.get('round_ms', '')},{r.get('faults', '')},{r.get('faults_all', '')},"
                            f"{r.get('main_ms', '')},{r['wall_ms']:.1f},{r['rss_mib']:.1f}")
-        print(f"\n{titles[prog]}: median [min-max] of {args.repeat} fresh processes")
+        out(f"\n{titles[prog]}: median [min-max] of {args.repeat} fresh processes")
         if prog == "java-startup":
-            print(f"  {'config':<18} {'exec to main ms':>24} {'exec to exit ms':>24} {'peak RSS MiB':>24}")
+            out(f"  {'config':<18} {'exec to main ms':>24} {'exec to exit ms':>24} {'peak RSS MiB':>24}")
         else:
-            print(f"  {'config':<18} {'first round ms':>24} {'program faults':>26} {'process faults':>26} "
+            out(f"  {'config':<18} {'first round ms':>24} {'program faults':>26} {'process faults':>26} "
                   f"{'peak RSS MiB':>18}  faultless stats (median)")
         for c in configs:
             row = rows[c]
             if prog == "java-startup":
-                print(f"  {c:<18} {fmt(row, 'main_ms'):>24} {fmt(row, 'wall_ms'):>24} {fmt(row, 'rss_mib', 0):>24}")
+                out(f"  {c:<18} {fmt(row, 'main_ms'):>24} {fmt(row, 'wall_ms'):>24} {fmt(row, 'rss_mib', 0):>24}")
             else:
                 st = " ".join(f"{k}={v:.0f}" for k, v in row.get("stats", {}).items())
-                print(f"  {c:<18} {fmt(row, 'round_ms'):>24} {fmt(row, 'faults', 0):>26} {fmt(row, 'faults_all', 0):>26} "
+                out(f"  {c:<18} {fmt(row, 'round_ms'):>24} {fmt(row, 'faults', 0):>26} {fmt(row, 'faults_all', 0):>26} "
                       f"{fmt(row, 'rss_mib', 0):>18}  {st}")
         verdicts = judge(prog, rows)
         for v in verdicts:
             word = "met" if v["met"] else "MISSED"
             rel = f"{v['ratio']:.3f}x" if v["ratio"] is not None else "-"
-            print(f"  target {v['target']}: {v['value']:.1f} vs {v['reference']:.1f} "
+            out(f"  target {v['target']}: {v['value']:.1f} vs {v['reference']:.1f} "
                   f"({rel}; limit {v['limit']:.1f}): {word}")
             missed += not v["met"]
         summary["programs"][prog] = {"configs": rows, "targets": verdicts}
@@ -224,8 +231,10 @@ def report(args, todo, results, cmdline, skipped):
         f.write("\n".join(csv) + "\n")
     with open(os.path.join(args.out, "runtimes.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"\nbench-runtimes: {missed} target(s) missed" if missed else "\nbench-runtimes: every target met")
-    print(f"written: {args.out}/runtimes.csv, {args.out}/runtimes.json")
+    out(f"\nbench-runtimes: {missed} target(s) missed" if missed else "\nbench-runtimes: every target met")
+    with open(os.path.join(args.out, "runtimes.txt"), "w") as f:
+        f.write("\n".join(table) + "\n")
+    print(f"written: {args.out}/runtimes.txt, {args.out}/runtimes.csv, {args.out}/runtimes.json")
 
 
 def parser(doc=__doc__):
