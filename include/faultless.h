@@ -137,6 +137,7 @@ typedef struct fl_stats_s {
   uint64_t mmap_ranges;  /* anonymous private writable ranges tracked */
   uint64_t mmap_warmed;  /* bytes populated in tracked ranges */
   uint64_t mmap_skipped; /* ranges refused or left unwarmed (file, shared, cap, ...) */
+  uint64_t mmap_pooled;  /* bytes of commits served from warm memory */
 } fl_stats_t;
 
 /* Fill *stats (stats->size must be set; fields beyond it are not written).

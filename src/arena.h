@@ -86,6 +86,7 @@ typedef struct fl_huge_s {
 #define FL_MAPS_QUEUE 1024 /* committed ranges waiting for the warmers */
 typedef struct fl_maps_range_s {
   uintptr_t lo, hi;
+  unsigned flags; /* known: KNOWN_* (maps.c) */
 } fl_maps_range_t;
 typedef struct fl_maps_s {
   pthread_mutex_t lock;
@@ -98,6 +99,15 @@ typedef struct fl_maps_s {
   int nknown;
   fl_maps_range_t queue[FL_MAPS_QUEUE];
   int nqueue;
+  /* Populated zero pages that commits of fresh ranges are served from
+   * (maps.c): [base, base+size) mapped, [take, ready) populated and not
+   * yet handed out. */
+  struct {
+    char *base;
+    size_t size, take, ready;
+    bool wanted; /* a fresh range's commit was seen */
+    bool broken; /* stopped for good (budget, a failure) */
+  } pool;
 } fl_maps_t;
 
 typedef struct fl_arena_s {
@@ -191,12 +201,17 @@ FL_INTERNAL void _fl_maps_end(void);
 /* Reports, each under _fl_maps_begin. A mapping [addr, addr+len) was made
  * (cls: FL_MAP_* of its prot, flags and fd) or, when !made (a failed
  * MAP_FIXED), what was there may be gone; unmapped; given a new protection (pcls: FL_MAP_* of the
- * prot; 0 when the call failed); its contents dropped (madvise); moved or
- * resized by mremap (both ranges forgotten). */
+ * prot; 0 when the call failed); advised (advice: an FL_ADVICE_*, ok: the
+ * call succeeded); moved or resized by mremap (both ranges forgotten). */
 FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls);
 FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len);
 FL_INTERNAL void _fl_maps_protected(void *addr, size_t len, unsigned pcls);
-FL_INTERNAL void _fl_maps_discarded(void *addr, size_t len);
+FL_INTERNAL void _fl_maps_advised(void *addr, size_t len, int advice, bool ok);
+/* Before an mprotect (pcls: FL_MAP_* of its prot): serve it from the pool
+ * instead when [addr, addr+len) is a fresh range (maps.c). True when served
+ * (*err: 0, or the errno the call fails with; the tables are updated),
+ * false when the caller is to make the call and report it. */
+FL_INTERNAL bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err);
 /* For a warmer: populate the next piece of the first queued range, under
  * the lock. False when nothing is queued (or the warmers are paused). */
 FL_INTERNAL bool _fl_maps_warm_piece(void);

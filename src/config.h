@@ -58,7 +58,8 @@ FL_INTERNAL _Noreturn void _fl_fatal(const char *call, const void *ptr, const ch
   X(snapshot_restores)                                                                             \
   X(mmap_ranges)                                                                                   \
   X(mmap_warmed)                                                                                   \
-  X(mmap_skipped)
+  X(mmap_skipped)                                                                                  \
+  X(mmap_pooled)
 #define FL_COUNTERS(X) FL_COUNTERS_MEMORY(X) FL_COUNTERS_EVENTS(X)
 
 typedef struct fl_counters_s {

@@ -60,24 +60,32 @@ FL_EXPORT int munmap(void *addr, size_t len) {
   return rc;
 }
 
+/* A commit of a range that never held data may be served from warm memory
+ * instead (maps.c, the pool): the same result, without the page faults. */
 FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
   if (!tracking()) return _fl_prim_sys_mprotect(addr, len, prot);
   _fl_maps_begin();
-  int rc = _fl_prim_sys_mprotect(addr, len, prot);
-  int err = errno;
-  _fl_maps_protected(addr, len, rc == 0 ? _fl_prim_prot_class(prot) : 0);
+  unsigned pcls = _fl_prim_prot_class(prot);
+  int rc, err = 0;
+  if (_fl_maps_serve(addr, len, pcls, &err)) {
+    rc = err ? -1 : 0;
+  } else {
+    rc = _fl_prim_sys_mprotect(addr, len, prot);
+    err = errno;
+    _fl_maps_protected(addr, len, rc == 0 ? pcls : 0);
+  }
   _fl_maps_end();
   errno = err;
   return rc;
 }
 
 FL_EXPORT int madvise(void *addr, size_t len, int advice) {
-  if (!tracking() || !_fl_prim_advice_discards(advice))
-    return _fl_prim_sys_madvise(addr, len, advice);
+  int what = _fl_prim_advice_class(advice);
+  if (!tracking() || what == FL_ADVICE_NONE) return _fl_prim_sys_madvise(addr, len, advice);
   _fl_maps_begin();
   int rc = _fl_prim_sys_madvise(addr, len, advice);
   int err = errno;
-  _fl_maps_discarded(addr, len);
+  _fl_maps_advised(addr, len, what, rc == 0);
   _fl_maps_end();
   errno = err;
   return rc;

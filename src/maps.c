@@ -24,7 +24,8 @@
  * gets the part it fills first (its low end) warm, not all of it. */
 #define MAPS_CAP (256 * FL_MiB)
 
-static bool queued_now; /* under the lock: the report queued a range */
+static bool queued_now; /* under the lock: the report left work for the warmers */
+static void update_pending(fl_maps_t *m);
 
 void _fl_maps_init(void) {
   fl_arena_t *a = &_fl_arena;
@@ -32,10 +33,15 @@ void _fl_maps_init(void) {
   pthread_mutex_init(&m->lock, NULL);
   m->cap = MAPS_CAP;
   bool want = _fl_mmap_wanted();
-  m->on = want && a->warm.max > 0 && _fl_prim_has_populate();
+  /* A pretended page size (test builds) would round the program's ranges
+   * past their ends: the tables work in the kernel's pages only. */
+  bool pretended = _fl_prim_page_size() != _fl_prim_kernel_page_size();
+  m->on = want && a->warm.max > 0 && _fl_prim_has_populate() && !pretended;
   if (want && !m->on)
     _fl_verbose("mmap: runtime mappings are not warmed: %s",
-                a->warm.max <= 0 ? "warming is off" : "MADV_POPULATE_WRITE is not available");
+                a->warm.max <= 0 ? "warming is off"
+                : pretended      ? "the page size is pretended"
+                                 : "MADV_POPULATE_WRITE is not available");
   else if (m->on)
     _fl_verbose("mmap: warming anonymous private mappings made by the program, up to %llu MiB each",
                 (unsigned long long)(m->cap >> 20));
@@ -90,6 +96,14 @@ static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, b
 
 /* --- known: sorted by address, disjoint; binary search ------------------ */
 
+/* A known range's flags. FRESH: mapped PROT_NONE with MAP_NORESERVE and
+ * never given any other protection or flag-changing advice since, so it
+ * holds no data and its mapping's flags are those of a fresh one (its
+ * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
+ * applies to it. */
+#define KNOWN_FRESH 1u
+#define KNOWN_DONTFORK 2u
+
 /* The first entry that ends above addr (n when none). */
 static int known_first(uintptr_t addr) {
   fl_maps_t *m = &_fl_arena.maps;
@@ -104,16 +118,24 @@ static int known_first(uintptr_t addr) {
   return lo;
 }
 
-static void known_insert(int i, uintptr_t lo, uintptr_t hi) {
+/* False when the table is full (the range is then not remembered). */
+static bool known_insert(int i, uintptr_t lo, uintptr_t hi, unsigned flags) {
   fl_maps_t *m = &_fl_arena.maps;
   if (m->nknown == FL_MAPS_KNOWN) {
     if (!m->known_full_said) _fl_verbose("mmap: too many mappings to remember; more go unwarmed");
     m->known_full_said = true;
-    return;
+    return false;
   }
   memmove(&m->known[i + 1], &m->known[i], (size_t)(m->nknown - i) * sizeof m->known[0]);
-  m->known[i] = (fl_maps_range_t){lo, hi};
+  m->known[i] = (fl_maps_range_t){lo, hi, flags};
   m->nknown++;
+  return true;
+}
+
+static void known_remove(int i) {
+  fl_maps_t *m = &_fl_arena.maps;
+  memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
+  m->nknown--;
 }
 
 static void known_cut(uintptr_t lo, uintptr_t hi) {
@@ -124,7 +146,7 @@ static void known_cut(uintptr_t lo, uintptr_t hi) {
     if (k->lo < lo && k->hi > hi) { /* a hole inside: the upper part is new */
       uintptr_t top = k->hi;
       k->hi = lo;
-      known_insert(i + 1, hi, top);
+      known_insert(i + 1, hi, top, k->flags);
       return;
     }
     if (k->lo < lo) {
@@ -134,37 +156,73 @@ static void known_cut(uintptr_t lo, uintptr_t hi) {
       k->lo = hi;
       return;
     } else {
-      memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
-      m->nknown--;
+      known_remove(i);
     }
   }
 }
 
+/* An entry that holds addr strictly inside becomes two meeting there. With
+ * no room to split, it stops being FRESH, so that nothing trusts flags the
+ * split would have told apart. */
+static void known_split(uintptr_t addr) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(addr);
+  if (i == m->nknown || m->known[i].lo >= addr) return;
+  fl_maps_range_t *k = &m->known[i];
+  if (!known_insert(i + 1, addr, k->hi, k->flags))
+    k->flags &= ~KNOWN_FRESH;
+  else
+    k->hi = addr;
+}
+
+/* Set and clear flags over [lo, hi) (where known). */
+static void known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
+  fl_maps_t *m = &_fl_arena.maps;
+  known_split(lo);
+  known_split(hi);
+  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
+    if (m->known[i].lo < lo || m->known[i].hi > hi) {
+      m->known[i].flags &= ~KNOWN_FRESH; /* a split that failed */
+      continue;
+    }
+    m->known[i].flags = (m->known[i].flags | set) & ~clear;
+  }
+}
+
 /* pre: [lo, hi) cut from the table. */
-static void remember(uintptr_t lo, uintptr_t hi) {
+static void remember(uintptr_t lo, uintptr_t hi, unsigned flags) {
   fl_maps_t *m = &_fl_arena.maps;
   int i = known_first(lo);
-  /* Joined with neighbours that end or start here (a reservation made in
-   * several calls): an mprotect across the seam is known too. */
-  bool left = i > 0 && m->known[i - 1].hi == lo;
-  bool right = i < m->nknown && m->known[i].lo == hi;
+  /* Joined with neighbours of the same flags that end or start here (a
+   * reservation made in several calls). */
+  bool left = i > 0 && m->known[i - 1].hi == lo && m->known[i - 1].flags == flags;
+  bool right = i < m->nknown && m->known[i].lo == hi && m->known[i].flags == flags;
   if (left && right) {
     m->known[i - 1].hi = m->known[i].hi;
-    memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
-    m->nknown--;
+    known_remove(i);
   } else if (left) {
     m->known[i - 1].hi = hi;
   } else if (right) {
     m->known[i].lo = lo;
   } else {
-    known_insert(i, lo, hi);
+    known_insert(i, lo, hi, flags);
   }
 }
 
-static bool is_known(uintptr_t lo, uintptr_t hi) {
+/* True when [lo, hi) is wholly known; *all: the flags every entry over it
+ * has, *any: those some entry has. */
+static bool known_over(uintptr_t lo, uintptr_t hi, unsigned *all, unsigned *any) {
   fl_maps_t *m = &_fl_arena.maps;
-  int i = known_first(lo);
-  return i < m->nknown && m->known[i].lo <= lo && hi <= m->known[i].hi;
+  *all = ~0u;
+  *any = 0;
+  uintptr_t at = lo;
+  for (int i = known_first(lo); i < m->nknown && at < hi; i++) {
+    if (m->known[i].lo > at) return false;
+    *all &= m->known[i].flags;
+    *any |= m->known[i].flags;
+    at = m->known[i].hi;
+  }
+  return at >= hi;
 }
 
 /* --- the queue: in commit order ----------------------------------------- */
@@ -173,7 +231,7 @@ static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
   fl_maps_t *m = &_fl_arena.maps;
   bool lost = false;
   m->nqueue = cut(m->queue, m->nqueue, FL_MAPS_QUEUE, lo, hi, &lost);
-  atomic_store_explicit(&m->pending, m->nqueue, memory_order_relaxed);
+  update_pending(m);
   if (lost) {
     FL_STAT_ADD(mmap_skipped, 1);
     _fl_verbose("mmap: skipped the unwarmed rest of %p..%p: unmapped or changed before warming",
@@ -203,8 +261,7 @@ static void enqueue(uintptr_t lo, uintptr_t hi) {
   m->queue[m->nqueue].lo = lo;
   m->queue[m->nqueue].hi = hi;
   m->nqueue++;
-  atomic_store_explicit(&m->pending, m->nqueue, memory_order_relaxed);
-  queued_now = true;
+  update_pending(m);
 }
 
 static uintptr_t page_end(void *addr, size_t len) {
@@ -220,7 +277,8 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
     if (cls & FL_MAP_WRITABLE) skip("a file or shared mapping", addr, hi - lo);
     return;
   }
-  remember(lo, hi);
+  bool fresh = (cls & FL_MAP_NONE) && (cls & FL_MAP_NORESERVE) && (cls & FL_MAP_PLAIN);
+  remember(lo, hi, fresh ? KNOWN_FRESH : 0);
   if (cls & FL_MAP_WRITABLE)
     enqueue(lo, hi);
   else if (cls & FL_MAP_NONE && len >= FL_CHUNK)
@@ -234,16 +292,149 @@ void _fl_maps_unmapped(void *addr, size_t len) {
 
 void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
+  unsigned all, any;
   forget(lo, hi, false);
+  /* Any protection but PROT_NONE may let data in; a failed call (0) may
+   * have changed part of the range. */
+  if (!(pcls & FL_MAP_NONE)) known_flags(lo, hi, 0, KNOWN_FRESH);
   if (!(pcls & FL_MAP_WRITABLE)) return;
-  if (is_known(lo, hi))
+  if (known_over(lo, hi, &all, &any))
     enqueue(lo, hi);
   else
     skip("made writable, but not seen mapped anonymous and private", addr, hi - lo);
 }
 
-void _fl_maps_discarded(void *addr, size_t len) {
-  forget((uintptr_t)addr, page_end(addr, len), false);
+void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
+  uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
+  if (advice == FL_ADVICE_DISCARD) {
+    forget(lo, hi, false);
+  } else if (!ok || advice == FL_ADVICE_FLAGS) {
+    known_flags(lo, hi, 0, KNOWN_FRESH);
+  } else if (advice == FL_ADVICE_DONTFORK) {
+    known_flags(lo, hi, KNOWN_DONTFORK, 0);
+  } else if (advice == FL_ADVICE_DOFORK) {
+    known_flags(lo, hi, 0, KNOWN_DONTFORK);
+  }
+}
+
+/* --- the pool: commits served from warm memory -------------------------- */
+
+/* V8 commits each page of its heap (256 KiB) with mprotect just before it
+ * writes there: too late for any warmer. A commit of a FRESH range (it never
+ * held data, and its mapping's flags are a fresh mapping's) is served
+ * instead by moving populated zero pages from a pool onto it (mremap): the
+ * range then reads as zero and is read-write, as the mprotect would have
+ * left it, with no page fault to come. The pool is mapped as such a range
+ * is (private, anonymous, MAP_NORESERVE) and MADV_DONTFORK is applied
+ * again where it was; anything else that sets a mapping's flags makes a
+ * range not FRESH. Only exact PROT_READ | PROT_WRITE commits of whole pages
+ * up to POOL_SERVE_MAX are served; the pool is made only once a FRESH
+ * commit was seen, so a program that commits otherwise (the JVM maps its
+ * commits) never pays for one. Its first region is POOL_FIRST; each region
+ * used up is followed by one twice as large, up to POOL_MAX: a heap that
+ * keeps growing finds more warm memory ready, one that has stopped leaves
+ * at most the last region unused (counted in warm, within the budget). */
+#define POOL_FIRST (128 * FL_MiB)
+#define POOL_MAX (256 * FL_MiB)
+#define POOL_SERVE_MAX (2 * FL_MiB)
+
+/* The pool needs a warmer: a new region, or pages populated. */
+static bool pool_needs_work(const fl_maps_t *m) {
+  if (!m->pool.wanted || m->pool.broken) return false;
+  if (!m->pool.base) return true;
+  return m->pool.ready < m->pool.size || m->pool.size - m->pool.take < POOL_SERVE_MAX;
+}
+
+static void update_pending(fl_maps_t *m) {
+  int n = m->nqueue + (pool_needs_work(m) ? 1 : 0);
+  atomic_store_explicit(&m->pending, n, memory_order_relaxed);
+  if (n) queued_now = true;
+}
+
+static void pool_stop(fl_maps_t *m, const char *why) {
+  if (!m->pool.broken) _fl_verbose("mmap: commits are no longer served from the pool: %s", why);
+  m->pool.broken = true;
+}
+
+bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
+  fl_maps_t *m = &_fl_arena.maps;
+  size_t page = _fl_prim_page_size();
+  uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+  unsigned all, any;
+  if (!(pcls & FL_MAP_EXACT_RW) || m->pool.broken || len == 0 || len > POOL_SERVE_MAX ||
+      (len & (page - 1)) || (lo & (page - 1)))
+    return false;
+  if (!known_over(lo, hi, &all, &any) || !(all & KNOWN_FRESH) ||
+      (all & KNOWN_DONTFORK) != (any & KNOWN_DONTFORK))
+    return false;
+  if (m->pool.ready - m->pool.take < len) {
+    if (!m->pool.wanted) _fl_verbose("mmap: a fresh range committed at %p: warming a pool", addr);
+    m->pool.wanted = true;
+    update_pending(m);
+    return false;
+  }
+  int rc = _fl_prim_move_pages(m->pool.base + m->pool.take, len, addr);
+  if (rc == 0) {
+    m->pool.take += len;
+    FL_STAT_ADD(mmap_pooled, len);
+  } else {
+    /* The range may have been unmapped by the failed move: map it afresh,
+     * which leaves it as the mprotect would have (zero, read-write). */
+    pool_stop(m, "a move failed");
+    rc = _fl_prim_map_fresh_at(addr, len);
+    if (rc) {
+      known_cut(lo, hi);
+      *err = rc;
+      return true;
+    }
+  }
+  if (all & KNOWN_DONTFORK) _fl_prim_dontfork(addr, len);
+  known_flags(lo, hi, 0, KNOWN_FRESH);
+  FL_STAT_ADD(mmap_ranges, 1);
+  update_pending(m);
+  *err = 0;
+  return true;
+}
+
+/* pre: the lock held. A warmer's pool work: a new region when the last is
+ * used up (its rest, too small to serve, is unmapped), else the next piece
+ * populated. */
+static void pool_work(fl_maps_t *m, size_t piece) {
+  fl_arena_t *a = &_fl_arena;
+  if (m->pool.base && m->pool.size - m->pool.take < POOL_SERVE_MAX &&
+      m->pool.ready == m->pool.size) {
+    size_t rest = m->pool.size - m->pool.take;
+    if (rest) _fl_prim_unmap(m->pool.base + m->pool.take, rest);
+    FL_STAT_SUB(warm, rest);
+    m->pool.base = NULL;
+  }
+  if (!m->pool.base) {
+    size_t size = m->pool.size ? m->pool.size * 2 : POOL_FIRST;
+    if (size > POOL_MAX) size = POOL_MAX;
+    m->pool.base = _fl_prim_map_noreserve(size);
+    if (!m->pool.base) {
+      pool_stop(m, "no memory for it");
+      return;
+    }
+    m->pool.size = size;
+    m->pool.take = m->pool.ready = 0;
+  }
+  uint64_t budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
+  if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + piece > budget) {
+    pool_stop(m, "the budget is reached");
+    return;
+  }
+  uint64_t t0 = _fl_prim_now_ns();
+  int rc = _fl_prim_populate(m->pool.base + m->pool.ready, piece);
+  FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+  if (rc) {
+    pool_stop(m, "populate failed");
+    return;
+  }
+  m->pool.ready += piece;
+  FL_STAT_ADD(warm, piece);
+  FL_STAT_ADD(warmed_by_warmers, piece);
+  FL_STAT_ADD(mmap_warmed, piece);
 }
 
 /* The piece a warmer populates under the lock: small, so a call waiting
@@ -254,7 +445,7 @@ static void drop_first(fl_maps_t *m) {
   for (int j = 0; j + 1 < m->nqueue; j++)
     m->queue[j] = m->queue[j + 1];
   m->nqueue--;
-  atomic_store_explicit(&m->pending, m->nqueue, memory_order_relaxed);
+  update_pending(m);
 }
 
 bool _fl_maps_warm_piece(void) {
@@ -264,8 +455,12 @@ bool _fl_maps_warm_piece(void) {
     return false;
   pthread_mutex_lock(&m->lock);
   if (m->nqueue == 0) {
+    /* Commits already made come first; then the pool. */
+    bool work = pool_needs_work(m);
+    if (work) pool_work(m, MAPS_PIECE);
+    update_pending(m);
     pthread_mutex_unlock(&m->lock);
-    return false;
+    return work;
   }
   fl_maps_range_t *r = &m->queue[0];
   size_t n = r->hi - r->lo < MAPS_PIECE ? r->hi - r->lo : MAPS_PIECE;
@@ -316,4 +511,5 @@ void _fl_maps_atfork_child(void) {
   m->nqueue = m->nknown = 0;
   atomic_store(&m->pending, 0);
   m->on = false;
+  m->pool.wanted = false;
 }

@@ -7,7 +7,9 @@
  * checks that the warmers populate what is tracked, never a page of anything
  * else (mincore, /proc/self/pagemap), that no byte of a file or shared
  * mapping changes, that nothing the program wrote changes, and that the
- * stats count it. test/mmap.sh runs it with FAULTLESS_MMAP=1.
+ * stats count it; and commits of fresh reservations served from the warm
+ * pool keep mprotect's exact result. test/mmap.sh runs it with
+ * FAULTLESS_MMAP=1.
  *
  *   mmap semantics   the checks above
  *   mmap rule        the option's auto rule and values (no environment)
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MiB (1024ul * 1024)
@@ -247,6 +250,140 @@ TEST(protect_and_remap) {
   CHECK(bad == 0);
 }
 
+/* The flags the kernel shows for the mapping holding p (smaps VmFlags,
+ * two-letter codes separated by spaces), and its permissions ("rw-p"). */
+static bool vm_flags(const void *p, char *flags, size_t cap, char perms[5]) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return false;
+  char line[512];
+  bool in = false, found = false;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char pm[5];
+    if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pm) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+      in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+      if (in) memcpy(perms, pm, 5);
+    } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+      size_t n = strlen(line + 8);
+      if (n >= cap) n = cap - 1;
+      memcpy(flags, line + 8, n);
+      flags[n] = 0;
+      found = true;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+static bool has_flag(const char *flags, const char *code) {
+  char pat[8];
+  snprintf(pat, sizeof pat, " %s", code);
+  return strstr(flags, pat) != NULL;
+}
+
+static bool all_zero(const char *p, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (p[i]) return false;
+  return true;
+}
+
+/* Commits of fresh ranges (mprotect of a PROT_NONE, MAP_NORESERVE
+ * reservation to read-write, as V8 commits its pages) served from the warm
+ * pool: each reads as zero, is read-write and present, keeps
+ * MADV_DONTFORK where it was given (and only there), and afterwards behaves
+ * as any committed range: data kept across PROT_NONE and back, dropped by
+ * MADV_DONTNEED, gone with munmap, absent in a fork child. */
+TEST(pool_commits) {
+  size_t piece = 256 * 1024, len = 64 * MiB;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  char *plain = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED && plain != MAP_FAILED);
+  CHECK(madvise(r, len, MADV_DONTFORK) == 0);
+  /* The first fresh commit asks for the pool; the warmers fill it. */
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  fl_stats_t before = stats();
+  int n = 32, not_present = 0, not_zero = 0, bad_flags = 0;
+  for (int k = 1; k <= n; k++) {
+    char *p = r + (size_t)k * piece;
+    CHECK(mprotect(p, piece, PROT_READ | PROT_WRITE) == 0);
+    if (resident(p, piece) != piece / page) not_present++;
+    if (!all_zero(p, piece)) not_zero++;
+    fill(p, piece, (unsigned)k);
+    char flags[256] = "", perms[5] = "";
+    if (!vm_flags(p, flags, sizeof flags, perms) || strcmp(perms, "rw-p") != 0 ||
+        !has_flag(flags, "dc") || has_flag(flags, "hg") || has_flag(flags, "nh"))
+      bad_flags++;
+  }
+  fl_stats_t after = stats();
+  CHECK(after.mmap_pooled - before.mmap_pooled == (uint64_t)n * piece);
+  CHECK(not_present == 0);
+  CHECK(not_zero == 0);
+  CHECK(bad_flags == 0);
+  /* The neighbours stay reserved: PROT_NONE, nothing present. */
+  char flags[256], perms[5] = "";
+  CHECK(vm_flags(r + (size_t)(n + 1) * piece, flags, sizeof flags, perms) &&
+        strcmp(perms, "---p") == 0);
+  CHECK(resident(r + (size_t)(n + 1) * piece, len - (size_t)(n + 1) * piece) == 0);
+  /* Without MADV_DONTFORK on the reservation, none on the commit. */
+  CHECK(mprotect(plain, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(vm_flags(plain, flags, sizeof flags, perms) && !has_flag(flags, "dc") &&
+        strcmp(perms, "rw-p") == 0);
+  CHECK(all_zero(plain, piece));
+  /* Data survives PROT_NONE and back (that commit is not fresh: a plain
+   * mprotect, not served). */
+  before = stats();
+  char *p1 = r + piece;
+  CHECK(mprotect(p1, piece, PROT_NONE) == 0);
+  CHECK(mprotect(p1, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(filled(p1, piece, 1));
+  CHECK(stats().mmap_pooled == before.mmap_pooled);
+  /* MADV_DONTNEED drops it; munmap removes it, and a new mapping there is
+   * zero. */
+  char *p2 = r + 2 * piece;
+  CHECK(madvise(p2, piece, MADV_DONTNEED) == 0);
+  CHECK(all_zero(p2, piece));
+  char *p3 = r + 3 * piece;
+  CHECK(munmap(p3, piece) == 0);
+  char *q = mmap(p3, piece, PROT_READ | PROT_WRITE, ANON | MAP_FIXED_NOREPLACE, -1, 0);
+  CHECK(q == p3 && all_zero(q, piece));
+  /* A fork child has no DONTFORK memory: mincore says it is not mapped. */
+  char *p4 = r + 4 * piece;
+  pid_t pid = fork();
+  if (pid == 0) {
+    unsigned char vec[64];
+    _exit(mincore(p4, piece, vec) == -1 && errno == ENOMEM ? 0 : 1);
+  }
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0);
+  CHECK(filled(p4, piece, 4));
+  /* Not served: a commit with PROT_EXEC, one larger than the pool serves,
+   * one of a range given other advice first, one of a range mapped with
+   * another flag (MAP_STACK). Each still reads zero. */
+  before = stats();
+  char *x = r + 40 * piece;
+  CHECK(mprotect(x, piece, PROT_READ | PROT_WRITE | PROT_EXEC) == 0 && all_zero(x, piece));
+  char *big = r + 48 * piece; /* 4 MiB, fresh */
+  CHECK(mprotect(big, 16 * piece, PROT_READ | PROT_WRITE) == 0 && all_zero(big, 16 * piece));
+  char *h = r + 80 * piece;
+  CHECK(madvise(h, piece, MADV_HUGEPAGE) == 0);
+  CHECK(mprotect(h, piece, PROT_READ | PROT_WRITE) == 0 && all_zero(h, piece));
+  char *st = mmap(NULL, piece, PROT_NONE, ANON | MAP_NORESERVE | MAP_STACK, -1, 0);
+  CHECK(st != MAP_FAILED && mprotect(st, piece, PROT_READ | PROT_WRITE) == 0 &&
+        all_zero(st, piece));
+  munmap(st, piece);
+  CHECK(stats().mmap_pooled == before.mmap_pooled);
+  /* The served pieces kept what was written in them. */
+  int lost = 0;
+  for (int k = 5; k <= n; k++)
+    if (!filled(r + (size_t)k * piece, piece, (unsigned)k)) lost++;
+  CHECK(lost == 0);
+  munmap(r, len);
+  munmap(plain, len);
+}
+
 TEST(the_rule) {
   long long v = 0;
   CHECK(!_fl_mmap_rule(FL_AUTO, false));
@@ -294,6 +431,7 @@ int main(int argc, char **argv) {
   RUN(others_never_touched);
   RUN(remapped_under_the_warmers);
   RUN(protect_and_remap);
+  RUN(pool_commits);
   close(file_fd);
   return test_report("mmap");
 }

@@ -61,11 +61,16 @@ FL_NO_TSAN void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, 
 
 unsigned _fl_prim_map_class(int prot, int flags, int fd) {
   unsigned c = 0;
-  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE)
+  if ((flags & MAP_ANONYMOUS) && fd == -1 && (flags & MAP_TYPE) == MAP_PRIVATE &&
+      !(flags & MAP_HUGETLB))
     c |= FL_MAP_ANON_PRIVATE;
+  if (!(flags & ~(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED | MAP_FIXED_NOREPLACE)))
+    c |= FL_MAP_PLAIN;
   if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE)) c |= FL_MAP_WRITABLE;
   if (prot == PROT_NONE) c |= FL_MAP_NONE;
   if (flags & MAP_FIXED) c |= FL_MAP_FIXED;
+  if (flags & MAP_NORESERVE) c |= FL_MAP_NORESERVE;
+  if (prot == (PROT_READ | PROT_WRITE)) c |= FL_MAP_EXACT_RW;
   return c;
 }
 
@@ -73,8 +78,56 @@ unsigned _fl_prim_prot_class(int prot) {
   return _fl_prim_map_class(prot, MAP_PRIVATE | MAP_ANONYMOUS, -1) & ~FL_MAP_ANON_PRIVATE;
 }
 
-bool _fl_prim_advice_discards(int advice) {
-  return advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE;
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+int _fl_prim_advice_class(int advice) {
+  switch (advice) {
+  case MADV_WILLNEED:
+  case MADV_COLD:
+  case MADV_PAGEOUT:
+  case MADV_POPULATE_READ:
+  case MADV_POPULATE_WRITE:
+    return FL_ADVICE_NONE;
+  case MADV_DONTNEED:
+  case MADV_FREE:
+  case MADV_REMOVE:
+    return FL_ADVICE_DISCARD;
+  case MADV_DONTFORK:
+    return FL_ADVICE_DONTFORK;
+  case MADV_DOFORK:
+    return FL_ADVICE_DOFORK;
+  default:
+    return FL_ADVICE_FLAGS;
+  }
+}
+
+int _fl_prim_move_pages(void *src, size_t len, void *dst) {
+  void *p = _fl_prim_sys_mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+  return p == dst ? 0 : (p == MAP_FAILED ? errno : EINVAL);
+}
+
+int _fl_prim_map_fresh_at(void *addr, size_t len) {
+  void *p = _fl_prim_sys_mmap(addr, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return p == addr ? 0 : (p == MAP_FAILED ? errno : EINVAL);
+}
+
+void *_fl_prim_map_noreserve(size_t len) {
+  void *p = _fl_prim_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int _fl_prim_dontfork(void *addr, size_t len) {
+  return _fl_prim_sys_madvise(addr, len, MADV_DONTFORK) == 0 ? 0 : errno;
 }
 
 bool _fl_prim_remap_fixed(int flags) {
@@ -108,10 +161,11 @@ size_t _fl_prim_page_size(void) {
   return __builtin_expect(p != 0, 1) ? p : page_init();
 }
 
-static size_t kernel_page_size(void) {
+size_t _fl_prim_kernel_page_size(void) {
   _fl_prim_page_size();
   return __atomic_load_n(&real_page, __ATOMIC_RELAXED);
 }
+#define kernel_page_size _fl_prim_kernel_page_size
 
 /* With a pretended page size, a call the kernel of that page size would
  * refuse (EINVAL: the start is not page-aligned) or widen (the length is

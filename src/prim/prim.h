@@ -50,6 +50,8 @@ bool _fl_prim_free_page_reporting(void);
  * is a larger power of two, and then refuse, as that kernel would, memory
  * calls on ranges that are not aligned to it. */
 size_t _fl_prim_page_size(void);
+/* The kernel's own page size: _fl_prim_page_size's but for a pretended one. */
+size_t _fl_prim_kernel_page_size(void);
 /* The size of a transparent huge page (one page-table page of pages: 2 MiB
  * with 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB), or 0 when
  * unknown. */
@@ -64,17 +66,40 @@ int _fl_prim_sys_mprotect(void *addr, size_t len, int prot);
 int _fl_prim_sys_madvise(void *addr, size_t len, int advice);
 void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 /* What an mmap's prot, flags and fd say about the mapping, as FL_MAP_* bits:
- * anonymous and private (not shared, not a file), readable and writable,
- * PROT_NONE, placed at a fixed address. */
+ * anonymous and private (not shared, not a file, not hugetlbfs), readable
+ * and writable, PROT_NONE, placed at a fixed address, ... */
 #define FL_MAP_ANON_PRIVATE 1u
 #define FL_MAP_WRITABLE 2u
 #define FL_MAP_NONE 4u
 #define FL_MAP_FIXED 8u
+#define FL_MAP_NORESERVE 16u /* MAP_NORESERVE */
+#define FL_MAP_EXACT_RW 32u  /* prot is PROT_READ | PROT_WRITE, nothing more */
+/* No flag beyond MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE and MAP_FIXED(_
+ * NOREPLACE): nothing (huge pages, locking, growing down, a stack) that
+ * makes the mapping differ from a plain one. */
+#define FL_MAP_PLAIN 64u
 unsigned _fl_prim_map_class(int prot, int flags, int fd);
 /* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
 unsigned _fl_prim_prot_class(int prot);
-/* True for advice that drops a range's contents (DONTNEED, FREE, REMOVE). */
-bool _fl_prim_advice_discards(int advice);
+/* What madvise's advice does to a range, as an FL_ADVICE_*: nothing lasting
+ * (WILLNEED, COLD, PAGEOUT, POPULATE_*), drops its contents (DONTNEED, FREE,
+ * REMOVE), MADV_DONTFORK, MADV_DOFORK, or changes the mapping's flags some
+ * other way (HUGEPAGE, MERGEABLE, DONTDUMP, WIPEONFORK, ... and any advice
+ * not known here). */
+enum { FL_ADVICE_NONE, FL_ADVICE_DISCARD, FL_ADVICE_DONTFORK, FL_ADVICE_DOFORK, FL_ADVICE_FLAGS };
+int _fl_prim_advice_class(int advice);
+/* Move the pages of [src, src+len) to dst, replacing what was mapped there
+ * (mremap MREMAP_FIXED): dst then holds src's pages and flags, src is
+ * unmapped. 0 or an errno; on failure dst may have been unmapped. */
+int _fl_prim_move_pages(void *src, size_t len, void *dst);
+/* Map fresh zeroed read-write anonymous private memory at [addr, addr+len)
+ * with MAP_NORESERVE, replacing what was there. 0 or an errno. */
+int _fl_prim_map_fresh_at(void *addr, size_t len);
+/* Fresh read-write anonymous private memory with MAP_NORESERVE, as a
+ * reservation made so is once committed; NULL on failure. */
+void *_fl_prim_map_noreserve(size_t len);
+/* madvise(MADV_DONTFORK) on a range. 0 or an errno. */
+int _fl_prim_dontfork(void *addr, size_t len);
 /* True when mremap's flags name a new address (MREMAP_FIXED). */
 bool _fl_prim_remap_fixed(int flags);
 
