@@ -153,7 +153,7 @@ def summarize(prog, configs, results):
             xs = [r[m] for r in runs if m in r]
             if xs:
                 row[m] = {"median": med(xs), "min": min(xs), "max": max(xs), "all": xs}
-        for s in ("mmap_ranges", "mmap_warmed", "mmap_skipped", "warmed_by_warmers"):
+        for s in ("mmap_ranges", "mmap_warmed", "mmap_skipped", "mmap_pooled", "warmed_by_warmers"):
             xs = [r["stats"][s] for r in runs if s in r.get("stats", {})]
             if xs:
                 row.setdefault("stats", {})[s] = med(xs)

@@ -70,7 +70,7 @@ def check_program(prog, args, classes, libs):
     else:
         ok(f"{prog}: same checksum with faultless ({plain['stdout'].strip()})")
     limit = FAULT_TARGETS[prog] * plain["faults"]
-    mm = " ".join(f"{k}={stats[k]}" for k in ("mmap_ranges", "mmap_warmed", "mmap_skipped") if k in stats)
+    mm = " ".join(f"{k}={stats[k]}" for k in ("mmap_ranges", "mmap_warmed", "mmap_skipped", "mmap_pooled") if k in stats)
     what = (f"{prog}: first-round faults with PREFAULT={args.prefault} {fl['faults']} < "
             f"{FAULT_TARGETS[prog]:.0%} of plain's {plain['faults']} ({limit:.0f}; "
             f"the whole process's {fl['faults_all']})")
