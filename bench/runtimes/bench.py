@@ -18,7 +18,9 @@ every repeat; the first repeat is a discarded warm-up:
   plain      the runtime alone
   faultless  LD_PRELOAD=BUILD/libfaultless.so FAULTLESS_PREFAULT=1G
   pretouch   (Java only) -XX:+AlwaysPreTouch: the heap touched in the foreground
-  faultless-NAME  another library given with --lib NAME=PATH (e.g. an older build, side by side)
+  faultless-NAME  another library given with --lib NAME=PATH (e.g. an older build, side by side),
+             or the library with options of its own: --variant NAME:VAR=VALUE[:VAR=VALUE...]
+             (e.g. --variant mmap0:FAULTLESS_MMAP=0)
 
 Targets (medians): Java first-round faults < 5% of plain's, first-round
 time <= 1.3x AlwaysPreTouch's, start-up <= 1.1x plain's + 30 ms; Node
@@ -39,6 +41,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# configuration -> the variables --variant sets for it
+variants = {}
 JAVA_HEAP = ["-Xmx2g", "-XX:+UseSerialGC"]
 START_HEAP = ["-Xms1g", "-Xmx2g", "-XX:+UseSerialGC"]
 
@@ -87,6 +91,7 @@ def command(prog, config, args, classes, libs):
     if config.startswith("faultless"):
         env["LD_PRELOAD"] = libs[config]
         env["FAULTLESS_PREFAULT"] = args.prefault
+        env.update(variants.get(config, {}))
         if prog != "java-startup":  # the start-up is timed to the exit: no stats printing there
             env["FAULTLESS_STATS"] = "json"
     pretouch = ["-XX:+AlwaysPreTouch"] if config == "pretouch" else []
@@ -251,6 +256,8 @@ def parser(doc=__doc__):
     ap.add_argument("--programs", default="java,java-startup,node")
     ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
                     help="another libfaultless.so, run as configuration faultless-NAME")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[:VAR=VALUE...]",
+                    help="the library with these variables set too, run as configuration faultless-NAME")
     return ap
 
 
@@ -262,6 +269,13 @@ def libraries(args, ap):
         if not sep or not name or not os.path.isfile(path):
             ap.error(f"--lib {spec}: want NAME=PATH of an existing library")
         libs[f"faultless-{name}"] = os.path.abspath(path)
+    for spec in args.variant:
+        name, *sets = spec.split(":")
+        pairs = [x.partition("=") for x in sets]
+        if not name or f"faultless-{name}" in libs or not pairs or any(not k or not eq for k, eq, _ in pairs):
+            ap.error(f"--variant {spec}: want NAME:VAR=VALUE[:VAR=VALUE...] with a new NAME")
+        libs[f"faultless-{name}"] = libs["faultless"]
+        variants[f"faultless-{name}"] = {k: v for k, _, v in pairs}
     if not os.path.isfile(libs["faultless"]):
         ap.error(f"{libs['faultless']} missing: make lib")
     return build, libs
