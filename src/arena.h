@@ -92,7 +92,8 @@ typedef struct fl_maps_s {
   pthread_mutex_t lock;
   bool on;              /* MMAP: track and warm */
   uint64_t cap;         /* bytes warmed at most per range */
-  _Atomic int pending;  /* nqueue, for the warmers' loop */
+  _Atomic int pending;  /* work for the warmers: queued ranges, the pool */
+  _Atomic int waiters;  /* reported calls waiting for the lock */
   bool budget_said;     /* "over budget" was said once */
   bool known_full_said; /* "too many mappings" was said once */
   fl_maps_range_t known[FL_MAPS_KNOWN];

@@ -408,6 +408,10 @@ int _fl_prim_thread_start(void *(*fn)(void *), void *arg) {
   return rc;
 }
 
+void _fl_prim_thread_yield(void) {
+  sched_yield();
+}
+
 bool _fl_prim_thread_lowest_priority(void) {
   struct sched_param sp = {0};
   if (sched_setscheduler(0, SCHED_IDLE, &sp) == 0) return true;

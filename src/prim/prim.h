@@ -129,6 +129,8 @@ uint64_t _fl_prim_now_ns(void);
 uint64_t _fl_prim_thread_minflt(void);
 /* Start a detached thread running fn(arg). Returns 0 or an errno. */
 int _fl_prim_thread_start(void *(*fn)(void *), void *arg);
+/* Give the CPU to another runnable thread (sched_yield). */
+void _fl_prim_thread_yield(void);
 /* Put the calling thread at the lowest scheduling priority (SCHED_IDLE, else
  * nice 19). Returns true when SCHED_IDLE was granted. */
 bool _fl_prim_thread_lowest_priority(void);
