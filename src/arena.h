@@ -90,12 +90,13 @@ typedef struct fl_maps_range_s {
 } fl_maps_range_t;
 typedef struct fl_maps_s {
   pthread_mutex_t lock;
-  bool on;              /* MMAP: track and warm */
-  uint64_t cap;         /* bytes warmed at most per range */
-  _Atomic int pending;  /* work for the warmers: queued ranges, the pool */
-  _Atomic int waiters;  /* reported calls waiting for the lock */
-  bool budget_said;     /* "over budget" was said once */
-  bool known_full_said; /* "too many mappings" was said once */
+  bool on;                       /* MMAP: track and warm */
+  uint64_t cap;                  /* bytes warmed at most per range */
+  _Atomic int pending;           /* work for the warmers: queued ranges, the pool */
+  _Atomic int waiters;           /* reported calls waiting for the lock */
+  _Atomic uint64_t last_call_ns; /* when the last reported call ended */
+  bool budget_said;              /* "over budget" was said once */
+  bool known_full_said;          /* "too many mappings" was said once */
   fl_maps_range_t known[FL_MAPS_KNOWN];
   int nknown;
   fl_maps_range_t queue[FL_MAPS_QUEUE];
@@ -213,9 +214,12 @@ FL_INTERNAL void _fl_maps_advised(void *addr, size_t len, int advice, bool ok);
  * (*err: 0, or the errno the call fails with; the tables are updated),
  * false when the caller is to make the call and report it. */
 FL_INTERNAL bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err);
-/* For a warmer: populate the next piece of the first queued range, under
- * the lock. False when nothing is queued (or the warmers are paused). */
-FL_INTERNAL bool _fl_maps_warm_piece(void);
+/* For a warmer: populate the next piece of the first queued range (or of
+ * the pool), under the lock. FL_MAPS_WORKED, FL_MAPS_IDLE (nothing to do,
+ * or the warmers are paused) or FL_MAPS_DEFERRED (the program changed its
+ * mappings a moment ago: later). */
+enum { FL_MAPS_IDLE, FL_MAPS_WORKED, FL_MAPS_DEFERRED };
+FL_INTERNAL int _fl_maps_warm_piece(void);
 /* Fork: the lock held across fork(); in the child the tables empty and
  * tracking stops (no warmer runs there). */
 FL_INTERNAL void _fl_maps_lock(bool lock);

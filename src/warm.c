@@ -147,9 +147,11 @@ static void warmers_leave(int n) {
 
 /* Memory a runtime has committed (maps.c) is about to be used: it goes
  * first, as the foreign queue does. */
-static void warm_maps(void) {
-  while (_fl_maps_warm_piece()) {
+static int warm_maps(void) {
+  int r;
+  while ((r = _fl_maps_warm_piece()) == FL_MAPS_WORKED) {
   }
+  return r;
 }
 
 static void *warmer_main(void *arg) {
@@ -157,7 +159,7 @@ static void *warmer_main(void *arg) {
   _fl_prim_thread_lowest_priority();
   size_t warmed_here = 0;
   for (;;) {
-    warm_maps();
+    bool deferred = warm_maps() == FL_MAPS_DEFERRED;
     warm_foreign_queue();
     size_t c;
     bool stop = false;
@@ -194,6 +196,10 @@ static void *warmer_main(void *arg) {
         (atomic_load(&a->warm.cursor) < atomic_load(&a->warm.target) || a->warm.nforeign ||
          atomic_load(&a->maps.pending))) {
       pthread_mutex_unlock(&a->warm.lock);
+      /* Only mappings the program is still changing are left: look again
+       * in a millisecond rather than spin. */
+      if (deferred && atomic_load(&a->warm.cursor) >= atomic_load(&a->warm.target))
+        _fl_prim_sleep_us(1000);
       continue;
     }
     warmers_leave(1);

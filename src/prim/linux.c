@@ -412,6 +412,12 @@ void _fl_prim_thread_yield(void) {
   sched_yield();
 }
 
+void _fl_prim_sleep_us(unsigned us) {
+  struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 bool _fl_prim_thread_lowest_priority(void) {
   struct sched_param sp = {0};
   if (sched_setscheduler(0, SCHED_IDLE, &sp) == 0) return true;

@@ -131,6 +131,8 @@ uint64_t _fl_prim_thread_minflt(void);
 int _fl_prim_thread_start(void *(*fn)(void *), void *arg);
 /* Give the CPU to another runnable thread (sched_yield). */
 void _fl_prim_thread_yield(void);
+/* Sleep the calling thread for about `us` microseconds. */
+void _fl_prim_sleep_us(unsigned us);
 /* Put the calling thread at the lowest scheduling priority (SCHED_IDLE, else
  * nice 19). Returns true when SCHED_IDLE was granted. */
 bool _fl_prim_thread_lowest_priority(void);
