@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # make bench BENCH_QUICK=1: every step of `make bench` (the start-up table,
-# the cold-process run, the adapters, the real programs), each with the fewest
+# the cold-process run, the adapters, the real programs, the runtimes), each with the fewest
 # rounds and smaller programs, so that CI proves the README's command works
 # (about two minutes on 2 vCPUs). Its figures are too few to be read as
 # results. A knob given on the command line still wins.
