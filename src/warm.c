@@ -157,6 +157,7 @@ static int warm_maps(void) {
 static void *warmer_main(void *arg) {
   fl_arena_t *a = &_fl_arena;
   _fl_prim_thread_lowest_priority();
+  _fl_prim_thread_name("faultless-warm");
   size_t warmed_here = 0;
   for (;;) {
     bool deferred = warm_maps() == FL_MAPS_DEFERRED;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -423,6 +424,10 @@ bool _fl_prim_thread_lowest_priority(void) {
   if (sched_setscheduler(0, SCHED_IDLE, &sp) == 0) return true;
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
   return false;
+}
+
+void _fl_prim_thread_name(const char *name) {
+  prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 void _fl_prim_write_stderr(const char *msg, size_t len) {

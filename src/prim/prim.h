@@ -136,6 +136,9 @@ void _fl_prim_sleep_us(unsigned us);
 /* Put the calling thread at the lowest scheduling priority (SCHED_IDLE, else
  * nice 19). Returns true when SCHED_IDLE was granted. */
 bool _fl_prim_thread_lowest_priority(void);
+/* Name the calling thread (at most 15 bytes show), so that ps, top and a
+ * program counting its own threads' faults can tell faultless's apart. */
+void _fl_prim_thread_name(const char *name);
 /* Write a message to stderr with one write(2) call; never allocates. */
 void _fl_prim_write_stderr(const char *msg, size_t len);
 /* Stop the process now (abort). */
