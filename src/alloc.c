@@ -8,13 +8,6 @@
 
 /* --- Fast paths --------------------------------------------------------- */
 
-/* Pop a block of class cls from the heap's current span. */
-static inline void *heap_alloc(fl_heap_t *h, size_t cls) {
-  fl_span_t *s = h->avail[cls];
-  if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
-  return _fl_heap_malloc_slow(h, cls);
-}
-
 static void *alloc_large(size_t size, size_t align, bool zero) {
   if (size > FL_MAX_ALLOC) return NULL;
   if (!_fl_ensure_init()) return _fl_outside_alloc(size, align);
@@ -48,7 +41,7 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
     size_t cls = align <= FL_ALIGN ? _fl_size_class(size) : aligned_class(size, align);
     if (cls < FL_CLASSES) {
       fl_heap_t *h = _fl_heap_tl ? _fl_heap_tl : ready ? _fl_heap_get() : NULL;
-      void *p = h ? heap_alloc(h, cls) : NULL;
+      void *p = h ? _fl_heap_alloc(h, cls) : NULL;
       if (!p)
         p = _fl_outside_alloc(size, align);
       else if (zero)
@@ -63,44 +56,11 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
 }
 
 void *fl_malloc(size_t size) {
-  fl_heap_t *h = _fl_heap_tl;
-  if (FL_LIKELY(h != NULL && size <= FL_SMALL_MAX)) return heap_alloc(h, _fl_size_class(size));
-  return _fl_alloc_aligned(size, FL_ALIGN, false);
-}
-
-/* The checks of the default build on a free: p starts a block that was handed
- * out and is not already free. CHECKS=0 builds leave them out, to measure what
- * they cost; the slow path still checks. */
-static inline bool local_free_ok(const fl_span_t *s, const fl_block_t *b) {
-#ifdef FL_NO_CHECKS
-  return true;
-#else
-  /* s is the first slice of its span (SMALL, not INTERIOR), so the span
-   * starts at b's slice boundary. */
-  uint64_t off = (uintptr_t)b & (FL_SLICE - 1);
-  return off * s->bsize_magic < s->bsize_magic &&
-         off < __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED) && !_fl_block_is_free(b);
-#endif
+  return _fl_malloc_inline(size);
 }
 
 void fl_free(void *p) {
-  if (FL_LIKELY(_fl_in_arena(p))) {
-    fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
-    fl_block_t *b = p;
-    if (FL_LIKELY(s->kind == FL_SPAN_SMALL && local_free_ok(s, b))) {
-      if (FL_LIKELY(s->heap == _fl_heap_tl)) {
-        _fl_span_push(s, b);
-        s->used--;
-        if (FL_UNLIKELY(!s->in_list)) _fl_heap_relink(s);
-      } else {
-        _fl_heap_free_remote(s, b);
-      }
-      return;
-    }
-  } else if (p == NULL) {
-    return;
-  }
-  _fl_free_slow(p, "free");
+  _fl_free_inline(p);
 }
 
 /* --- Slow paths --------------------------------------------------------- */

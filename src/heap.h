@@ -42,7 +42,7 @@ FL_INTERNAL extern const uint8_t _fl_class_of_small[65];
 
 static inline size_t _fl_size_class(size_t size) {
   /* Up to 1 KiB by table (the common case: one load), above by arithmetic. */
-  if (size <= 1024) return _fl_class_of_small[(size + 15) >> 4];
+  if (FL_LIKELY(size <= 1024)) return _fl_class_of_small[(size + 15) >> 4];
   size_t b = 63 - (size_t)__builtin_clzll(size - 1); /* size in (2^b, 2^(b+1)] */
   return 9 + (b - 7) * 4 + (((size - 1) >> (b - 2)) & 3);
 }

@@ -12,11 +12,12 @@
 
 #define FL_EXPORT __attribute__((visibility("default")))
 
+/* The fast paths themselves, not a jump to fl_malloc/fl_free (api.h). */
 FL_EXPORT void *malloc(size_t size) {
-  return fl_malloc(size);
+  return _fl_malloc_inline(size);
 }
 FL_EXPORT void free(void *p) {
-  fl_free(p);
+  _fl_free_inline(p);
 }
 FL_EXPORT void *calloc(size_t n, size_t size) {
   return fl_calloc(n, size);

@@ -308,10 +308,13 @@ void _fl_warm_ahead(size_t frontier, uint64_t grown) {
   pthread_mutex_unlock(&a->warm.lock);
   if (ahead > (uint64_t)max) ahead = (uint64_t)max;
   size_t from = frontier / FL_SLICES_PER_CHUNK, chunks = (size_t)(ahead >> FL_CHUNK_SHIFT);
-  /* Less than two chunks would only warm the rest of the chunk the frontier
-   * is in, most of which is spans already handed out, partly untouched:
-   * RSS for nothing on a heap that grows slowly. */
-  if (chunks < 2) return;
+  /* Less than four chunks (a heap that grew less than 32 MiB in the
+   * window) is left to fault in. Two would only warm the rest of the chunk
+   * the frontier is in, most of which is spans already handed out, partly
+   * untouched; two or three more turned a medium heap's last burst (a few
+   * tens of MiB) into RSS it never used (TUNING.md), for no measurable
+   * speed. */
+  if (chunks < 4) return;
   /* Hysteresis: while more than half the distance is still warm ahead, leave
    * the warmers idle, so that they work in bursts rather than follow every
    * chunk the application takes across memory that is already warm. */
