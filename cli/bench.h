@@ -141,7 +141,11 @@ void bench_print_table(const bench_t *b, FILE *out);
 void bench_print_seed(const bench_t *b, FILE *out);
 void bench_write_csv(const bench_t *b, FILE *out);
 void bench_write_json(const bench_t *b, FILE *out);
-/* results.json, results.csv, charts; returns 0 or 1 (message printed). */
+/* results.json, results.csv, charts in dir, made before measuring; returns 0
+ * or 1 (message printed). */
 int bench_write_dir(const bench_t *b, const char *dir);
+/* DIR/NAME, opened for writing; NULL when it cannot be (said, as `who`). The
+ * writers of bench and suite open every file through it. */
+FILE *create_in(const char *dir, const char *name, const char *who);
 
 #endif

@@ -99,20 +99,6 @@ static int find_label(const bench_t *b, const char *label) {
   return -1;
 }
 
-static uint32_t *u32_column(const jv_t *a, size_t n) {
-  uint32_t *out = xmalloc((n + 1) * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = (uint32_t)a->items[i]->number;
-  return out;
-}
-
-static uint64_t *u64_column(const jv_t *a, size_t n) {
-  uint64_t *out = xmalloc((n + 1) * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = (uint64_t)a->items[i]->number;
-  return out;
-}
-
 /* The seven sample columns of a run, all numbers of one length; false when
  * they are not. */
 static bool sample_columns(const jv_t *r, const jv_t *cols[7], size_t *n) {
@@ -159,7 +145,12 @@ static void read_run(bench_t *b, const jv_t *r, size_t i) {
   run->total_minflt = num(r, "total_minflt", 0);
   run->fl_stats = text_of(jv_get(r, "fl_stats"));
   const jv_t **col = cols;
-#define READ_COLUMN(key, field, type) run->field = type##_column(*col++, n);
+  /* Each column in its field's own type. */
+#define READ_COLUMN(key, field, type)                                                              \
+  run->field = xmalloc((n + 1) * sizeof *run->field);                                              \
+  for (size_t k = 0; k < n; k++)                                                                   \
+    run->field[k] = (__typeof__(*run->field))(*col)->items[k]->number;                             \
+  col++;
   BENCH_COLUMNS(READ_COLUMN)
 #undef READ_COLUMN
 }

@@ -22,6 +22,7 @@ static struct {
   const char *prefault_reason;
   double slowdown;   /* slow / fast first-touch population, 1 when one population */
   double start_gbps; /* advised rate with that slowdown applied */
+  char settings[96]; /* the advised FAULTLESS_* variables */
 } rec;
 
 static void recommend(const env_t *env) {
@@ -58,6 +59,10 @@ static void recommend(const env_t *env) {
                                        "most a quarter of the budget";
   }
   rec.prefault = rec.prefault / HUGE * HUGE;
+  if (rec.advised)
+    snprintf(rec.settings, sizeof rec.settings,
+             "FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d", rec.prefault >> 20,
+             rec.advised->threads, rec.advised->huge ? 1 : 0);
 }
 
 /* --- Output --- */
@@ -130,8 +135,7 @@ static void print_recommendation(const env_t *env) {
     return;
   }
   char pf[32];
-  printf("  FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d\n", rec.prefault >> 20,
-         rec.advised->threads, rec.advised->huge ? 1 : 0);
+  printf("  %s\n", rec.settings);
   printf("  fastest here leaving a CPU to the application: %s, huge pages %s, %ld thread%s: "
          "%.2f GB/s\n",
          probe_method_names[rec.advised->method], rec.advised->huge ? "on" : "off",
@@ -248,11 +252,7 @@ static void print_json(const env_t *env, double elapsed) {
 
   json_object_begin(&j, "recommendation");
   if (rec.advised) {
-    strbuf_t env_line = {0};
-    sb_printf(&env_line, "FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d",
-              rec.prefault >> 20, rec.advised->threads, rec.advised->huge ? 1 : 0);
-    json_string(&j, "environment", env_line.data);
-    free(env_line.data);
+    json_string(&j, "environment", rec.settings);
     json_int(&j, "prefault", (long long)rec.prefault);
     json_string(&j, "prefault_reason", rec.prefault_reason);
     json_int(&j, "warmers", rec.advised->threads);

@@ -179,13 +179,10 @@ static void set_environment(const run_t *r, const char *preload) {
   if (!r->verbose) return;
   strbuf_t sb = {0};
   sb_printf(&sb, "faultless run: LD_PRELOAD=%s", preload);
-  static const char *const names[] = {"PREFAULT", "BUDGET", "WARMERS", "STATS", "VERBOSE"};
-  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-    char env[32];
-    snprintf(env, sizeof env, "FAULTLESS_%s", names[k]);
-    const char *val = getenv(env);
-    if (val) sb_printf(&sb, " %s=%s", env, val);
-  }
+  static const char *const names[] = {"FAULTLESS_PREFAULT", "FAULTLESS_BUDGET", "FAULTLESS_WARMERS",
+                                      "FAULTLESS_STATS", "FAULTLESS_VERBOSE"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    if (getenv(names[k])) sb_printf(&sb, " %s=%s", names[k], getenv(names[k]));
   for (char **c = r->cmd; *c; c++) {
     sb_printf(&sb, " ");
     sb_shell_quote(&sb, *c);
@@ -202,11 +199,9 @@ int cmd_run(int argc, char **argv) {
   if (!preload) return 127;
   set_environment(&r, preload);
   free(preload);
-  char **cmd = r.cmd;
-  const char *stats = r.stats;
   uint64_t start = now_ns();
   int err;
-  pid_t pid = child_start(cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
+  pid_t pid = child_start(r.cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
   if (pid < 0) {
     perror("faultless run: fork");
     return 126;
@@ -221,7 +216,7 @@ int cmd_run(int argc, char **argv) {
   signal(SIGQUIT, SIG_IGN);
   int status = child_wait(pid, NULL);
   if (err) {
-    fprintf(stderr, "faultless run: %s: %s\n", cmd[0], strerror(err));
+    fprintf(stderr, "faultless run: %s: %s\n", r.cmd[0], strerror(err));
     return err == ENOENT ? 127 : 126;
   }
   double wall = (double)(now_ns() - start) / 1e9;
@@ -233,10 +228,10 @@ int cmd_run(int argc, char **argv) {
     snprintf(what, sizeof what, "killed by signal %d (exit %d)", WTERMSIG(status), code);
   else
     snprintf(what, sizeof what, "exited with %d", code);
-  if (stats)
+  if (r.stats)
     fprintf(stderr,
             "faultless run: %s %s after %.3f s; peak RSS %.1f MiB (largest process), %ld minor "
             "faults (all processes)\n",
-            cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
+            r.cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
   return code;
 }

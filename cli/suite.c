@@ -200,14 +200,10 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   char *end;
   if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
     return bad_usage("bad --scale: %s", scale);
-  if (bin) s->bin_dir = xstrdup(bin);
-  if (lib) s->library_so = xstrdup(lib);
-  if (!s->bin_dir) {
-    strbuf_t sb = {0};
-    sb_printf(&sb, "%s/bench/suite", s->self);
-    s->bin_dir = sb.data;
-  }
-  if (!s->library_so) s->library_so = find_own_library("libfaultless");
+  strbuf_t sb = {0};
+  if (!bin) sb_printf(&sb, "%s/bench/suite", s->self);
+  s->bin_dir = bin ? xstrdup(bin) : sb.data;
+  s->library_so = lib ? xstrdup(lib) : find_own_library("libfaultless");
   env_collect(&s->env);
   rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;
@@ -231,7 +227,6 @@ static int parse_options(suite_t *s, int argc, char **argv) {
 
 /* --- Running one process --- */
 
-/* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's. */
 void child_env(const allocator_t *a, childenv_t *e) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
   childenv_init(e, drop);
@@ -248,11 +243,12 @@ static const char *find_field(const char *line, const char *key) {
 static void run_one(suite_t *s, srun_t *r) {
   const case_t *c = &s->cases[r->c];
   const allocator_t *a = &s->alloc[r->a];
-  strbuf_t prog = {0}, thr = {0}, scale = {0};
+  strbuf_t prog = {0};
+  char thr[16], scale[32];
   sb_printf(&prog, "%s/%s", s->bin_dir, workloads[c->workload].name);
-  sb_printf(&thr, "%d", c->threads);
-  sb_printf(&scale, "%g", s->scale);
-  char *argv[] = {prog.data, "--threads", thr.data, "--scale", scale.data, NULL};
+  snprintf(thr, sizeof thr, "%d", c->threads);
+  snprintf(scale, sizeof scale, "%g", s->scale);
+  char *argv[] = {prog.data, "--threads", thr, "--scale", scale, NULL};
   childenv_t env;
   child_env(a, &env);
   child_t p;
@@ -282,8 +278,6 @@ static void run_one(suite_t *s, srun_t *r) {
     r->note = note.data;
   }
   free(prog.data);
-  free(thr.data);
-  free(scale.data);
   childenv_free(&env);
   free(p.output.data);
 }
@@ -344,7 +338,6 @@ static void analyze(suite_t *s) {
   free(rss);
 }
 
-/* Geometric mean over the cases of a's median ratio to b (time or RSS). */
 double geomean(const suite_t *s, int a, int b, bool memory) {
   double sum = 0;
   int n = 0;

@@ -4,7 +4,8 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include <errno.h>
+#include "bench.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,10 +374,7 @@ static void write_csv(const suite_t *s, FILE *out) {
 /* suite.dat: index 0 the cases (time relative to `base`, then peak RSS), then
  * one block per threaded workload (threads, speed-up per allocator). */
 static int write_chart_data(const suite_t *s, const char *dir, int base, strbuf_t *blocks) {
-  strbuf_t path = {0};
-  sb_printf(&path, "%s/suite.dat", dir);
-  FILE *f = fopen(path.data, "w");
-  free(path.data);
+  FILE *f = create_in(dir, "suite.dat", "faultless suite");
   if (!f) return -1;
   char name[48];
   fprintf(f, "# case, then per allocator: median time / %s's, median peak RSS MiB\n",
@@ -423,11 +421,10 @@ static int write_charts(const suite_t *s, const char *dir) {
   int base = find_alloc(s, "mimalloc");
   if (base < 0) base = find_alloc(s, "glibc");
   if (base < 0) base = 0;
-  strbuf_t blocks = {0}, path = {0};
-  if (write_chart_data(s, dir, base, &blocks)) return -1;
-  sb_printf(&path, "%s/charts.gp", dir);
-  FILE *f = fopen(path.data, "w");
-  free(path.data);
+  strbuf_t blocks = {0};
+  FILE *f = write_chart_data(s, dir, base, &blocks)
+                ? NULL
+                : create_in(dir, "charts.gp", "faultless suite");
   if (!f) return free(blocks.data), -1;
   fprintf(f, "# gnuplot charts.gp  (written by: %s)\nN = %d\nLABELS = \"", s->command, s->nalloc);
   for (int a = 0; a < s->nalloc; a++)
@@ -475,20 +472,10 @@ static int write_charts(const suite_t *s, const char *dir) {
 }
 
 int suite_write_dir(const suite_t *s, const char *dir) {
-  if (mkdir_p(dir) != 0) {
-    fprintf(stderr, "faultless suite: cannot create %s: %s\n", dir, strerror(errno));
-    return 1;
-  }
   const char *names[] = {"results.json", "results.csv", "results.txt"};
   for (int k = 0; k < 3; k++) {
-    strbuf_t path = {0};
-    sb_printf(&path, "%s/%s", dir, names[k]);
-    FILE *f = fopen(path.data, "w");
-    free(path.data);
-    if (!f) {
-      fprintf(stderr, "faultless suite: cannot write in %s: %s\n", dir, strerror(errno));
-      return 1;
-    }
+    FILE *f = create_in(dir, names[k], "faultless suite");
+    if (!f) return 1;
     if (k == 0) suite_write_json(s, f);
     if (k == 1) write_csv(s, f);
     if (k == 2) suite_print_table(s, f);
