@@ -361,25 +361,20 @@ static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   BENCH_COLUMNS(ALLOC_COLUMN)
 #undef ALLOC_COLUMN
   for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    unsigned long long setup_ns;
+    unsigned long long setup_ns, v[7], *x = v;
     long total;
-    unsigned t, it, i, mf, mfp, np;
-    unsigned long long dur;
     if (sscanf(line, "# setup_ns=%llu total_minflt=%ld", &setup_ns, &total) == 2) {
       r->setup_ns = setup_ns;
       r->total_minflt = total;
     } else if (!strncmp(line, "# fl_stats ", 11)) {
       r->fl_stats = xstrdup(line + 11);
-    } else if (line[0] != '#' &&
-               sscanf(line, "%u,%u,%u,%llu,%u,%u,%u", &t, &it, &i, &dur, &mf, &mfp, &np) == 7) {
+    } else if (line[0] != '#' && sscanf(line, "%llu,%llu,%llu,%llu,%llu,%llu,%llu", &v[0], &v[1],
+                                        &v[2], &v[3], &v[4], &v[5], &v[6]) == 7) {
       if (r->n >= expected) return false;
-      r->thread[r->n] = t;
-      r->iteration[r->n] = it;
-      r->index[r->n] = i;
-      r->duration_ns[r->n] = dur;
-      r->minflt[r->n] = mf;
-      r->minflt_proc[r->n] = mfp;
-      r->new_pages[r->n] = np;
+        /* The worker prints the columns in BENCH_COLUMNS's order. */
+#define STORE_COLUMN(key, field, type) r->field[r->n] = (__typeof__(*r->field))*x++;
+      BENCH_COLUMNS(STORE_COLUMN)
+#undef STORE_COLUMN
       r->n++;
     }
   }

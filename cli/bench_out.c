@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static const char *const bench_notes[] = {
+static char *const bench_notes[] = {
     "'seed/buf' is the seed's own measure of new pages per buffer: pages at virtual addresses this "
     "process had "
     "never used. It hides pages an allocator gave back to the OS and faulted in again, "
@@ -20,8 +20,8 @@ static const char *const bench_notes[] = {
     "'us/MiB' is the time of one allocation plus memset, per MiB of buffer; GB/s is the buffer "
     "size over the median time; 'vs glibc' compares medians of the same iteration.",
     "Every measurement is a fresh process; allocators are interleaved and their order rotated "
-    "each round, so a noisy machine hurts them alike.",
-    NULL};
+    "each round, so a noisy machine hurts them alike."};
+#define NNOTES (sizeof bench_notes / sizeof bench_notes[0])
 
 static int label_width(const bench_t *b) {
   int w = 9;
@@ -125,7 +125,7 @@ void bench_print_table(const bench_t *b, FILE *out) {
                  "faultless:setup-ms=300:prefault=128M\n");
 
   fprintf(out, "\nnotes:\n");
-  for (int i = 0; bench_notes[i]; i++)
+  for (size_t i = 0; i < NNOTES; i++)
     fprintf(out, "- %s\n", bench_notes[i]);
   for (int i = 0; i < b->nskipped; i++)
     fprintf(out, "- %s\n", b->skipped[i]);
@@ -281,10 +281,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
   write_ratios(b, &j);
   write_runs(b, &j);
 
-  json_array_begin(&j, "notes");
-  for (int i = 0; bench_notes[i]; i++)
-    json_string(&j, NULL, bench_notes[i]);
-  json_array_end(&j);
+  json_string_array(&j, "notes", bench_notes, NNOTES);
   json_object_end(&j);
 }
 

@@ -71,10 +71,8 @@ static void print_recommendation(const env_t *env);
 
 /* One first-touch table: a row per phase, then its populations. */
 static void print_touch(const touch_result_t *t) {
-  if (t == &probe_touch2m)
-    printf("\nfirst touch per 2 MiB page (us; timer included):\n");
-  else
-    printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
+  char page[32];
+  printf("\nfirst touch per %s page (us; timer included):\n", format_bytes(t->page, page));
   if (!t->available) {
     printf("  not measured: %s\n", t->why_not);
     return;

@@ -425,12 +425,10 @@ int cmd_suite(int argc, char **argv) {
     return 1;
   }
   for (int c = 0; c < s->ncases; c++) {
-    strbuf_t prog = {0};
-    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
-    bool ok = access(prog.data, X_OK) == 0;
-    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
-    free(prog.data);
-    if (!ok) return 1;
+    char prog[4096];
+    snprintf(prog, sizeof prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
+    if (access(prog, X_OK) != 0)
+      return fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog), 1;
   }
   run_rounds(s);
   check_runs(s);

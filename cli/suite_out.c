@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const notes[] = {
+static char *const notes[] = {
     "Every measurement is a fresh process; allocators are interleaved (A B A B) and their order "
     "rotated every round and workload; the first round(s) are warm-up and not counted.",
     "Time is each workload's own elapsed time (CLOCK_MONOTONIC, start-up excluded); spread is "
@@ -23,8 +23,8 @@ static const char *const notes[] = {
     "Warming: warmer_ns is wall time of a SCHED_IDLE thread, so other load on the machine "
     "lowers it; each setting runs in three processes back to back and the better of the last two "
     "counts: they start right after another freed its memory, as probe's repeats do (the first "
-    "may pay host faults after free page reporting; it is shown as 'first').",
-    NULL};
+    "may pay host faults after free page reporting; it is shown as 'first')."};
+#define NNOTES (sizeof notes / sizeof notes[0])
 
 static int label_width(const suite_t *s) {
   int w = 8;
@@ -190,7 +190,7 @@ static void print_warming(const warming_t *x, FILE *out) {
 static void print_notes(const suite_t *s, FILE *out) {
   char name[48];
   fprintf(out, "\nnotes:\n");
-  for (int i = 0; notes[i]; i++)
+  for (size_t i = 0; i < NNOTES; i++)
     fprintf(out, "- %s\n", notes[i]);
   for (int i = 0; i < s->nskipped; i++)
     fprintf(out, "- %s\n", s->skipped[i]);
@@ -347,10 +347,7 @@ void suite_write_json(const suite_t *s, FILE *out) {
   if (s->warming.ran) write_warming(&s->warming, &j);
 
   write_runs(s, &j);
-  json_array_begin(&j, "notes");
-  for (int i = 0; notes[i]; i++)
-    json_string(&j, NULL, notes[i]);
-  json_array_end(&j);
+  json_string_array(&j, "notes", notes, NNOTES);
   json_object_end(&j);
   fputc('\n', out);
 }
