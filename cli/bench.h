@@ -133,6 +133,8 @@ int bench_load(bench_t *b, const char *path);
 void bench_analyze(bench_t *b);
 /* How the variant's processes reach their allocator, in words (table, JSON). */
 const char *bench_path(const variant_t *v);
+/* The variant's run in that round (with `ok`, only if it succeeded); NULL if none. */
+const run_t *bench_find_run(const bench_t *b, int variant, int round, bool ok);
 /* One iteration's time in ms: its samples' durations summed, per thread. */
 double batch_ms(const run_t *r, int iteration, long threads);
 

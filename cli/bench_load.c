@@ -116,12 +116,6 @@ static bool sample_columns(const jv_t *r, const jv_t *cols[7], size_t *n) {
   return true;
 }
 
-static bool round_taken(const bench_t *b, int variant, int round) {
-  for (int i = 0; i < b->nruns; i++)
-    if (b->runs[i].variant == variant && b->runs[i].round == round) return true;
-  return false;
-}
-
 static void read_run(bench_t *b, const jv_t *r, size_t i) {
   int v = find_label(b, jv_str(jv_get(r, "allocator")));
   long round = num(r, "round", -1);
@@ -131,7 +125,7 @@ static void read_run(bench_t *b, const jv_t *r, size_t i) {
     note(b, "%s: run %zu has no usable samples; skipped", "--from", i);
     return;
   }
-  if (round < 0 || round >= b->warmup + b->repeat || round_taken(b, v, (int)round)) {
+  if (round < 0 || round >= b->warmup + b->repeat || bench_find_run(b, v, (int)round, false)) {
     note(b, "%s: run %zu is in no round of its own; skipped", "--from", i);
     return;
   }

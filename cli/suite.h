@@ -78,7 +78,7 @@ typedef struct {
   long repeat, warmup, timeout_s;
   double scale;
   const char *out_dir;
-  bool json, quiet, warming_check;
+  bool json, warming_check;
   char *command;
   char *bin_dir, *library_so, *self;
   allocator_t alloc[16];
