@@ -336,23 +336,24 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 
 /* --- Running one measurement --- */
 
-/* Our environment for the worker, without LD_PRELOAD and the caller's
- * FAULTLESS_* (every row is measured with the options its entry names, as in
- * `faultless suite`), plus LD_PRELOAD, GLIBC_TUNABLES and FAULTLESS_* as the
- * variant needs them. */
-static void worker_env(const variant_t *v, childenv_t *e) {
+void allocator_env(childenv_t *e, const char *library, char *const env[], int nenv, bool tunables) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", "GLIBC_TUNABLES=", NULL};
-  childenv_init(e,
-                v->kind == KIND_GLIBC_TUNED ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  childenv_init(e, tunables ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  if (library) childenv_add(e, "LD_PRELOAD=%s", library);
+  for (int i = 0; i < nenv; i++)
+    childenv_add(e, "%s", env[i]);
+}
+
+/* The worker's environment: glibc-tuned's GLIBC_TUNABLES added to ours, and
+ * prefault as FAULTLESS_PREFAULT where faultless is preloaded. */
+static void worker_env(const variant_t *v, childenv_t *e) {
+  bool tuned = v->kind == KIND_GLIBC_TUNED;
   const char *tunables = getenv("GLIBC_TUNABLES");
-  if (v->kind == KIND_GLIBC_TUNED)
+  allocator_env(e, tuned ? NULL : v->library, v->env, v->nenv, tuned);
+  if (tuned)
     childenv_add(e, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
                  GLIBC_TUNED_TUNABLES);
-  else if (v->library)
-    childenv_add(e, "LD_PRELOAD=%s", v->library);
   if (preloads_faultless(v) && v->prefault) childenv_add(e, "FAULTLESS_PREFAULT=%zu", v->prefault);
-  for (int i = 0; i < v->nenv; i++)
-    childenv_add(e, "%s", v->env[i]);
 }
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {

@@ -125,6 +125,12 @@ int cmd_bench(int argc, char **argv);
  * NULL when KEY names no option or the library's own parser refuses VALUE. */
 char *faultless_env(const char *key, const char *value);
 
+/* The environment of a measured process (bench's and suite's): ours without
+ * LD_PRELOAD, the caller's FAULTLESS_* (each entry names its own options, so
+ * every row is measured with those) and, with `tunables`, GLIBC_TUNABLES;
+ * plus LD_PRELOAD=library (NULL: none) and the entry's env. */
+void allocator_env(childenv_t *e, const char *library, char *const env[], int nenv, bool tunables);
+
 /* bench_load.c: b's options, variants and runs from a results.json at path
  * ("-": stdin); 0, or 1 (said). */
 int bench_load(bench_t *b, const char *path);

@@ -9,8 +9,6 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include "bench.h"
-
 #include "../tools/peers.h"
 #include "../tools/progress.h"
 
@@ -227,14 +225,6 @@ static int parse_options(suite_t *s, int argc, char **argv) {
 
 /* --- Running one process --- */
 
-void child_env(const allocator_t *a, childenv_t *e) {
-  static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
-  childenv_init(e, drop);
-  if (a->library) childenv_add(e, "LD_PRELOAD=%s", a->library);
-  for (int i = 0; i < a->nenv; i++)
-    childenv_add(e, "%s", a->env[i]);
-}
-
 static const char *find_field(const char *line, const char *key) {
   const char *f = strstr(line, key);
   return f ? f + strlen(key) : NULL;
@@ -250,7 +240,7 @@ static void run_one(suite_t *s, srun_t *r) {
   snprintf(scale, sizeof scale, "%g", s->scale);
   char *argv[] = {prog.data, "--threads", thr, "--scale", scale, NULL};
   childenv_t env;
-  child_env(a, &env);
+  allocator_env(&env, a->library, a->env, a->nenv, false);
   child_t p;
   run_child(argv, env.vars, NULL, CHILD_STDOUT | CHILD_STDERR, s->timeout_s * 1000, &p);
   r->status = p.status;

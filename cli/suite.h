@@ -6,8 +6,8 @@
 #ifndef FL_CLI_SUITE_H
 #define FL_CLI_SUITE_H
 
-#include "../tools/machine.h"
-#include "../tools/util.h"
+/* bench's faultless options, child environment and output files */
+#include "bench.h"
 
 int cmd_suite(int argc, char **argv);
 
@@ -108,9 +108,6 @@ double geomean(const suite_t *s, int a, int b, bool memory);
 int find_alloc(const suite_t *s, const char *label);
 void case_name(const suite_t *s, int c, char buf[48]);
 
-/* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's
- * (suite.c). */
-void child_env(const allocator_t *a, childenv_t *e);
 /* The warmers against `faultless probe`, into s->warming (suite_warm.c). */
 void measure_warming(suite_t *s);
 

@@ -4,8 +4,6 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include "bench.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -41,12 +41,11 @@ static double rate_of(const jv_t *w) {
  * returns that method's rate, NaN when probe gave none. */
 static double run_probe(suite_t *s, double pw[2]) {
   warming_t *w = &s->warming;
-  allocator_t none = {.label = "probe"};
   strbuf_t probe = {0};
   sb_printf(&probe, "%s/faultless", s->self);
   char *argv[] = {probe.data, "probe", "--json", "--idle-ms", "0", NULL};
   childenv_t env;
-  child_env(&none, &env);
+  allocator_env(&env, NULL, NULL, 0, false);
   child_t child;
   run_child(argv, env.vars, NULL, CHILD_STDOUT, 300000, &child);
   childenv_free(&env);
@@ -76,12 +75,11 @@ static double run_probe(suite_t *s, double pw[2]) {
  * (per warmer), and *all, warmed_by_warmers / warming_ns (all of them
  * together, by the wall time they ran). NaN when the line is missing. */
 static void run_warmers(suite_t *s, bool huge, int warmers, double *each, double *all) {
-  allocator_t fl = {.label = "faultless", .library = s->library_so};
   strbuf_t prog = {0};
   sb_printf(&prog, "%s/startup", s->bin_dir);
   char *argv[] = {prog.data, "--scale", "1", NULL};
   childenv_t env;
-  child_env(&fl, &env);
+  allocator_env(&env, s->library_so, NULL, 0, false);
   childenv_add(&env, "FAULTLESS_PREFAULT=256M");
   childenv_add(&env, "FAULTLESS_STATS=json");
   childenv_add(&env, "FAULTLESS_THP=%d", huge);
