@@ -90,10 +90,6 @@ static int add_allocator(suite_t *s, const char *spec) {
     a.base = "faultless", a.faultless = true, a.warming = name[9] != 0;
   else
     a.base = "custom";
-  if (a.faultless && !a.warming) {
-    a.env[a.nenv++] = xstrdup("FAULTLESS_PREFAULT=0");
-    a.env[a.nenv++] = xstrdup("FAULTLESS_AHEAD=0");
-  }
   for (char *kv = strtok_r(NULL, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
     char *eq = strchr(kv, '=');
     if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: %s", spec);
@@ -110,6 +106,12 @@ static int add_allocator(suite_t *s, const char *spec) {
                                    "OPTION=VALUE): %s",
                                    spec);
     }
+  }
+  /* faultless warms nothing unless its entry says so: the entry's options
+   * come first, where the library reads the first of a name. */
+  if (a.faultless && !name[9]) {
+    a.env[a.nenv++] = xstrdup("FAULTLESS_PREFAULT=0");
+    a.env[a.nenv++] = xstrdup("FAULTLESS_AHEAD=0");
   }
   if (!strcmp(a.base, "custom") && !a.library)
     return free(copy), bad_usage("unknown allocator '%s' (glibc, jemalloc, mimalloc, "

@@ -26,7 +26,7 @@ typedef struct {
   char *label;
   const char *base; /* glibc, jemalloc, mimalloc, tcmalloc, faultless */
   char *library;    /* preloaded; NULL for glibc */
-  char *env[8];     /* extra VAR=VALUE */
+  char *env[10];    /* the entry's FAULTLESS_* (8 at most), then faultless's defaults */
   int nenv;
   bool faultless;
   bool warming; /* faultless with warming on */
