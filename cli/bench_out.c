@@ -261,10 +261,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
   json_object_begin(&j, NULL);
   json_string(&j, "tool", "faultless bench");
   json_string(&j, "command", b->command);
-  json_array_begin(&j, "argv");
-  for (int i = 0; i < b->argc; i++)
-    json_string(&j, NULL, b->argv[i]);
-  json_array_end(&j);
+  json_string_array(&j, "argv", b->argv, (size_t)b->argc);
   json_string(&j, "worker", b->worker);
 
   json_object_begin(&j, "options");

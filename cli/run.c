@@ -81,7 +81,8 @@ static int exit_code(int status) {
 }
 
 typedef struct {
-  const char *prefault, *budget, *warmers, *stats, *with;
+  const char *value[3]; /* --prefault, --budget, --warmers: run_options' values */
+  const char *stats, *with;
   bool verbose;
   char **cmd;
 } run_t;
@@ -103,9 +104,9 @@ static const struct {
  * the first argument that is none: CMD. */
 static int parse_run(run_t *r, int argc, char **argv) {
   *r = (run_t){0};
-  const opt_t opts[] = {{"--prefault", OPT_STRING, &r->prefault, 0, 0, NULL},
-                        {"--budget", OPT_STRING, &r->budget, 0, 0, NULL},
-                        {"--warmers", OPT_STRING, &r->warmers, 0, 0, NULL},
+  const opt_t opts[] = {{"--prefault", OPT_STRING, &r->value[0], 0, 0, NULL},
+                        {"--budget", OPT_STRING, &r->value[1], 0, 0, NULL},
+                        {"--warmers", OPT_STRING, &r->value[2], 0, 0, NULL},
                         {"--with", OPT_STRING, &r->with, 0, 0, NULL}};
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--"); i++) {
@@ -123,11 +124,10 @@ static int parse_run(run_t *r, int argc, char **argv) {
     else
       break;
   }
-  const char *values[] = {r->prefault, r->budget, r->warmers};
   long long parsed;
   for (int k = 0; k < 3; k++)
-    if (values[k] && !_fl_option_parse(run_options[k].opt, values[k], &parsed))
-      return run_bad_usage("%s '%s': %s", run_options[k].flag, values[k], run_options[k].what);
+    if (r->value[k] && !_fl_option_parse(run_options[k].opt, r->value[k], &parsed))
+      return run_bad_usage("%s '%s': %s", run_options[k].flag, r->value[k], run_options[k].what);
   if (r->with && (!peer_named(r->with) || !peer_named(r->with)->adapter))
     return run_bad_usage("--with '%s': jemalloc or mimalloc", r->with);
   if (i < argc && !strcmp(argv[i], "--")) i++;
@@ -171,9 +171,8 @@ static char *find_preload(const char *with) {
 /* Our environment for CMD (it inherits it), and with --verbose what runs. */
 static void set_environment(const run_t *r, const char *preload) {
   setenv("LD_PRELOAD", preload, 1);
-  const char *values[] = {r->prefault, r->budget, r->warmers};
   for (int k = 0; k < 3; k++)
-    if (values[k]) setenv(run_options[k].env, values[k], 1);
+    if (r->value[k]) setenv(run_options[k].env, r->value[k], 1);
   if (r->stats) setenv("FAULTLESS_STATS", r->stats, 1);
   if (r->verbose) setenv("FAULTLESS_VERBOSE", "1", 1);
   if (!r->verbose) return;
