@@ -135,15 +135,13 @@ static int add_allocator(suite_t *s, const char *spec) {
 
 /* --- Options --- */
 
+/* Each item of a comma-separated list: 0, or the first usage error; an
+ * item that is skipped (-1, noted) is no error. */
 static int parse_list(const char *text, int (*item)(suite_t *, const char *), suite_t *s) {
-  char *copy = xstrdup(text);
-  char *save = NULL;
+  char *copy = xstrdup(text), *save = NULL;
   int rc = 0;
-  for (char *t = strtok_r(copy, ",", &save); t && rc >= 0 && rc != EXIT_USAGE;
-       t = strtok_r(NULL, ",", &save)) {
-    rc = item(s, t);
-    if (rc < 0) rc = 0;
-  }
+  for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+    rc = item(s, t) > 0 ? EXIT_USAGE : 0;
   free(copy);
   return rc;
 }
