@@ -128,22 +128,21 @@ char *faultless_env(const char *key, const char *value) {
   return NULL;
 }
 
-/* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
+/* NAME+faultless: the adapter, found as libfaultless.so is, joins the allocator in
  * LD_PRELOAD; a note when it is missing. */
-static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_t *note) {
-  strbuf_t ad = {0};
-  const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
-  if (slash) sb_printf(&ad, "%.*s/%s.so", (int)(slash - b->library_so), b->library_so, p->adapter);
-  if (!ad.data || access(ad.data, R_OK) != 0) {
+static void add_adapter(const peer_t *p, variant_t *v, strbuf_t *note) {
+  char *ad = find_own_library(p->adapter);
+  if (!ad) {
     sb_printf(note,
-              "%s+faultless: %s.so not found next to libfaultless.so (make adapters); skipped",
+              "%s+faultless: %s.so not found where libfaultless.so is looked for (make "
+              "adapters); skipped",
               p->name, p->adapter);
   } else {
-    char *both = peer_with_adapter(p, v->library, ad.data);
+    char *both = peer_with_adapter(p, v->library, ad);
     free(v->library);
     v->library = both;
   }
-  free(ad.data);
+  free(ad);
 }
 
 /* Whether the entry's allocator is faultless, or one with faultless as its
@@ -193,7 +192,7 @@ static void find_library(const bench_t *b, const known_t *k, variant_t *v, const
     if (!v->library)
       sb_printf(note, "%s: not found (Debian package %s); skipped", name, p->package);
     else if (strstr(k->name, "+faultless"))
-      add_adapter(b, p, v, note);
+      add_adapter(p, v, note);
   } else if (v->kind == KIND_FAULTLESS_PRELOAD) {
     if (b->library_so)
       v->library = xstrdup(b->library_so);
