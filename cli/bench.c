@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* faultless bench: options, finding the allocators, running the rounds, and
- * the statistics. Output formats live in bench_out.c. */
+/* faultless bench: options, finding the allocators and running the rounds;
+ * the statistics live in bench_stats.c, the output formats in bench_out.c. */
 #define _GNU_SOURCE
 #include "bench.h"
 

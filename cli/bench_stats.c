@@ -162,8 +162,7 @@ static void startup_ratios(bench_t *b) {
             v, 2, mimalloc, 2);
 }
 
-/* Summary and start-up ratios of runs gathered elsewhere (faultless lambda
- * collect); pre: variants, runs, repeat, warmup, iterations, threads, size set. */
+/* pre: variants, runs, repeat, warmup, iterations, threads, size set. */
 void bench_analyze(bench_t *b) {
   summarize(b);
   startup_ratios(b);
