@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* faultless bench: options, finding the allocators, running the rounds, and
- * the statistics. Output formats live in bench_out.c. */
+/* faultless bench: options, finding the allocators and running the rounds;
+ * the statistics live in bench_stats.c, the output formats in bench_out.c. */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -128,22 +128,21 @@ char *faultless_env(const char *key, const char *value) {
   return NULL;
 }
 
-/* NAME+faultless: the adapter beside libfaultless.so joins the allocator in
+/* NAME+faultless: the adapter, found as libfaultless.so is, joins the allocator in
  * LD_PRELOAD; a note when it is missing. */
-static void add_adapter(const bench_t *b, const peer_t *p, variant_t *v, strbuf_t *note) {
-  strbuf_t ad = {0};
-  const char *slash = b->library_so ? strrchr(b->library_so, '/') : NULL;
-  if (slash) sb_printf(&ad, "%.*s/%s.so", (int)(slash - b->library_so), b->library_so, p->adapter);
-  if (!ad.data || access(ad.data, R_OK) != 0) {
+static void add_adapter(const peer_t *p, variant_t *v, strbuf_t *note) {
+  char *ad = find_own_library(p->adapter);
+  if (!ad) {
     sb_printf(note,
-              "%s+faultless: %s.so not found next to libfaultless.so (make adapters); skipped",
+              "%s+faultless: %s.so not found where libfaultless.so is looked for (make "
+              "adapters); skipped",
               p->name, p->adapter);
   } else {
-    char *both = peer_with_adapter(p, v->library, ad.data);
+    char *both = peer_with_adapter(p, v->library, ad);
     free(v->library);
     v->library = both;
   }
-  free(ad.data);
+  free(ad);
 }
 
 /* Whether the entry's allocator is faultless, or one with faultless as its
@@ -193,7 +192,7 @@ static void find_library(const bench_t *b, const known_t *k, variant_t *v, const
     if (!v->library)
       sb_printf(note, "%s: not found (Debian package %s); skipped", name, p->package);
     else if (strstr(k->name, "+faultless"))
-      add_adapter(b, p, v, note);
+      add_adapter(p, v, note);
   } else if (v->kind == KIND_FAULTLESS_PRELOAD) {
     if (b->library_so)
       v->library = xstrdup(b->library_so);
@@ -336,23 +335,24 @@ static int parse_options(bench_t *b, int argc, char **argv) {
 
 /* --- Running one measurement --- */
 
-/* Our environment for the worker, without LD_PRELOAD and the caller's
- * FAULTLESS_* (every row is measured with the options its entry names, as in
- * `faultless suite`), plus LD_PRELOAD, GLIBC_TUNABLES and FAULTLESS_* as the
- * variant needs them. */
-static void worker_env(const variant_t *v, childenv_t *e) {
+void allocator_env(childenv_t *e, const char *library, char *const env[], int nenv, bool tunables) {
   static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", "GLIBC_TUNABLES=", NULL};
-  childenv_init(e,
-                v->kind == KIND_GLIBC_TUNED ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  childenv_init(e, tunables ? drop : (const char *const[]){drop[0], drop[1], NULL});
+  if (library) childenv_add(e, "LD_PRELOAD=%s", library);
+  for (int i = 0; i < nenv; i++)
+    childenv_add(e, "%s", env[i]);
+}
+
+/* The worker's environment: glibc-tuned's GLIBC_TUNABLES added to ours, and
+ * prefault as FAULTLESS_PREFAULT where faultless is preloaded. */
+static void worker_env(const variant_t *v, childenv_t *e) {
+  bool tuned = v->kind == KIND_GLIBC_TUNED;
   const char *tunables = getenv("GLIBC_TUNABLES");
-  if (v->kind == KIND_GLIBC_TUNED)
+  allocator_env(e, tuned ? NULL : v->library, v->env, v->nenv, tuned);
+  if (tuned)
     childenv_add(e, "GLIBC_TUNABLES=%s%s%s", tunables ? tunables : "", tunables ? ":" : "",
                  GLIBC_TUNED_TUNABLES);
-  else if (v->library)
-    childenv_add(e, "LD_PRELOAD=%s", v->library);
   if (preloads_faultless(v) && v->prefault) childenv_add(e, "FAULTLESS_PREFAULT=%zu", v->prefault);
-  for (int i = 0; i < v->nenv; i++)
-    childenv_add(e, "%s", v->env[i]);
 }
 
 static bool parse_worker_output(run_t *r, char *text, size_t expected) {
@@ -361,25 +361,20 @@ static bool parse_worker_output(run_t *r, char *text, size_t expected) {
   BENCH_COLUMNS(ALLOC_COLUMN)
 #undef ALLOC_COLUMN
   for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    unsigned long long setup_ns;
+    unsigned long long setup_ns, v[7], *x = v;
     long total;
-    unsigned t, it, i, mf, mfp, np;
-    unsigned long long dur;
     if (sscanf(line, "# setup_ns=%llu total_minflt=%ld", &setup_ns, &total) == 2) {
       r->setup_ns = setup_ns;
       r->total_minflt = total;
     } else if (!strncmp(line, "# fl_stats ", 11)) {
       r->fl_stats = xstrdup(line + 11);
-    } else if (line[0] != '#' &&
-               sscanf(line, "%u,%u,%u,%llu,%u,%u,%u", &t, &it, &i, &dur, &mf, &mfp, &np) == 7) {
+    } else if (line[0] != '#' && sscanf(line, "%llu,%llu,%llu,%llu,%llu,%llu,%llu", &v[0], &v[1],
+                                        &v[2], &v[3], &v[4], &v[5], &v[6]) == 7) {
       if (r->n >= expected) return false;
-      r->thread[r->n] = t;
-      r->iteration[r->n] = it;
-      r->index[r->n] = i;
-      r->duration_ns[r->n] = dur;
-      r->minflt[r->n] = mf;
-      r->minflt_proc[r->n] = mfp;
-      r->new_pages[r->n] = np;
+        /* The worker prints the columns in BENCH_COLUMNS's order. */
+#define STORE_COLUMN(key, field, type) r->field[r->n] = (__typeof__(*r->field))*x++;
+      BENCH_COLUMNS(STORE_COLUMN)
+#undef STORE_COLUMN
       r->n++;
     }
   }

@@ -125,6 +125,12 @@ int cmd_bench(int argc, char **argv);
  * NULL when KEY names no option or the library's own parser refuses VALUE. */
 char *faultless_env(const char *key, const char *value);
 
+/* The environment of a measured process (bench's and suite's): ours without
+ * LD_PRELOAD, the caller's FAULTLESS_* (each entry names its own options, so
+ * every row is measured with those) and, with `tunables`, GLIBC_TUNABLES;
+ * plus LD_PRELOAD=library (NULL: none) and the entry's env. */
+void allocator_env(childenv_t *e, const char *library, char *const env[], int nenv, bool tunables);
+
 /* bench_load.c: b's options, variants and runs from a results.json at path
  * ("-": stdin); 0, or 1 (said). */
 int bench_load(bench_t *b, const char *path);
@@ -133,6 +139,8 @@ int bench_load(bench_t *b, const char *path);
 void bench_analyze(bench_t *b);
 /* How the variant's processes reach their allocator, in words (table, JSON). */
 const char *bench_path(const variant_t *v);
+/* The variant's run in that round (with `ok`, only if it succeeded); NULL if none. */
+const run_t *bench_find_run(const bench_t *b, int variant, int round, bool ok);
 /* One iteration's time in ms: its samples' durations summed, per thread. */
 double batch_ms(const run_t *r, int iteration, long threads);
 
@@ -141,7 +149,11 @@ void bench_print_table(const bench_t *b, FILE *out);
 void bench_print_seed(const bench_t *b, FILE *out);
 void bench_write_csv(const bench_t *b, FILE *out);
 void bench_write_json(const bench_t *b, FILE *out);
-/* results.json, results.csv, charts; returns 0 or 1 (message printed). */
+/* results.json, results.csv, charts in dir, made before measuring; returns 0
+ * or 1 (message printed). */
 int bench_write_dir(const bench_t *b, const char *dir);
+/* DIR/NAME, opened for writing; NULL when it cannot be (said, as `who`). The
+ * writers of bench and suite open every file through it. */
+FILE *create_in(const char *dir, const char *name, const char *who);
 
 #endif

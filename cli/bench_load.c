@@ -99,20 +99,6 @@ static int find_label(const bench_t *b, const char *label) {
   return -1;
 }
 
-static uint32_t *u32_column(const jv_t *a, size_t n) {
-  uint32_t *out = xmalloc((n + 1) * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = (uint32_t)a->items[i]->number;
-  return out;
-}
-
-static uint64_t *u64_column(const jv_t *a, size_t n) {
-  uint64_t *out = xmalloc((n + 1) * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = (uint64_t)a->items[i]->number;
-  return out;
-}
-
 /* The seven sample columns of a run, all numbers of one length; false when
  * they are not. */
 static bool sample_columns(const jv_t *r, const jv_t *cols[7], size_t *n) {
@@ -130,12 +116,6 @@ static bool sample_columns(const jv_t *r, const jv_t *cols[7], size_t *n) {
   return true;
 }
 
-static bool round_taken(const bench_t *b, int variant, int round) {
-  for (int i = 0; i < b->nruns; i++)
-    if (b->runs[i].variant == variant && b->runs[i].round == round) return true;
-  return false;
-}
-
 static void read_run(bench_t *b, const jv_t *r, size_t i) {
   int v = find_label(b, jv_str(jv_get(r, "allocator")));
   long round = num(r, "round", -1);
@@ -145,7 +125,7 @@ static void read_run(bench_t *b, const jv_t *r, size_t i) {
     note(b, "%s: run %zu has no usable samples; skipped", "--from", i);
     return;
   }
-  if (round < 0 || round >= b->warmup + b->repeat || round_taken(b, v, (int)round)) {
+  if (round < 0 || round >= b->warmup + b->repeat || bench_find_run(b, v, (int)round, false)) {
     note(b, "%s: run %zu is in no round of its own; skipped", "--from", i);
     return;
   }
@@ -159,7 +139,12 @@ static void read_run(bench_t *b, const jv_t *r, size_t i) {
   run->total_minflt = num(r, "total_minflt", 0);
   run->fl_stats = text_of(jv_get(r, "fl_stats"));
   const jv_t **col = cols;
-#define READ_COLUMN(key, field, type) run->field = type##_column(*col++, n);
+  /* Each column in its field's own type. */
+#define READ_COLUMN(key, field, type)                                                              \
+  run->field = xmalloc((n + 1) * sizeof *run->field);                                              \
+  for (size_t k = 0; k < n; k++)                                                                   \
+    run->field[k] = (__typeof__(*run->field))(*col)->items[k]->number;                             \
+  col++;
   BENCH_COLUMNS(READ_COLUMN)
 #undef READ_COLUMN
 }

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static const char *const bench_notes[] = {
+static char *const bench_notes[] = {
     "'seed/buf' is the seed's own measure of new pages per buffer: pages at virtual addresses this "
     "process had "
     "never used. It hides pages an allocator gave back to the OS and faulted in again, "
@@ -20,8 +20,8 @@ static const char *const bench_notes[] = {
     "'us/MiB' is the time of one allocation plus memset, per MiB of buffer; GB/s is the buffer "
     "size over the median time; 'vs glibc' compares medians of the same iteration.",
     "Every measurement is a fresh process; allocators are interleaved and their order rotated "
-    "each round, so a noisy machine hurts them alike.",
-    NULL};
+    "each round, so a noisy machine hurts them alike."};
+#define NNOTES (sizeof bench_notes / sizeof bench_notes[0])
 
 static int label_width(const bench_t *b) {
   int w = 9;
@@ -113,19 +113,19 @@ void bench_print_table(const bench_t *b, FILE *out) {
     fprintf(out, "  (none computable: they need faultless with glibc and/or mimalloc, and 2 "
                  "iterations)\n");
   int rw = 0;
-  for (int i = 0; i < b->nratios; i++)
+  bool r1 = false;
+  for (int i = 0; i < b->nratios; i++) {
     if ((int)strlen(b->ratios[i].name) > rw) rw = (int)strlen(b->ratios[i].name);
+    r1 |= b->ratios[i].name[1] == '1';
+  }
   for (int i = 0; i < b->nratios; i++)
     print_ratio(&b->ratios[i], rw, out);
-  bool r1 = false;
-  for (int i = 0; i < b->nratios; i++)
-    r1 |= b->ratios[i].name[1] == '1';
   if (!r1)
     fprintf(out, "  R1 needs a faultless entry with setup-ms > 0 and prefault > 0, e.g. "
                  "faultless:setup-ms=300:prefault=128M\n");
 
   fprintf(out, "\nnotes:\n");
-  for (int i = 0; bench_notes[i]; i++)
+  for (size_t i = 0; i < NNOTES; i++)
     fprintf(out, "- %s\n", bench_notes[i]);
   for (int i = 0; i < b->nskipped; i++)
     fprintf(out, "- %s\n", b->skipped[i]);
@@ -261,10 +261,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
   json_object_begin(&j, NULL);
   json_string(&j, "tool", "faultless bench");
   json_string(&j, "command", b->command);
-  json_array_begin(&j, "argv");
-  for (int i = 0; i < b->argc; i++)
-    json_string(&j, NULL, b->argv[i]);
-  json_array_end(&j);
+  json_string_array(&j, "argv", b->argv, (size_t)b->argc);
   json_string(&j, "worker", b->worker);
 
   json_object_begin(&j, "options");
@@ -281,10 +278,7 @@ void bench_write_json(const bench_t *b, FILE *out) {
   write_ratios(b, &j);
   write_runs(b, &j);
 
-  json_array_begin(&j, "notes");
-  for (int i = 0; bench_notes[i]; i++)
-    json_string(&j, NULL, bench_notes[i]);
-  json_array_end(&j);
+  json_string_array(&j, "notes", bench_notes, NNOTES);
   json_object_end(&j);
 }
 
@@ -310,13 +304,8 @@ static double index_median_us(const bench_t *b, int v, int iteration, long index
 /* latency.dat: per allocator and iteration, a block of each allocation's
  * median time; medians.dat: per allocator, its median us/MiB per iteration. */
 static int write_chart_data(const bench_t *b, const char *dir) {
-  strbuf_t path = {0};
-  sb_printf(&path, "%s/latency.dat", dir);
-  FILE *f = fopen(path.data, "w");
-  path.len = 0;
-  sb_printf(&path, "%s/medians.dat", dir);
-  FILE *g = f ? fopen(path.data, "w") : NULL;
-  free(path.data);
+  FILE *f = create_in(dir, "latency.dat", "faultless bench");
+  FILE *g = f ? create_in(dir, "medians.dat", "faultless bench") : NULL;
   if (!g) return f ? fclose(f), -1 : -1;
   fprintf(f,
           "# index, median us of alloc+memset over %ld rounds; one block per allocator and "
@@ -342,10 +331,7 @@ static int write_chart_data(const bench_t *b, const char *dir) {
 /* charts.gp: gnuplot's own loops over the formats, the allocators (LABELS)
  * and their iterations (IT) draw latency and medians, as SVG and PNG. */
 static int write_charts(const bench_t *b, const char *dir) {
-  strbuf_t path = {0};
-  sb_printf(&path, "%s/charts.gp", dir);
-  FILE *f = write_chart_data(b, dir) ? NULL : fopen(path.data, "w");
-  free(path.data);
+  FILE *f = write_chart_data(b, dir) ? NULL : create_in(dir, "charts.gp", "faultless bench");
   if (!f) return -1;
   double lowest = INFINITY;
   for (int i = 0; i < b->nsummary; i++)
@@ -381,21 +367,19 @@ static int write_charts(const bench_t *b, const char *dir) {
   return run_gnuplot(dir, "faultless bench");
 }
 
+FILE *create_in(const char *dir, const char *name, const char *who) {
+  strbuf_t path = {0};
+  sb_printf(&path, "%s/%s", dir, name);
+  FILE *f = fopen(path.data, "w");
+  if (!f) fprintf(stderr, "%s: cannot write %s: %s\n", who, path.data, strerror(errno));
+  free(path.data);
+  return f;
+}
+
 int bench_write_dir(const bench_t *b, const char *dir) {
-  if (mkdir_p(dir) != 0) {
-    fprintf(stderr, "faultless bench: cannot create %s: %s\n", dir, strerror(errno));
-    return 1;
-  }
-  const char *names[] = {"results.json", "results.csv"};
   for (int k = 0; k < 2; k++) {
-    strbuf_t path = {0};
-    sb_printf(&path, "%s/%s", dir, names[k]);
-    FILE *f = fopen(path.data, "w");
-    free(path.data);
-    if (!f) {
-      fprintf(stderr, "faultless bench: cannot write in %s: %s\n", dir, strerror(errno));
-      return 1;
-    }
+    FILE *f = create_in(dir, k ? "results.csv" : "results.json", "faultless bench");
+    if (!f) return 1;
     (k ? bench_write_csv : bench_write_json)(b, f);
     fclose(f);
   }

@@ -32,9 +32,9 @@ double batch_ms(const run_t *r, int iteration, long threads) {
   return ns / 1e6 / (double)threads;
 }
 
-static const run_t *find_run(const bench_t *b, int variant, int round) {
+const run_t *bench_find_run(const bench_t *b, int variant, int round, bool ok) {
   for (int i = 0; i < b->nruns; i++)
-    if (b->runs[i].variant == variant && b->runs[i].round == round && b->runs[i].ok)
+    if (b->runs[i].variant == variant && b->runs[i].round == round && (b->runs[i].ok || !ok))
       return &b->runs[i];
   return NULL;
 }
@@ -107,7 +107,7 @@ static void ratio(bench_t *b, ratio_t *out, int a, int ita, int c, int itc) {
   double *values = xmalloc(((size_t)b->repeat + 1) * sizeof *values);
   int n = 0;
   for (int round = (int)b->warmup; round < b->warmup + b->repeat; round++) {
-    const run_t *ra = find_run(b, a, round), *rc = find_run(b, c, round);
+    const run_t *ra = bench_find_run(b, a, round, true), *rc = bench_find_run(b, c, round, true);
     if (ra && rc) values[n++] = batch_ms(ra, ita, b->threads) / batch_ms(rc, itc, b->threads);
   }
   out->rounds = n;
@@ -162,8 +162,7 @@ static void startup_ratios(bench_t *b) {
             v, 2, mimalloc, 2);
 }
 
-/* Summary and start-up ratios of runs gathered elsewhere (faultless lambda
- * collect); pre: variants, runs, repeat, warmup, iterations, threads, size set. */
+/* pre: variants, runs, repeat, warmup, iterations, threads, size set. */
 void bench_analyze(bench_t *b) {
   summarize(b);
   startup_ratios(b);

@@ -40,9 +40,7 @@ static int cmd_lambda(int argc, char **argv) {
       const char *v = option_value(argc, argv, &i, bytes[k], &missing);
       if (v && !parse_bytes(v, &n))
         return usage_error("faultless lambda", usage,
-                           "bad byte count in '%s' (faultless "
-                           "lambda --help)",
-                           v);
+                           "bad byte count in '%s' (faultless lambda --help)", v);
     }
   }
   char *dir = self_dir();

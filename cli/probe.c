@@ -372,8 +372,8 @@ int cmd_probe(int argc, char **argv) {
                         {"--quick", OPT_FLAG, &probe_opts.quick, 0, 0, NULL}};
   int rc = parse_args(argc, argv, opts, sizeof opts / sizeof opts[0], "faultless probe", usage);
   if (rc) return rc < 0 ? 0 : rc;
-  bool idle_set = probe_opts.idle_ms >= 0;
-  if (!idle_set) probe_opts.idle_ms = 3000;
+  if (probe_opts.idle_ms < 0) probe_opts.idle_ms = probe_opts.quick ? 0 : 3000;
+  if (probe_opts.quick) probe_opts.repeats = 1;
   probe_opts.command = command_text("faultless", argc, argv);
 
   uint64_t start = now_ns();
@@ -384,10 +384,6 @@ int cmd_probe(int argc, char **argv) {
   probe_opts.warm_size = size ? size : probe_opts.quick ? 32UL << 20 : 256UL << 20;
   probe_opts.touch_size = probe_opts.quick ? 8UL << 20 : 64UL << 20;
   probe_opts.huge_size = probe_opts.quick ? 32UL << 20 : 256UL << 20;
-  if (probe_opts.quick) {
-    probe_opts.repeats = 1;
-    if (!idle_set) probe_opts.idle_ms = 0;
-  }
   /* Stay well inside what the machine has. */
   size_t cap = env.memory_limit ? env.memory_limit / 4 : (size_t)1 << 30;
   cap = cap / HUGE * HUGE;

@@ -22,6 +22,7 @@ static struct {
   const char *prefault_reason;
   double slowdown;   /* slow / fast first-touch population, 1 when one population */
   double start_gbps; /* advised rate with that slowdown applied */
+  char settings[96]; /* the advised FAULTLESS_* variables */
 } rec;
 
 static void recommend(const env_t *env) {
@@ -58,6 +59,10 @@ static void recommend(const env_t *env) {
                                        "most a quarter of the budget";
   }
   rec.prefault = rec.prefault / HUGE * HUGE;
+  if (rec.advised)
+    snprintf(rec.settings, sizeof rec.settings,
+             "FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d", rec.prefault >> 20,
+             rec.advised->threads, rec.advised->huge ? 1 : 0);
 }
 
 /* --- Output --- */
@@ -66,10 +71,8 @@ static void print_recommendation(const env_t *env);
 
 /* One first-touch table: a row per phase, then its populations. */
 static void print_touch(const touch_result_t *t) {
-  if (t == &probe_touch2m)
-    printf("\nfirst touch per 2 MiB page (us; timer included):\n");
-  else
-    printf("\nfirst touch per %zu KiB page (us; timer included):\n", t->page >> 10);
+  char page[32];
+  printf("\nfirst touch per %s page (us; timer included):\n", format_bytes(t->page, page));
   if (!t->available) {
     printf("  not measured: %s\n", t->why_not);
     return;
@@ -130,8 +133,7 @@ static void print_recommendation(const env_t *env) {
     return;
   }
   char pf[32];
-  printf("  FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d\n", rec.prefault >> 20,
-         rec.advised->threads, rec.advised->huge ? 1 : 0);
+  printf("  %s\n", rec.settings);
   printf("  fastest here leaving a CPU to the application: %s, huge pages %s, %ld thread%s: "
          "%.2f GB/s\n",
          probe_method_names[rec.advised->method], rec.advised->huge ? "on" : "off",
@@ -248,11 +250,7 @@ static void print_json(const env_t *env, double elapsed) {
 
   json_object_begin(&j, "recommendation");
   if (rec.advised) {
-    strbuf_t env_line = {0};
-    sb_printf(&env_line, "FAULTLESS_PREFAULT=%zuM FAULTLESS_WARMERS=%ld FAULTLESS_THP=%d",
-              rec.prefault >> 20, rec.advised->threads, rec.advised->huge ? 1 : 0);
-    json_string(&j, "environment", env_line.data);
-    free(env_line.data);
+    json_string(&j, "environment", rec.settings);
     json_int(&j, "prefault", (long long)rec.prefault);
     json_string(&j, "prefault_reason", rec.prefault_reason);
     json_int(&j, "warmers", rec.advised->threads);

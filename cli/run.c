@@ -81,7 +81,8 @@ static int exit_code(int status) {
 }
 
 typedef struct {
-  const char *prefault, *budget, *warmers, *stats, *with;
+  const char *value[3]; /* --prefault, --budget, --warmers: run_options' values */
+  const char *stats, *with;
   bool verbose;
   char **cmd;
 } run_t;
@@ -103,9 +104,9 @@ static const struct {
  * the first argument that is none: CMD. */
 static int parse_run(run_t *r, int argc, char **argv) {
   *r = (run_t){0};
-  const opt_t opts[] = {{"--prefault", OPT_STRING, &r->prefault, 0, 0, NULL},
-                        {"--budget", OPT_STRING, &r->budget, 0, 0, NULL},
-                        {"--warmers", OPT_STRING, &r->warmers, 0, 0, NULL},
+  const opt_t opts[] = {{"--prefault", OPT_STRING, &r->value[0], 0, 0, NULL},
+                        {"--budget", OPT_STRING, &r->value[1], 0, 0, NULL},
+                        {"--warmers", OPT_STRING, &r->value[2], 0, 0, NULL},
                         {"--with", OPT_STRING, &r->with, 0, 0, NULL}};
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--"); i++) {
@@ -123,11 +124,10 @@ static int parse_run(run_t *r, int argc, char **argv) {
     else
       break;
   }
-  const char *values[] = {r->prefault, r->budget, r->warmers};
   long long parsed;
   for (int k = 0; k < 3; k++)
-    if (values[k] && !_fl_option_parse(run_options[k].opt, values[k], &parsed))
-      return run_bad_usage("%s '%s': %s", run_options[k].flag, values[k], run_options[k].what);
+    if (r->value[k] && !_fl_option_parse(run_options[k].opt, r->value[k], &parsed))
+      return run_bad_usage("%s '%s': %s", run_options[k].flag, r->value[k], run_options[k].what);
   if (r->with && (!peer_named(r->with) || !peer_named(r->with)->adapter))
     return run_bad_usage("--with '%s': jemalloc or mimalloc", r->with);
   if (i < argc && !strcmp(argv[i], "--")) i++;
@@ -171,21 +171,17 @@ static char *find_preload(const char *with) {
 /* Our environment for CMD (it inherits it), and with --verbose what runs. */
 static void set_environment(const run_t *r, const char *preload) {
   setenv("LD_PRELOAD", preload, 1);
-  const char *values[] = {r->prefault, r->budget, r->warmers};
   for (int k = 0; k < 3; k++)
-    if (values[k]) setenv(run_options[k].env, values[k], 1);
+    if (r->value[k]) setenv(run_options[k].env, r->value[k], 1);
   if (r->stats) setenv("FAULTLESS_STATS", r->stats, 1);
   if (r->verbose) setenv("FAULTLESS_VERBOSE", "1", 1);
   if (!r->verbose) return;
   strbuf_t sb = {0};
   sb_printf(&sb, "faultless run: LD_PRELOAD=%s", preload);
-  static const char *const names[] = {"PREFAULT", "BUDGET", "WARMERS", "STATS", "VERBOSE"};
-  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-    char env[32];
-    snprintf(env, sizeof env, "FAULTLESS_%s", names[k]);
-    const char *val = getenv(env);
-    if (val) sb_printf(&sb, " %s=%s", env, val);
-  }
+  static const char *const names[] = {"FAULTLESS_PREFAULT", "FAULTLESS_BUDGET", "FAULTLESS_WARMERS",
+                                      "FAULTLESS_STATS", "FAULTLESS_VERBOSE"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    if (getenv(names[k])) sb_printf(&sb, " %s=%s", names[k], getenv(names[k]));
   for (char **c = r->cmd; *c; c++) {
     sb_printf(&sb, " ");
     sb_shell_quote(&sb, *c);
@@ -202,11 +198,9 @@ int cmd_run(int argc, char **argv) {
   if (!preload) return 127;
   set_environment(&r, preload);
   free(preload);
-  char **cmd = r.cmd;
-  const char *stats = r.stats;
   uint64_t start = now_ns();
   int err;
-  pid_t pid = child_start(cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
+  pid_t pid = child_start(r.cmd, NULL, NULL, CHILD_INHERIT, NULL, NULL, &err);
   if (pid < 0) {
     perror("faultless run: fork");
     return 126;
@@ -221,7 +215,7 @@ int cmd_run(int argc, char **argv) {
   signal(SIGQUIT, SIG_IGN);
   int status = child_wait(pid, NULL);
   if (err) {
-    fprintf(stderr, "faultless run: %s: %s\n", cmd[0], strerror(err));
+    fprintf(stderr, "faultless run: %s: %s\n", r.cmd[0], strerror(err));
     return err == ENOENT ? 127 : 126;
   }
   double wall = (double)(now_ns() - start) / 1e9;
@@ -233,10 +227,10 @@ int cmd_run(int argc, char **argv) {
     snprintf(what, sizeof what, "killed by signal %d (exit %d)", WTERMSIG(status), code);
   else
     snprintf(what, sizeof what, "exited with %d", code);
-  if (stats)
+  if (r.stats)
     fprintf(stderr,
             "faultless run: %s %s after %.3f s; peak RSS %.1f MiB (largest process), %ld minor "
             "faults (all processes)\n",
-            cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
+            r.cmd[0], what, wall, (double)ru.ru_maxrss / 1024.0, ru.ru_minflt);
   return code;
 }

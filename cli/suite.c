@@ -9,8 +9,6 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include "bench.h"
-
 #include "../tools/peers.h"
 #include "../tools/progress.h"
 
@@ -92,10 +90,6 @@ static int add_allocator(suite_t *s, const char *spec) {
     a.base = "faultless", a.faultless = true, a.warming = name[9] != 0;
   else
     a.base = "custom";
-  if (a.faultless && !a.warming) {
-    a.env[a.nenv++] = xstrdup("FAULTLESS_PREFAULT=0");
-    a.env[a.nenv++] = xstrdup("FAULTLESS_AHEAD=0");
-  }
   for (char *kv = strtok_r(NULL, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
     char *eq = strchr(kv, '=');
     if (!eq) return free(copy), bad_usage("allocator option needs KEY=VALUE: %s", spec);
@@ -112,6 +106,12 @@ static int add_allocator(suite_t *s, const char *spec) {
                                    "OPTION=VALUE): %s",
                                    spec);
     }
+  }
+  /* faultless warms nothing unless its entry says so: the entry's options
+   * come first, where the library reads the first of a name. */
+  if (a.faultless && !name[9]) {
+    a.env[a.nenv++] = xstrdup("FAULTLESS_PREFAULT=0");
+    a.env[a.nenv++] = xstrdup("FAULTLESS_AHEAD=0");
   }
   if (!strcmp(a.base, "custom") && !a.library)
     return free(copy), bad_usage("unknown allocator '%s' (glibc, jemalloc, mimalloc, "
@@ -135,15 +135,13 @@ static int add_allocator(suite_t *s, const char *spec) {
 
 /* --- Options --- */
 
+/* Each item of a comma-separated list: 0, or the first usage error; an
+ * item that is skipped (-1, noted) is no error. */
 static int parse_list(const char *text, int (*item)(suite_t *, const char *), suite_t *s) {
-  char *copy = xstrdup(text);
-  char *save = NULL;
+  char *copy = xstrdup(text), *save = NULL;
   int rc = 0;
-  for (char *t = strtok_r(copy, ",", &save); t && rc >= 0 && rc != EXIT_USAGE;
-       t = strtok_r(NULL, ",", &save)) {
-    rc = item(s, t);
-    if (rc < 0) rc = 0;
-  }
+  for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+    rc = item(s, t) > 0 ? EXIT_USAGE : 0;
   free(copy);
   return rc;
 }
@@ -200,14 +198,10 @@ static int parse_options(suite_t *s, int argc, char **argv) {
   char *end;
   if (scale && (s->scale = strtod(scale, &end), *end || !(s->scale > 0) || s->scale > 1000))
     return bad_usage("bad --scale: %s", scale);
-  if (bin) s->bin_dir = xstrdup(bin);
-  if (lib) s->library_so = xstrdup(lib);
-  if (!s->bin_dir) {
-    strbuf_t sb = {0};
-    sb_printf(&sb, "%s/bench/suite", s->self);
-    s->bin_dir = sb.data;
-  }
-  if (!s->library_so) s->library_so = find_own_library("libfaultless");
+  strbuf_t sb = {0};
+  if (!bin) sb_printf(&sb, "%s/bench/suite", s->self);
+  s->bin_dir = bin ? xstrdup(bin) : sb.data;
+  s->library_so = lib ? xstrdup(lib) : find_own_library("libfaultless");
   env_collect(&s->env);
   rc = parse_list(allocators, add_allocator, s);
   if (rc) return rc;
@@ -231,15 +225,6 @@ static int parse_options(suite_t *s, int argc, char **argv) {
 
 /* --- Running one process --- */
 
-/* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's. */
-void child_env(const allocator_t *a, childenv_t *e) {
-  static const char *const drop[] = {"LD_PRELOAD=", "FAULTLESS_", NULL};
-  childenv_init(e, drop);
-  if (a->library) childenv_add(e, "LD_PRELOAD=%s", a->library);
-  for (int i = 0; i < a->nenv; i++)
-    childenv_add(e, "%s", a->env[i]);
-}
-
 static const char *find_field(const char *line, const char *key) {
   const char *f = strstr(line, key);
   return f ? f + strlen(key) : NULL;
@@ -248,13 +233,14 @@ static const char *find_field(const char *line, const char *key) {
 static void run_one(suite_t *s, srun_t *r) {
   const case_t *c = &s->cases[r->c];
   const allocator_t *a = &s->alloc[r->a];
-  strbuf_t prog = {0}, thr = {0}, scale = {0};
+  strbuf_t prog = {0};
+  char thr[16], scale[32];
   sb_printf(&prog, "%s/%s", s->bin_dir, workloads[c->workload].name);
-  sb_printf(&thr, "%d", c->threads);
-  sb_printf(&scale, "%g", s->scale);
-  char *argv[] = {prog.data, "--threads", thr.data, "--scale", scale.data, NULL};
+  snprintf(thr, sizeof thr, "%d", c->threads);
+  snprintf(scale, sizeof scale, "%g", s->scale);
+  char *argv[] = {prog.data, "--threads", thr, "--scale", scale, NULL};
   childenv_t env;
-  child_env(a, &env);
+  allocator_env(&env, a->library, a->env, a->nenv, false);
   child_t p;
   run_child(argv, env.vars, NULL, CHILD_STDOUT | CHILD_STDERR, s->timeout_s * 1000, &p);
   r->status = p.status;
@@ -282,8 +268,6 @@ static void run_one(suite_t *s, srun_t *r) {
     r->note = note.data;
   }
   free(prog.data);
-  free(thr.data);
-  free(scale.data);
   childenv_free(&env);
   free(p.output.data);
 }
@@ -344,7 +328,6 @@ static void analyze(suite_t *s) {
   free(rss);
 }
 
-/* Geometric mean over the cases of a's median ratio to b (time or RSS). */
 double geomean(const suite_t *s, int a, int b, bool memory) {
   double sum = 0;
   int n = 0;
@@ -432,12 +415,10 @@ int cmd_suite(int argc, char **argv) {
     return 1;
   }
   for (int c = 0; c < s->ncases; c++) {
-    strbuf_t prog = {0};
-    sb_printf(&prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
-    bool ok = access(prog.data, X_OK) == 0;
-    if (!ok) fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog.data);
-    free(prog.data);
-    if (!ok) return 1;
+    char prog[4096];
+    snprintf(prog, sizeof prog, "%s/%s", s->bin_dir, workloads[s->cases[c].workload].name);
+    if (access(prog, X_OK) != 0)
+      return fprintf(stderr, "faultless suite: %s missing (make bench-suite-tools)\n", prog), 1;
   }
   run_rounds(s);
   check_runs(s);

@@ -6,8 +6,8 @@
 #ifndef FL_CLI_SUITE_H
 #define FL_CLI_SUITE_H
 
-#include "../tools/machine.h"
-#include "../tools/util.h"
+/* bench's faultless options, child environment and output files */
+#include "bench.h"
 
 int cmd_suite(int argc, char **argv);
 
@@ -26,7 +26,7 @@ typedef struct {
   char *label;
   const char *base; /* glibc, jemalloc, mimalloc, tcmalloc, faultless */
   char *library;    /* preloaded; NULL for glibc */
-  char *env[8];     /* extra VAR=VALUE */
+  char *env[10];    /* the entry's FAULTLESS_* (8 at most), then faultless's defaults */
   int nenv;
   bool faultless;
   bool warming; /* faultless with warming on */
@@ -78,7 +78,7 @@ typedef struct {
   long repeat, warmup, timeout_s;
   double scale;
   const char *out_dir;
-  bool json, quiet, warming_check;
+  bool json, warming_check;
   char *command;
   char *bin_dir, *library_so, *self;
   allocator_t alloc[16];
@@ -108,9 +108,6 @@ double geomean(const suite_t *s, int a, int b, bool memory);
 int find_alloc(const suite_t *s, const char *label);
 void case_name(const suite_t *s, int c, char buf[48]);
 
-/* Our environment without LD_PRELOAD and FAULTLESS_*, plus the allocator's
- * (suite.c). */
-void child_env(const allocator_t *a, childenv_t *e);
 /* The warmers against `faultless probe`, into s->warming (suite_warm.c). */
 void measure_warming(suite_t *s);
 

@@ -4,12 +4,11 @@
 #define _GNU_SOURCE
 #include "suite.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const notes[] = {
+static char *const notes[] = {
     "Every measurement is a fresh process; allocators are interleaved (A B A B) and their order "
     "rotated every round and workload; the first round(s) are warm-up and not counted.",
     "Time is each workload's own elapsed time (CLOCK_MONOTONIC, start-up excluded); spread is "
@@ -22,8 +21,8 @@ static const char *const notes[] = {
     "Warming: warmer_ns is wall time of a SCHED_IDLE thread, so other load on the machine "
     "lowers it; each setting runs in three processes back to back and the better of the last two "
     "counts: they start right after another freed its memory, as probe's repeats do (the first "
-    "may pay host faults after free page reporting; it is shown as 'first').",
-    NULL};
+    "may pay host faults after free page reporting; it is shown as 'first')."};
+#define NNOTES (sizeof notes / sizeof notes[0])
 
 static int label_width(const suite_t *s) {
   int w = 8;
@@ -189,7 +188,7 @@ static void print_warming(const warming_t *x, FILE *out) {
 static void print_notes(const suite_t *s, FILE *out) {
   char name[48];
   fprintf(out, "\nnotes:\n");
-  for (int i = 0; notes[i]; i++)
+  for (size_t i = 0; i < NNOTES; i++)
     fprintf(out, "- %s\n", notes[i]);
   for (int i = 0; i < s->nskipped; i++)
     fprintf(out, "- %s\n", s->skipped[i]);
@@ -346,10 +345,7 @@ void suite_write_json(const suite_t *s, FILE *out) {
   if (s->warming.ran) write_warming(&s->warming, &j);
 
   write_runs(s, &j);
-  json_array_begin(&j, "notes");
-  for (int i = 0; notes[i]; i++)
-    json_string(&j, NULL, notes[i]);
-  json_array_end(&j);
+  json_string_array(&j, "notes", notes, NNOTES);
   json_object_end(&j);
   fputc('\n', out);
 }
@@ -373,10 +369,7 @@ static void write_csv(const suite_t *s, FILE *out) {
 /* suite.dat: index 0 the cases (time relative to `base`, then peak RSS), then
  * one block per threaded workload (threads, speed-up per allocator). */
 static int write_chart_data(const suite_t *s, const char *dir, int base, strbuf_t *blocks) {
-  strbuf_t path = {0};
-  sb_printf(&path, "%s/suite.dat", dir);
-  FILE *f = fopen(path.data, "w");
-  free(path.data);
+  FILE *f = create_in(dir, "suite.dat", "faultless suite");
   if (!f) return -1;
   char name[48];
   fprintf(f, "# case, then per allocator: median time / %s's, median peak RSS MiB\n",
@@ -423,11 +416,10 @@ static int write_charts(const suite_t *s, const char *dir) {
   int base = find_alloc(s, "mimalloc");
   if (base < 0) base = find_alloc(s, "glibc");
   if (base < 0) base = 0;
-  strbuf_t blocks = {0}, path = {0};
-  if (write_chart_data(s, dir, base, &blocks)) return -1;
-  sb_printf(&path, "%s/charts.gp", dir);
-  FILE *f = fopen(path.data, "w");
-  free(path.data);
+  strbuf_t blocks = {0};
+  FILE *f = write_chart_data(s, dir, base, &blocks)
+                ? NULL
+                : create_in(dir, "charts.gp", "faultless suite");
   if (!f) return free(blocks.data), -1;
   fprintf(f, "# gnuplot charts.gp  (written by: %s)\nN = %d\nLABELS = \"", s->command, s->nalloc);
   for (int a = 0; a < s->nalloc; a++)
@@ -475,20 +467,10 @@ static int write_charts(const suite_t *s, const char *dir) {
 }
 
 int suite_write_dir(const suite_t *s, const char *dir) {
-  if (mkdir_p(dir) != 0) {
-    fprintf(stderr, "faultless suite: cannot create %s: %s\n", dir, strerror(errno));
-    return 1;
-  }
   const char *names[] = {"results.json", "results.csv", "results.txt"};
   for (int k = 0; k < 3; k++) {
-    strbuf_t path = {0};
-    sb_printf(&path, "%s/%s", dir, names[k]);
-    FILE *f = fopen(path.data, "w");
-    free(path.data);
-    if (!f) {
-      fprintf(stderr, "faultless suite: cannot write in %s: %s\n", dir, strerror(errno));
-      return 1;
-    }
+    FILE *f = create_in(dir, names[k], "faultless suite");
+    if (!f) return 1;
     if (k == 0) suite_write_json(s, f);
     if (k == 1) write_csv(s, f);
     if (k == 2) suite_print_table(s, f);

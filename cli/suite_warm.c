@@ -36,15 +36,16 @@ static double rate_of(const jv_t *w) {
 }
 
 /* One `faultless probe --json` run: its MADV_POPULATE_WRITE rates at the
- * warmers' thread count (huge pages off, on) and its best method. */
-static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, size_t name_len,
-                      long *best_threads, bool *best_huge) {
-  allocator_t none = {.label = "probe"};
+ * warmers' thread count into pw (huge pages off, on; NaN when it has none),
+ * its best method into s->warming (probe_best_name, best_threads, best_huge);
+ * returns that method's rate, NaN when probe gave none. */
+static double run_probe(suite_t *s, double pw[2]) {
+  warming_t *w = &s->warming;
   strbuf_t probe = {0};
   sb_printf(&probe, "%s/faultless", s->self);
   char *argv[] = {probe.data, "probe", "--json", "--idle-ms", "0", NULL};
   childenv_t env;
-  child_env(&none, &env);
+  allocator_env(&env, NULL, NULL, 0, false);
   child_t child;
   run_child(argv, env.vars, NULL, CHILD_STDOUT, 300000, &child);
   childenv_free(&env);
@@ -53,19 +54,19 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
   jv_t *pj =
       child.output.data ? jv_parse(child.output.data, child.output.len, err, sizeof err) : NULL;
   free(child.output.data);
-  if (!pj) return false;
   const jv_t *warming = jv_get(pj, "warming"), *x = probe_fastest(warming, NULL, -1, 0);
   for (int h = 0; h < 2; h++)
-    pw[h] = rate_of(probe_fastest(warming, "MADV_POPULATE_WRITE", h, s->warming.warmers));
-  *best = rate_of(x);
+    pw[h] = rate_of(probe_fastest(warming, "MADV_POPULATE_WRITE", h, w->warmers));
+  double best = rate_of(x);
   if (x) {
-    jv_long(jv_get(x, "threads"), 1, 1024, best_threads);
-    *best_huge = jv_get(x, "huge_pages")->boolean;
-    snprintf(best_name, name_len, "%s, huge pages %s, %ld thread%s", jv_str(jv_get(x, "method")),
-             *best_huge ? "on" : "off", *best_threads, *best_threads > 1 ? "s" : "");
+    jv_long(jv_get(x, "threads"), 1, 1024, &w->best_threads);
+    w->best_huge = jv_get(x, "huge_pages")->boolean;
+    snprintf(w->probe_best_name, sizeof w->probe_best_name, "%s, huge pages %s, %ld thread%s",
+             jv_str(jv_get(x, "method")), w->best_huge ? "on" : "off", w->best_threads,
+             w->best_threads > 1 ? "s" : "");
   }
   jv_free(pj);
-  return true;
+  return best;
 }
 
 /* The warmers' rates in a process that asks for 256 MiB at start-up (what
@@ -74,12 +75,11 @@ static bool run_probe(suite_t *s, double pw[2], double *best, char *best_name, s
  * (per warmer), and *all, warmed_by_warmers / warming_ns (all of them
  * together, by the wall time they ran). NaN when the line is missing. */
 static void run_warmers(suite_t *s, bool huge, int warmers, double *each, double *all) {
-  allocator_t fl = {.label = "faultless", .library = s->library_so};
   strbuf_t prog = {0};
   sb_printf(&prog, "%s/startup", s->bin_dir);
   char *argv[] = {prog.data, "--scale", "1", NULL};
   childenv_t env;
-  child_env(&fl, &env);
+  allocator_env(&env, s->library_so, NULL, 0, false);
   childenv_add(&env, "FAULTLESS_PREFAULT=256M");
   childenv_add(&env, "FAULTLESS_STATS=json");
   childenv_add(&env, "FAULTLESS_THP=%d", huge);
@@ -140,27 +140,17 @@ void measure_warming(suite_t *s) {
   double warm[2][8], first[2][8], probe[2][8], best[8], at_best[8];
   int nw[2] = {0, 0}, nf[2] = {0, 0}, np[2] = {0, 0}, nb = 0, nab = 0;
   for (int r = 0; r < w->runs; r++) {
-    double pw[2], b = NAN, f = NAN, rate = NAN;
-    char name[96];
-    long threads = 0;
-    bool huge = false;
-    if (run_probe(s, pw, &b, name, sizeof name, &threads, &huge)) {
-      for (int h = 0; h < 2; h++)
-        if (isfinite(pw[h])) probe[h][np[h]++] = pw[h];
-      if (isfinite(b)) {
-        best[nb++] = b;
-        snprintf(w->probe_best_name, sizeof w->probe_best_name, "%s", name);
-        w->best_threads = threads;
-        w->best_huge = huge;
-      }
-    }
+    double pw[2], b = run_probe(s, pw), f = NAN, rate = NAN;
+    for (int h = 0; h < 2; h++)
+      if (isfinite(pw[h])) probe[h][np[h]++] = pw[h];
+    if (isfinite(b)) best[nb++] = b;
     for (int h = 0; h < 2; h++) {
       measure_setting(s, h == 1, w->warmers, false, &f, &rate);
       if (isfinite(f)) first[h][nf[h]++] = f;
       if (isfinite(rate)) warm[h][nw[h]++] = rate;
     }
-    if (isfinite(b) && threads > 0) {
-      measure_setting(s, huge, (int)threads, true, &f, &rate);
+    if (isfinite(b) && w->best_threads > 0) {
+      measure_setting(s, w->best_huge, (int)w->best_threads, true, &f, &rate);
       if (isfinite(rate)) at_best[nab++] = rate;
     }
   }
