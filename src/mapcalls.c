@@ -32,7 +32,7 @@ static bool tracking(void) {
 
 FL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (!tracking()) return _fl_prim_sys_mmap(addr, len, prot, flags, fd, (long)off);
-  _fl_maps_begin();
+  uint64_t sigs = _fl_maps_begin();
   void *p = _fl_prim_sys_mmap(addr, len, prot, flags, fd, (long)off);
   int err = errno;
   unsigned cls = _fl_prim_map_class(prot, flags, fd);
@@ -40,7 +40,7 @@ FL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
     _fl_maps_mapped(p, len, true, cls);
   else if (cls & FL_MAP_FIXED)
     _fl_maps_mapped(addr, len, false, cls); /* what was there may be gone */
-  _fl_maps_end();
+  _fl_maps_end(sigs);
   errno = err;
   return p;
 }
@@ -51,11 +51,11 @@ FL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 FL_EXPORT int munmap(void *addr, size_t len) {
   if (!tracking()) return _fl_prim_sys_munmap(addr, len);
-  _fl_maps_begin();
+  uint64_t sigs = _fl_maps_begin();
   int rc = _fl_prim_sys_munmap(addr, len);
   int err = errno;
   _fl_maps_unmapped(addr, len);
-  _fl_maps_end();
+  _fl_maps_end(sigs);
   errno = err;
   return rc;
 }
@@ -64,7 +64,7 @@ FL_EXPORT int munmap(void *addr, size_t len) {
  * instead (maps.c, the pool): the same result, without the page faults. */
 FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
   if (!tracking()) return _fl_prim_sys_mprotect(addr, len, prot);
-  _fl_maps_begin();
+  uint64_t sigs = _fl_maps_begin();
   unsigned pcls = _fl_prim_prot_class(prot);
   int rc, err = 0;
   if (_fl_maps_serve(addr, len, pcls, &err)) {
@@ -74,7 +74,7 @@ FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
     err = errno;
     _fl_maps_protected(addr, len, rc == 0 ? pcls : 0);
   }
-  _fl_maps_end();
+  _fl_maps_end(sigs);
   errno = err;
   return rc;
 }
@@ -82,11 +82,11 @@ FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
 FL_EXPORT int madvise(void *addr, size_t len, int advice) {
   int what = _fl_prim_advice_class(advice);
   if (!tracking() || what == FL_ADVICE_NONE) return _fl_prim_sys_madvise(addr, len, advice);
-  _fl_maps_begin();
+  uint64_t sigs = _fl_maps_begin();
   int rc = _fl_prim_sys_madvise(addr, len, advice);
   int err = errno;
   _fl_maps_advised(addr, len, what, rc == 0);
-  _fl_maps_end();
+  _fl_maps_end(sigs);
   errno = err;
   return rc;
 }
@@ -99,7 +99,7 @@ FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
   void *new_addr = _fl_prim_remap_fixed(flags) ? va_arg(ap, void *) : NULL;
   va_end(ap);
   if (!tracking()) return _fl_prim_sys_mremap(old, old_len, new_len, flags, new_addr);
-  _fl_maps_begin();
+  uint64_t sigs = _fl_maps_begin();
   void *p = _fl_prim_sys_mremap(old, old_len, new_len, flags, new_addr);
   int err = errno;
   /* Both places are forgotten, moved or not: the tables never follow a
@@ -110,7 +110,7 @@ FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     _fl_maps_unmapped(p, new_len);
   else if (new_addr)
     _fl_maps_unmapped(new_addr, new_len);
-  _fl_maps_end();
+  _fl_maps_end(sigs);
   errno = err;
   return p;
 }

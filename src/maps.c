@@ -57,20 +57,45 @@ bool _fl_maps_on(void) {
  * piece would keep a waiting call out until the queue is empty (measured:
  * the JVM's start-up with -Xms1g took 240 ms instead of 45). Calls announce
  * themselves, and a warmer lets them in before each piece. */
-void _fl_maps_begin(void) {
+uint64_t _fl_maps_begin(void) {
   fl_maps_t *m = &_fl_arena.maps;
+  uint64_t sigs = _fl_prim_signals_block();
   atomic_fetch_add(&m->waiters, 1);
   pthread_mutex_lock(&m->lock);
   atomic_fetch_sub(&m->waiters, 1);
   queued_now = false;
+  return sigs;
 }
 
-void _fl_maps_end(void) {
+void _fl_maps_end(uint64_t sigs) {
   atomic_store_explicit(&_fl_arena.maps.last_call_ns, _fl_prim_now_ns(), memory_order_relaxed);
   bool wake = queued_now;
   queued_now = false;
   pthread_mutex_unlock(&_fl_arena.maps.lock);
+  /* Still with signals blocked: the call may come from a signal handler on
+   * a thread inside malloc or pthread_create, and so may a handler run
+   * here. _fl_warmers_wake only tries the warmers' lock and leaves
+   * pthread_create to the waker thread. */
   if (wake) _fl_warmers_wake();
+  _fl_prim_signals_restore(sigs);
+}
+
+static void *waker_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    _fl_prim_event_wait(&_fl_arena.maps.wake);
+    _fl_warmers_start_handed();
+  }
+  return NULL;
+}
+
+void _fl_maps_start(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (!m->on || atomic_load(&m->waker)) return;
+  if (_fl_prim_thread_start(waker_main, NULL) == 0)
+    atomic_store(&m->waker, true);
+  else
+    _fl_verbose("mmap: could not start the waker thread; reported calls start warmers themselves");
 }
 
 /* Remove [lo, hi) from the n ranges of the queue r (capacity cap),
@@ -447,6 +472,27 @@ static void pool_work(fl_maps_t *m, size_t piece) {
   FL_STAT_ADD(mmap_warmed, piece);
 }
 
+size_t _fl_maps_snapshot_release(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (!m->on) return 0;
+  uint64_t sigs = _fl_maps_begin();
+  size_t given = 0;
+  if (m->pool.base) {
+    /* [take, ready) populated and counted warm; [ready, size) never was. */
+    given = m->pool.ready - m->pool.take;
+    if (m->pool.size > m->pool.take)
+      _fl_prim_unmap(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+    FL_STAT_SUB(warm, given);
+    m->pool.base = NULL;
+    m->pool.size = m->pool.take = m->pool.ready = 0;
+  }
+  update_pending(m);
+  queued_now = false; /* the warmers are paused: the restore starts them */
+  pthread_mutex_unlock(&m->lock);
+  _fl_prim_signals_restore(sigs);
+  return given;
+}
+
 /* The piece a warmer populates under the lock: small, so that a call
  * waiting for it waits little (some 25 to 50 us). The kernel makes the
  * runtime's own mmap and mprotect wait for it too (populate holds the
@@ -534,6 +580,9 @@ void _fl_maps_atfork_child(void) {
   fl_maps_t *m = &_fl_arena.maps;
   pthread_mutex_init(&m->lock, NULL);
   atomic_store(&m->waiters, 0);
+  atomic_store(&m->waker, false); /* not in the child */
+  atomic_store(&m->to_start, 0);  /* the child's warmers count is reset too */
+  atomic_store(&m->wake, 0u);
   m->nqueue = m->nknown = 0;
   atomic_store(&m->pending, 0);
   m->on = false;

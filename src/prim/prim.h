@@ -100,6 +100,16 @@ int _fl_prim_map_fresh_at(void *addr, size_t len);
 void *_fl_prim_map_noreserve(size_t len);
 /* madvise(MADV_DONTFORK) on a range. 0 or an errno. */
 int _fl_prim_dontfork(void *addr, size_t len);
+/* Block every asynchronous signal in the calling thread; returns the mask
+ * to give back to _fl_prim_signals_restore. For sections that hold a lock
+ * a signal handler's own call would take again. Errno is kept. */
+uint64_t _fl_prim_signals_block(void);
+void _fl_prim_signals_restore(uint64_t old);
+/* An event word (0 or 1) for one waiting thread: post sets it and wakes
+ * the waiter (async-signal-safe: an atomic and a futex wake, errno kept);
+ * wait sleeps until it is set, and clears it. */
+void _fl_prim_event_post(_Atomic unsigned *word);
+void _fl_prim_event_wait(_Atomic unsigned *word);
 /* True when mremap's flags name a new address (MREMAP_FIXED). */
 bool _fl_prim_remap_fixed(int flags);
 
