@@ -217,6 +217,9 @@ FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls
 FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len);
 FL_INTERNAL void _fl_maps_protected(void *addr, size_t len, unsigned pcls);
 FL_INTERNAL void _fl_maps_advised(void *addr, size_t len, int advice, bool ok);
+/* mlockall or munlockall: every mapping's flags may have changed, and with
+ * MCL_FUTURE the pool's new regions would be locked (populated whole). */
+FL_INTERNAL void _fl_maps_locked_all(void);
 /* Before an mprotect (pcls: FL_MAP_* of its prot): serve it from the pool
  * instead when [addr, addr+len) is a fresh range (maps.c). True when served
  * (*err: 0, or the errno the call fails with; the tables are updated),

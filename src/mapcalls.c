@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* The mmap family, for LD_PRELOAD and for programs linked with
  * -lfaultless: mmap (and mmap64, its own symbol in glibc), munmap, mprotect,
- * mremap and madvise, each forwarded to the kernel as it is (the raw system
+ * mremap and madvise, and the calls that change a mapping's flags as advice
+ * does (pkey_mprotect, mlock, mlock2, munlock, mlockall, munlockall), each
+ * forwarded to the kernel as it is (the raw system
  * call: no libc version to bind, so the library loads on any glibc) and,
  * when MMAP is on, reported to maps.c: that is how the warmers learn of the
  * heaps the JVM and V8 map themselves. Nothing is populated here: the call
@@ -66,9 +68,11 @@ FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
   if (!tracking()) return _fl_prim_sys_mprotect(addr, len, prot);
   uint64_t sigs = _fl_maps_begin();
   unsigned pcls = _fl_prim_prot_class(prot);
-  int rc, err = 0;
-  if (_fl_maps_serve(addr, len, pcls, &err)) {
-    rc = err ? -1 : 0;
+  int rc, err = errno; /* kept on success, as the call keeps it */
+  int served_err = 0;
+  if (_fl_maps_serve(addr, len, pcls, &served_err)) {
+    rc = served_err ? -1 : 0;
+    if (served_err) err = served_err;
   } else {
     rc = _fl_prim_sys_mprotect(addr, len, prot);
     err = errno;
@@ -77,6 +81,65 @@ FL_EXPORT int mprotect(void *addr, size_t len, int prot) {
   _fl_maps_end(sigs);
   errno = err;
   return rc;
+}
+
+/* A protection key, or a lock, changes the mapping's flags as a piece of
+ * advice does: a reservation so changed is no longer served from the pool
+ * (which would drop the key or the lock), and a key's commit is queued as
+ * an mprotect's is. */
+FL_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey) {
+  if (!tracking()) return _fl_prim_sys_pkey_mprotect(addr, len, prot, pkey);
+  uint64_t sigs = _fl_maps_begin();
+  int rc = _fl_prim_sys_pkey_mprotect(addr, len, prot, pkey);
+  int err = errno;
+  _fl_maps_advised(addr, len, FL_ADVICE_FLAGS, true);
+  _fl_maps_protected(addr, len, rc == 0 ? _fl_prim_prot_class(prot) : 0);
+  _fl_maps_end(sigs);
+  errno = err;
+  return rc;
+}
+
+static int lock_call(const void *addr, size_t len, unsigned flags, bool lock) {
+  if (!tracking())
+    return lock ? _fl_prim_sys_mlock2(addr, len, flags) : _fl_prim_sys_munlock(addr, len);
+  uint64_t sigs = _fl_maps_begin();
+  int rc = lock ? _fl_prim_sys_mlock2(addr, len, flags) : _fl_prim_sys_munlock(addr, len);
+  int err = errno;
+  _fl_maps_advised((void *)addr, len, FL_ADVICE_FLAGS, true);
+  _fl_maps_end(sigs);
+  errno = err;
+  return rc;
+}
+
+FL_EXPORT int mlock(const void *addr, size_t len) {
+  return lock_call(addr, len, 0, true);
+}
+
+FL_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags) {
+  return lock_call(addr, len, flags, true);
+}
+
+FL_EXPORT int munlock(const void *addr, size_t len) {
+  return lock_call(addr, len, 0, false);
+}
+
+static int lock_all_call(int flags, bool lock) {
+  if (!tracking()) return lock ? _fl_prim_sys_mlockall(flags) : _fl_prim_sys_munlockall();
+  uint64_t sigs = _fl_maps_begin();
+  int rc = lock ? _fl_prim_sys_mlockall(flags) : _fl_prim_sys_munlockall();
+  int err = errno;
+  _fl_maps_locked_all();
+  _fl_maps_end(sigs);
+  errno = err;
+  return rc;
+}
+
+FL_EXPORT int mlockall(int flags) {
+  return lock_all_call(flags, true);
+}
+
+FL_EXPORT int munlockall(void) {
+  return lock_all_call(0, false);
 }
 
 FL_EXPORT int madvise(void *addr, size_t len, int advice) {

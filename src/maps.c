@@ -352,6 +352,16 @@ void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   }
 }
 
+static void pool_stop(fl_maps_t *m, const char *why);
+
+void _fl_maps_locked_all(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  for (int i = 0; i < m->nknown; i++)
+    m->known[i].flags &= ~KNOWN_FRESH;
+  pool_stop(m, "mlockall or munlockall was called");
+  update_pending(m);
+}
+
 /* --- the pool: commits served from warm memory -------------------------- */
 
 /* V8 commits each page of its heap (256 KiB) with mprotect just before it

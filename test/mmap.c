@@ -402,6 +402,70 @@ TEST(pool_commits) {
   munmap(plain, len);
 }
 
+/* Calls that change a reservation outside mprotect: after them its commit
+ * is no longer served from the pool, which would undo them. Data written
+ * after pkey_mprotect made the range read-write survives PROT_NONE and back;
+ * a commit of an mlock'ed reservation stays locked. And a served commit
+ * leaves errno as it was, as a successful mprotect does. */
+TEST(pool_respects_other_calls) {
+  size_t piece = 256 * 1024, len = 16 * MiB;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers(); /* the pool is there */
+  /* errno is kept by a served commit. */
+  fl_stats_t before = stats();
+  errno = ERANGE;
+  CHECK(mprotect(r + piece, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(errno == ERANGE);
+  CHECK(stats().mmap_pooled == before.mmap_pooled + piece);
+  /* pkey_mprotect with the default key 0 (every kernel with the call). */
+  char *k = r + 4 * piece;
+  int rc = pkey_mprotect(k, piece, PROT_READ | PROT_WRITE, 0);
+  if (rc != 0 && (errno == ENOSYS || errno == EINVAL)) {
+    SKIP("mmap", "pool_respects_other_calls: pkey_mprotect with key 0 refused here (no keys)");
+  } else {
+    CHECK(rc == 0);
+    fill(k, piece, 77);
+    CHECK(mprotect(k, piece, PROT_NONE) == 0);
+    CHECK(mprotect(k, piece, PROT_READ | PROT_WRITE) == 0);
+    CHECK(filled(k, piece, 77));
+  }
+  /* mlock of a reservation: its commit keeps the lock ("lo"). */
+  char *l = r + 8 * piece;
+  if (mlock(l, piece) != 0) {
+    SKIP("mmap", "pool_respects_other_calls: mlock of a reservation refused here");
+  } else {
+    CHECK(mprotect(l, piece, PROT_READ | PROT_WRITE) == 0);
+    char flags[256] = "", perms[5] = "";
+    CHECK(vm_flags(l, flags, sizeof flags, perms) && has_flag(flags, "lo"));
+    CHECK(all_zero(l, piece));
+    munlock(l, piece);
+  }
+  munmap(r, len);
+}
+
+/* Memory the program drops before the warmers reach it is not warmed
+ * again: MADV_DONTNEED_LOCKED as MADV_DONTNEED. */
+TEST(dropped_not_rewarmed) {
+#ifdef MADV_DONTNEED_LOCKED
+  size_t len = 8 * MiB;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  CHECK(p != MAP_FAILED);
+  int rc = madvise(p, len, MADV_DONTNEED_LOCKED);
+  if (rc != 0 && errno == EINVAL) {
+    SKIP("mmap", "dropped_not_rewarmed: MADV_DONTNEED_LOCKED unknown to this kernel");
+  } else {
+    CHECK(rc == 0);
+    wait_warmers();
+    CHECK(resident(p, len) == 0);
+  }
+  munmap(p, len);
+#else
+  SKIP("mmap", "dropped_not_rewarmed: no MADV_DONTNEED_LOCKED in these headers");
+#endif
+}
+
 /* fl_snapshot_prepare gives back the pool's warm pages that no commit took
  * (they would be saved in the snapshot, and counted in warm); after the
  * restore the pool is filled again and serves commits. */
@@ -553,6 +617,8 @@ int main(int argc, char **argv) {
   RUN(remapped_under_the_warmers);
   RUN(protect_and_remap);
   RUN(pool_commits);
+  RUN(pool_respects_other_calls);
+  RUN(dropped_not_rewarmed);
   RUN(snapshot_gives_back_the_pool);
   RUN(signal_handler_maps);
   close(file_fd);

@@ -93,6 +93,33 @@ void _fl_prim_event_wait(_Atomic unsigned *word) {
   while (atomic_exchange(word, 0u) == 0)
     syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, 0u, NULL, NULL, 0);
 }
+FL_NO_TSAN int _fl_prim_sys_pkey_mprotect(void *addr, size_t len, int prot, int pkey) {
+#ifdef SYS_pkey_mprotect
+  return (int)syscall(SYS_pkey_mprotect, addr, len, prot, pkey);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+FL_NO_TSAN int _fl_prim_sys_mlock2(const void *addr, size_t len, unsigned flags) {
+  /* mlock itself where flags are 0: mlock2 is younger (Linux 4.4). */
+  if (!flags) return (int)syscall(SYS_mlock, addr, len);
+#ifdef SYS_mlock2
+  return (int)syscall(SYS_mlock2, addr, len, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+FL_NO_TSAN int _fl_prim_sys_munlock(const void *addr, size_t len) {
+  return (int)syscall(SYS_munlock, addr, len);
+}
+FL_NO_TSAN int _fl_prim_sys_mlockall(int flags) {
+  return (int)syscall(SYS_mlockall, flags);
+}
+FL_NO_TSAN int _fl_prim_sys_munlockall(void) {
+  return (int)syscall(SYS_munlockall);
+}
 #define sys_mmap _fl_prim_sys_mmap
 #define sys_munmap _fl_prim_sys_munmap
 #define sys_mprotect _fl_prim_sys_mprotect
@@ -126,6 +153,9 @@ unsigned _fl_prim_prot_class(int prot) {
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
 
 int _fl_prim_advice_class(int advice) {
   switch (advice) {
@@ -136,6 +166,7 @@ int _fl_prim_advice_class(int advice) {
   case MADV_POPULATE_WRITE:
     return FL_ADVICE_NONE;
   case MADV_DONTNEED:
+  case MADV_DONTNEED_LOCKED:
   case MADV_FREE:
   case MADV_REMOVE:
     return FL_ADVICE_DISCARD;
