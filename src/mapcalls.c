@@ -154,8 +154,8 @@ FL_EXPORT int madvise(void *addr, size_t len, int advice) {
   return rc;
 }
 
-/* new_addr is read only when the flags ask for MREMAP_FIXED; reading it
- * always is harmless for a variadic call (the kernel ignores it otherwise). */
+/* new_addr is read only when the flags come with one (MREMAP_FIXED, or
+ * MREMAP_DONTUNMAP's hint), as glibc's wrapper reads it. */
 FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
   va_list ap;
   va_start(ap, flags);

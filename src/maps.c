@@ -579,11 +579,23 @@ int _fl_maps_warm_piece(void) {
   return FL_MAPS_WORKED;
 }
 
+/* Across fork() the pool is MADV_DONTFORK: a child would share its
+ * populated pages copy-on-write, and every page the parent is served
+ * afterwards would fault on its first write (even once the child is gone).
+ * It is not so at other times: a served range takes the pool's flags. */
 void _fl_maps_lock(bool lock) {
-  if (lock)
-    pthread_mutex_lock(&_fl_arena.maps.lock);
-  else
-    pthread_mutex_unlock(&_fl_arena.maps.lock);
+  fl_maps_t *m = &_fl_arena.maps;
+  if (lock) {
+    pthread_mutex_lock(&m->lock);
+    if (m->pool.base && m->pool.size > m->pool.take)
+      _fl_prim_dontfork(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+  } else {
+    /* In the child too, where the pool is not mapped (ENOMEM, nothing
+     * else mapped there yet); _fl_maps_atfork_child forgets it. */
+    if (m->pool.base && m->pool.size > m->pool.take)
+      _fl_prim_dofork(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+    pthread_mutex_unlock(&m->lock);
+  }
 }
 
 void _fl_maps_atfork_child(void) {
@@ -597,4 +609,6 @@ void _fl_maps_atfork_child(void) {
   atomic_store(&m->pending, 0);
   m->on = false;
   m->pool.wanted = false;
+  m->pool.base = NULL; /* MADV_DONTFORK: not mapped here */
+  m->pool.size = m->pool.take = m->pool.ready = 0;
 }

@@ -200,8 +200,15 @@ int _fl_prim_dontfork(void *addr, size_t len) {
   return _fl_prim_sys_madvise(addr, len, MADV_DONTFORK) == 0 ? 0 : errno;
 }
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 bool _fl_prim_remap_fixed(int flags) {
-  return (flags & MREMAP_FIXED) != 0;
+  return (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) != 0;
+}
+
+int _fl_prim_dofork(void *addr, size_t len) {
+  return _fl_prim_sys_madvise(addr, len, MADV_DOFORK) == 0 ? 0 : errno;
 }
 
 /* --- Page size ---------------------------------------------------------- */

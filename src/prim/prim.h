@@ -117,7 +117,10 @@ void _fl_prim_signals_restore(uint64_t old);
  * wait sleeps until it is set, and clears it. */
 void _fl_prim_event_post(_Atomic unsigned *word);
 void _fl_prim_event_wait(_Atomic unsigned *word);
-/* True when mremap's flags name a new address (MREMAP_FIXED). */
+/* madvise(MADV_DOFORK) on a range. 0 or an errno. */
+int _fl_prim_dofork(void *addr, size_t len);
+/* True when mremap's flags come with a new address, as glibc's wrapper
+ * reads it: MREMAP_FIXED (the place) or MREMAP_DONTUNMAP (a hint). */
 bool _fl_prim_remap_fixed(int flags);
 
 /* --- Limits ------------------------------------------------------------- */
