@@ -95,6 +95,9 @@ typedef struct fl_maps_s {
   _Atomic int pending;           /* work for the warmers: queued ranges, the pool */
   _Atomic int waiters;           /* reported calls waiting for the lock */
   _Atomic uint64_t last_call_ns; /* when the last reported call ended */
+  _Atomic bool waker;            /* the waker thread runs (maps.c) */
+  _Atomic unsigned wake;         /* its event: warmers to start */
+  _Atomic int to_start;          /* warmers it is to start (counted running) */
   bool budget_said;              /* "over budget" was said once */
   bool known_full_said;          /* "too many mappings" was said once */
   fl_maps_range_t known[FL_MAPS_KNOWN];
@@ -193,13 +196,18 @@ FL_INTERNAL void _fl_huge_unmark_all(void);
 
 /* pre: the arena initialised. Decide whether MMAP tracks and warms. */
 FL_INTERNAL void _fl_maps_init(void);
+/* From the library's constructor, outside any lock and signal handler:
+ * start the thread that starts the warmers for queued work (maps.c). */
+FL_INTERNAL void _fl_maps_start(void);
 /* True when the override library's mmap family should report to maps.c. */
 FL_INTERNAL bool _fl_maps_on(void);
 /* Around each reported call: take the lock before the system call (so no
  * populate piece runs while the mapping changes) and drop it after the
- * report; _fl_maps_end starts the warmers when something was queued. */
-FL_INTERNAL void _fl_maps_begin(void);
-FL_INTERNAL void _fl_maps_end(void);
+ * report; _fl_maps_end starts the warmers when something was queued.
+ * Asynchronous signals are blocked in between (begin returns the mask that
+ * end puts back): a handler's own mmap would wait for the lock forever. */
+FL_INTERNAL uint64_t _fl_maps_begin(void);
+FL_INTERNAL void _fl_maps_end(uint64_t sigs);
 /* Reports, each under _fl_maps_begin. A mapping [addr, addr+len) was made
  * (cls: FL_MAP_* of its prot, flags and fd) or, when !made (a failed
  * MAP_FIXED), what was there may be gone; unmapped; given a new protection (pcls: FL_MAP_* of the
@@ -209,6 +217,9 @@ FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls
 FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len);
 FL_INTERNAL void _fl_maps_protected(void *addr, size_t len, unsigned pcls);
 FL_INTERNAL void _fl_maps_advised(void *addr, size_t len, int advice, bool ok);
+/* mlockall or munlockall: every mapping's flags may have changed, and with
+ * MCL_FUTURE the pool's new regions would be locked (populated whole). */
+FL_INTERNAL void _fl_maps_locked_all(void);
 /* Before an mprotect (pcls: FL_MAP_* of its prot): serve it from the pool
  * instead when [addr, addr+len) is a fresh range (maps.c). True when served
  * (*err: 0, or the errno the call fails with; the tables are updated),
@@ -220,6 +231,10 @@ FL_INTERNAL bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err)
  * mappings a moment ago: later). */
 enum { FL_MAPS_IDLE, FL_MAPS_WORKED, FL_MAPS_DEFERRED };
 FL_INTERNAL int _fl_maps_warm_piece(void);
+/* Snapshots, with the warmers paused: the pool's pages that no commit took
+ * are given back (unmapped); the pool is made again, from its first size,
+ * once the warmers run after the restore. Returns the bytes given back. */
+FL_INTERNAL size_t _fl_maps_snapshot_release(void);
 /* Fork: the lock held across fork(); in the child the tables empty and
  * tracking stops (no warmer runs there). */
 FL_INTERNAL void _fl_maps_lock(bool lock);
@@ -258,8 +273,13 @@ FL_INTERNAL void _fl_warmers_pause(void);
 /* Warm chunks from `from` (moving the cursor back there) up to at least
  * `target` again; returns the number of warmers that will run. */
 FL_INTERNAL int _fl_warmers_resume(size_t from, size_t target);
-/* Start warmers for queued work that is not the arena's (maps.c). */
+/* Start warmers for queued work that is not the arena's (maps.c), from a
+ * reported call, which may run in a signal handler: the warmers' lock is
+ * only tried (busy: nothing done; the next reported call wakes again), and
+ * the threads are started by maps.c's waker thread when it runs. */
 FL_INTERNAL void _fl_warmers_wake(void);
+/* For the waker thread: start the warmers handed to it. */
+FL_INTERNAL void _fl_warmers_start_handed(void);
 /* The chunk the warmers are to warm up to. */
 FL_INTERNAL size_t _fl_warm_target(void);
 

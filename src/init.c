@@ -82,6 +82,7 @@ __attribute__((constructor)) static void fl_process_start(void) {
     _fl_verbose("another copy of faultless comes first in this process: this one does not warm");
     return;
   }
+  _fl_maps_start();
   /* Warm during the program's own start-up: this is the point of faultless. */
   _fl_arena_start_prefault();
 }

@@ -57,20 +57,45 @@ bool _fl_maps_on(void) {
  * piece would keep a waiting call out until the queue is empty (measured:
  * the JVM's start-up with -Xms1g took 240 ms instead of 45). Calls announce
  * themselves, and a warmer lets them in before each piece. */
-void _fl_maps_begin(void) {
+uint64_t _fl_maps_begin(void) {
   fl_maps_t *m = &_fl_arena.maps;
+  uint64_t sigs = _fl_prim_signals_block();
   atomic_fetch_add(&m->waiters, 1);
   pthread_mutex_lock(&m->lock);
   atomic_fetch_sub(&m->waiters, 1);
   queued_now = false;
+  return sigs;
 }
 
-void _fl_maps_end(void) {
+void _fl_maps_end(uint64_t sigs) {
   atomic_store_explicit(&_fl_arena.maps.last_call_ns, _fl_prim_now_ns(), memory_order_relaxed);
   bool wake = queued_now;
   queued_now = false;
   pthread_mutex_unlock(&_fl_arena.maps.lock);
+  /* Still with signals blocked: the call may come from a signal handler on
+   * a thread inside malloc or pthread_create, and so may a handler run
+   * here. _fl_warmers_wake only tries the warmers' lock and leaves
+   * pthread_create to the waker thread. */
   if (wake) _fl_warmers_wake();
+  _fl_prim_signals_restore(sigs);
+}
+
+static void *waker_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    _fl_prim_event_wait(&_fl_arena.maps.wake);
+    _fl_warmers_start_handed();
+  }
+  return NULL;
+}
+
+void _fl_maps_start(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (!m->on || atomic_load(&m->waker)) return;
+  if (_fl_prim_thread_start(waker_main, NULL) == 0)
+    atomic_store(&m->waker, true);
+  else
+    _fl_verbose("mmap: could not start the waker thread; reported calls start warmers themselves");
 }
 
 /* Remove [lo, hi) from the n ranges of the queue r (capacity cap),
@@ -327,6 +352,16 @@ void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   }
 }
 
+static void pool_stop(fl_maps_t *m, const char *why);
+
+void _fl_maps_locked_all(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  for (int i = 0; i < m->nknown; i++)
+    m->known[i].flags &= ~KNOWN_FRESH;
+  pool_stop(m, "mlockall or munlockall was called");
+  update_pending(m);
+}
+
 /* --- the pool: commits served from warm memory -------------------------- */
 
 /* V8 commits each page of its heap (256 KiB) with mprotect just before it
@@ -447,6 +482,27 @@ static void pool_work(fl_maps_t *m, size_t piece) {
   FL_STAT_ADD(mmap_warmed, piece);
 }
 
+size_t _fl_maps_snapshot_release(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (!m->on) return 0;
+  uint64_t sigs = _fl_maps_begin();
+  size_t given = 0;
+  if (m->pool.base) {
+    /* [take, ready) populated and counted warm; [ready, size) never was. */
+    given = m->pool.ready - m->pool.take;
+    if (m->pool.size > m->pool.take)
+      _fl_prim_unmap(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+    FL_STAT_SUB(warm, given);
+    m->pool.base = NULL;
+    m->pool.size = m->pool.take = m->pool.ready = 0;
+  }
+  update_pending(m);
+  queued_now = false; /* the warmers are paused: the restore starts them */
+  pthread_mutex_unlock(&m->lock);
+  _fl_prim_signals_restore(sigs);
+  return given;
+}
+
 /* The piece a warmer populates under the lock: small, so that a call
  * waiting for it waits little (some 25 to 50 us). The kernel makes the
  * runtime's own mmap and mprotect wait for it too (populate holds the
@@ -523,19 +579,36 @@ int _fl_maps_warm_piece(void) {
   return FL_MAPS_WORKED;
 }
 
+/* Across fork() the pool is MADV_DONTFORK: a child would share its
+ * populated pages copy-on-write, and every page the parent is served
+ * afterwards would fault on its first write (even once the child is gone).
+ * It is not so at other times: a served range takes the pool's flags. */
 void _fl_maps_lock(bool lock) {
-  if (lock)
-    pthread_mutex_lock(&_fl_arena.maps.lock);
-  else
-    pthread_mutex_unlock(&_fl_arena.maps.lock);
+  fl_maps_t *m = &_fl_arena.maps;
+  if (lock) {
+    pthread_mutex_lock(&m->lock);
+    if (m->pool.base && m->pool.size > m->pool.take)
+      _fl_prim_dontfork(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+  } else {
+    /* In the child too, where the pool is not mapped (ENOMEM, nothing
+     * else mapped there yet); _fl_maps_atfork_child forgets it. */
+    if (m->pool.base && m->pool.size > m->pool.take)
+      _fl_prim_dofork(m->pool.base + m->pool.take, m->pool.size - m->pool.take);
+    pthread_mutex_unlock(&m->lock);
+  }
 }
 
 void _fl_maps_atfork_child(void) {
   fl_maps_t *m = &_fl_arena.maps;
   pthread_mutex_init(&m->lock, NULL);
   atomic_store(&m->waiters, 0);
+  atomic_store(&m->waker, false); /* not in the child */
+  atomic_store(&m->to_start, 0);  /* the child's warmers count is reset too */
+  atomic_store(&m->wake, 0u);
   m->nqueue = m->nknown = 0;
   atomic_store(&m->pending, 0);
   m->on = false;
   m->pool.wanted = false;
+  m->pool.base = NULL; /* MADV_DONTFORK: not mapped here */
+  m->pool.size = m->pool.take = m->pool.ready = 0;
 }

@@ -213,11 +213,31 @@ static void *warmer_main(void *arg) {
 
 /* Raise the warm target to chunk `target` (counting from `from`, the chunk
  * the frontier is in) and start warmers up to the maximum. Returns the number
- * of warmers that will be running. */
-static int raise_target(size_t from, size_t target) {
+ * of warmers that will be running. With `try_only` (a reported mmap-family
+ * call, maybe from a signal handler), nothing is done (0) when the warmers'
+ * lock is busy, and the threads are started by maps.c's waker thread when
+ * it runs (pthread_create is not async-signal-safe). */
+static void start_warmers(int start) {
+  fl_arena_t *a = &_fl_arena;
+  /* Threads start outside the lock: pthread_create allocates (the new
+   * thread's TLS vector), which can come back here through malloc. */
+  for (int i = 0; i < start; i++)
+    if (_fl_prim_thread_start(warmer_main, NULL) != 0) {
+      pthread_mutex_lock(&a->warm.lock);
+      warmers_leave(start - i);
+      pthread_mutex_unlock(&a->warm.lock);
+      _fl_verbose("could not start a warmer thread");
+      break;
+    }
+}
+
+static int raise_target_try(size_t from, size_t target, bool try_only) {
   fl_arena_t *a = &_fl_arena;
   if (target > a->nchunks) target = a->nchunks;
-  pthread_mutex_lock(&a->warm.lock);
+  if (!try_only)
+    pthread_mutex_lock(&a->warm.lock);
+  else if (pthread_mutex_trylock(&a->warm.lock) != 0)
+    return 0;
   size_t old = atomic_load(&a->warm.target);
   if (target > old) {
     /* Skip what lies below `from` (taken by allocations already), but only
@@ -236,17 +256,22 @@ static int raise_target(size_t from, size_t target) {
   if (start > 0 && atomic_fetch_add(&a->warm.running, start) == 0)
     a->warm.since = _fl_prim_now_ns();
   pthread_mutex_unlock(&a->warm.lock);
-  /* Threads start outside the lock: pthread_create allocates (the new
-   * thread's TLS vector), which can come back here through malloc. */
-  for (int i = 0; i < start; i++)
-    if (_fl_prim_thread_start(warmer_main, NULL) != 0) {
-      pthread_mutex_lock(&a->warm.lock);
-      warmers_leave(start - i);
-      pthread_mutex_unlock(&a->warm.lock);
-      _fl_verbose("could not start a warmer thread");
-      break;
-    }
+  if (start > 0 && try_only && atomic_load(&a->maps.waker)) {
+    /* Counted as running already: fl_prefault_wait waits for them. */
+    atomic_fetch_add(&a->maps.to_start, start);
+    _fl_prim_event_post(&a->maps.wake);
+  } else if (start > 0) {
+    start_warmers(start);
+  }
   return want;
+}
+
+void _fl_warmers_start_handed(void) {
+  start_warmers(atomic_exchange(&_fl_arena.maps.to_start, 0));
+}
+
+static int raise_target(size_t from, size_t target) {
+  return raise_target_try(from, target, false);
 }
 
 int _fl_prefault_bytes(size_t bytes) {
@@ -408,7 +433,7 @@ void _fl_warm_range(size_t first, size_t n) {
 void _fl_warmers_wake(void) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base || a->warm.max <= 0 || a->warm.forked) return;
-  raise_target(0, 0);
+  raise_target_try(0, 0, true);
 }
 
 /* --- Snapshots ---------------------------------------------------------- */

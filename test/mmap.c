@@ -8,7 +8,9 @@
  * else (mincore, /proc/self/pagemap), that no byte of a file or shared
  * mapping changes, that nothing the program wrote changes, and that the
  * stats count it; and commits of fresh reservations served from the warm
- * pool keep mprotect's exact result. test/mmap.sh runs it with
+ * pool keep mprotect's exact result; that fl_snapshot_prepare gives the
+ * pool's unused pages back; that a signal handler's own mmap never waits
+ * on a lock its thread holds. test/mmap.sh runs it with
  * FAULTLESS_MMAP=1.
  *
  *   mmap semantics   the checks above
@@ -19,11 +21,19 @@
 #include "faultless.h"
 #include "testhelper.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +403,227 @@ TEST(pool_commits) {
   munmap(plain, len);
 }
 
+/* Calls that change a reservation outside mprotect: after them its commit
+ * is no longer served from the pool, which would undo them. Data written
+ * after pkey_mprotect made the range read-write survives PROT_NONE and back;
+ * a commit of an mlock'ed reservation stays locked. And a served commit
+ * leaves errno as it was, as a successful mprotect does. */
+TEST(pool_respects_other_calls) {
+  size_t piece = 256 * 1024, len = 16 * MiB;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers(); /* the pool is there */
+  /* errno is kept by a served commit. */
+  fl_stats_t before = stats();
+  errno = ERANGE;
+  CHECK(mprotect(r + piece, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(errno == ERANGE);
+  CHECK(stats().mmap_pooled == before.mmap_pooled + piece);
+  /* pkey_mprotect with the default key 0 (every kernel with the call). */
+  char *k = r + 4 * piece;
+  int rc = pkey_mprotect(k, piece, PROT_READ | PROT_WRITE, 0);
+  if (rc != 0 && (errno == ENOSYS || errno == EINVAL)) {
+    SKIP("mmap", "pool_respects_other_calls: pkey_mprotect with key 0 refused here (no keys)");
+  } else {
+    CHECK(rc == 0);
+    fill(k, piece, 77);
+    CHECK(mprotect(k, piece, PROT_NONE) == 0);
+    CHECK(mprotect(k, piece, PROT_READ | PROT_WRITE) == 0);
+    CHECK(filled(k, piece, 77));
+  }
+  /* mlock of a reservation: its commit keeps the lock ("lo"). */
+  char *l = r + 8 * piece;
+  if (mlock(l, piece) != 0) {
+    SKIP("mmap", "pool_respects_other_calls: mlock of a reservation refused here");
+  } else {
+    CHECK(mprotect(l, piece, PROT_READ | PROT_WRITE) == 0);
+    char flags[256] = "", perms[5] = "";
+    CHECK(vm_flags(l, flags, sizeof flags, perms) && has_flag(flags, "lo"));
+    CHECK(all_zero(l, piece));
+    munlock(l, piece);
+  }
+  munmap(r, len);
+}
+
+/* Memory the program drops before the warmers reach it is not warmed
+ * again: MADV_DONTNEED_LOCKED as MADV_DONTNEED. */
+TEST(dropped_not_rewarmed) {
+#ifdef MADV_DONTNEED_LOCKED
+  size_t len = 8 * MiB;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  CHECK(p != MAP_FAILED);
+  int rc = madvise(p, len, MADV_DONTNEED_LOCKED);
+  if (rc != 0 && errno == EINVAL) {
+    SKIP("mmap", "dropped_not_rewarmed: MADV_DONTNEED_LOCKED unknown to this kernel");
+  } else {
+    CHECK(rc == 0);
+    wait_warmers();
+    CHECK(resident(p, len) == 0);
+  }
+  munmap(p, len);
+#else
+  SKIP("mmap", "dropped_not_rewarmed: no MADV_DONTNEED_LOCKED in these headers");
+#endif
+}
+
+/* The pool is not inherited by a fork child: its populated pages would be
+ * shared copy-on-write with the child, and every page the parent is served
+ * afterwards would fault on its first write, even once the child is gone.
+ * mremap with MREMAP_DONTUNMAP takes new_address as a hint, as glibc's
+ * wrapper passes it. */
+static long minflt(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_minflt;
+}
+TEST(pool_after_fork) {
+  size_t piece = 256 * 1024, len = 16 * MiB;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers(); /* the pool is there */
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+  fl_stats_t before = stats();
+  char *p = r + piece;
+  CHECK(mprotect(p, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(stats().mmap_pooled == before.mmap_pooled + piece);
+  long f0 = minflt();
+  for (size_t i = 0; i < piece; i += page)
+    p[i] = 1;
+  long faults = minflt() - f0;
+#if defined(FL_SANITIZE)
+  /* A sanitizer's shadow memory takes faults of its own on those writes. */
+  (void)faults;
+  SKIP("mmap", "pool_after_fork: page faults not counted under a sanitizer (its shadow faults)");
+#else
+  CHECK(faults < (long)(piece / page / 4));
+#endif
+  munmap(r, len);
+#ifdef MREMAP_DONTUNMAP
+  char *src = mmap(NULL, 1 * MiB, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  char *hint = mmap(NULL, 4 * MiB, PROT_NONE, ANON, -1, 0);
+  CHECK(src != MAP_FAILED && hint != MAP_FAILED);
+  munmap(hint, 4 * MiB);
+  src[0] = 5;
+  char *q = mremap(src, 1 * MiB, 1 * MiB, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, hint + 1 * MiB);
+  if (q == MAP_FAILED && errno == EINVAL) {
+    SKIP("mmap", "pool_after_fork: MREMAP_DONTUNMAP refused by this kernel");
+  } else {
+    CHECK(q == hint + 1 * MiB);
+    CHECK(q != MAP_FAILED && q[0] == 5);
+    if (q != MAP_FAILED) munmap(q, 1 * MiB);
+  }
+  munmap(src, 1 * MiB);
+#endif
+}
+
+/* fl_snapshot_prepare gives back the pool's warm pages that no commit took
+ * (they would be saved in the snapshot, and counted in warm); after the
+ * restore the pool is filled again and serves commits. */
+TEST(snapshot_gives_back_the_pool) {
+  size_t piece = 256 * 1024, len = 16 * MiB;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  CHECK(mprotect(r + piece, piece, PROT_READ | PROT_WRITE) == 0); /* the pool is there */
+  fl_stats_t before = stats();
+  CHECK(before.mmap_pooled > 0);
+  fl_snapshot_prepare();
+  fl_stats_t mid = stats();
+  /* What the pool held (at least 64 MiB ready: it is 128 MiB or more) is
+   * no longer counted warm. */
+  CHECK(mid.warm + 64 * MiB <= before.warm);
+  fl_snapshot_restored();
+  wait_warmers();
+  fl_stats_t after = stats();
+  CHECK(mprotect(r + 2 * piece, piece, PROT_READ | PROT_WRITE) == 0);
+  CHECK(stats().mmap_pooled == after.mmap_pooled + piece);
+  CHECK(all_zero(r + 2 * piece, piece));
+  munmap(r, len);
+}
+
+/* A signal handler that maps and unmaps, run on any thread at any moment:
+ * on a thread inside a reported call (holding the tables' lock), or on a
+ * warmer (holding it across a piece). Neither may deadlock. */
+static _Atomic int handled;
+static void map_in_handler(int sig) {
+  (void)sig;
+  int e = errno;
+  void *p = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  if (p != MAP_FAILED) munmap(p, 64 * 1024);
+  atomic_fetch_add(&handled, 1);
+  errno = e;
+}
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] = "FAIL signal_handler_maps: deadlocked\n";
+  ssize_t w = write(2, msg, sizeof msg - 1);
+  (void)w;
+  _exit(3);
+}
+static _Atomic int calls_stop;
+static void *map_calls(void *arg) {
+  (void)arg;
+  while (!atomic_load(&calls_stop)) {
+    char *p = mmap(NULL, 1 * MiB, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    if (p == MAP_FAILED) continue;
+    mprotect(p, 1 * MiB, PROT_NONE);
+    munmap(p, 1 * MiB);
+  }
+  return NULL;
+}
+TEST(signal_handler_maps) {
+  struct sigaction sa = {.sa_handler = map_in_handler}, old, olda;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  CHECK(sigaction(SIGUSR1, &sa, &old) == 0);
+  struct sigaction al = {.sa_handler = on_alarm};
+  sigemptyset(&al.sa_mask);
+  CHECK(sigaction(SIGALRM, &al, &olda) == 0);
+  alarm(20);
+  /* The warmers block every signal: the handler never runs there. */
+  DIR *d = opendir("/proc/self/task");
+  int warmers_open = 0;
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.' || atoi(e->d_name) == getpid()) continue;
+      char path[300], line[256];
+      snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+      FILE *f = fopen(path, "r");
+      if (!f) continue;
+      while (fgets(line, sizeof line, f))
+        if (strncmp(line, "SigBlk:", 7) == 0) {
+          unsigned long long blk = strtoull(line + 7, NULL, 16);
+          if (!(blk & (1ull << (SIGUSR1 - 1)))) warmers_open++;
+        }
+      fclose(f);
+    }
+    closedir(d);
+  }
+  CHECK(warmers_open == 0);
+  /* A thread in reported calls, signalled again and again. */
+  atomic_store(&calls_stop, 0);
+  atomic_store(&handled, 0);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, map_calls, NULL) == 0);
+  for (int i = 0; i < 20000; i++) {
+    pthread_kill(t, SIGUSR1);
+    if (i % 64 == 0) sched_yield();
+  }
+  atomic_store(&calls_stop, 1);
+  pthread_join(t, NULL);
+  alarm(0);
+  CHECK(atomic_load(&handled) > 0);
+  sigaction(SIGUSR1, &old, NULL);
+  sigaction(SIGALRM, &olda, NULL);
+}
+
 TEST(the_rule) {
   long long v = 0;
   CHECK(!_fl_mmap_rule(FL_AUTO, false));
@@ -441,6 +672,11 @@ int main(int argc, char **argv) {
   RUN(remapped_under_the_warmers);
   RUN(protect_and_remap);
   RUN(pool_commits);
+  RUN(pool_respects_other_calls);
+  RUN(dropped_not_rewarmed);
+  RUN(pool_after_fork);
+  RUN(snapshot_gives_back_the_pool);
+  RUN(signal_handler_maps);
   close(file_fd);
   return test_report("mmap");
 }

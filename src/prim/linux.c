@@ -9,9 +9,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -55,6 +58,69 @@ FL_NO_TSAN void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, 
                                      void *new_addr) {
   return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 }
+/* Through pthread_sigmask: glibc keeps its own signals (cancellation,
+ * setxid) open, and TSan, which defers a signal to its next interceptor,
+ * delivers one already caught in this call, before any lock is taken. The
+ * mask is the first 64 signals of sigset_t: all Linux has. The synchronous
+ * signals stay open: blocking them turns a fault into death. */
+uint64_t _fl_prim_signals_block(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  static const int sync[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof sync / sizeof sync[0]; i++)
+    sigdelset(&all, sync[i]);
+  int e = errno;
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  errno = e;
+  uint64_t bits = 0;
+  memcpy(&bits, &old, sizeof bits);
+  return bits;
+}
+void _fl_prim_signals_restore(uint64_t bits) {
+  sigset_t old;
+  sigemptyset(&old);
+  memcpy(&old, &bits, sizeof bits);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = e;
+}
+void _fl_prim_event_post(_Atomic unsigned *word) {
+  if (atomic_exchange(word, 1u) != 0) return;
+  int e = errno;
+  syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  errno = e;
+}
+void _fl_prim_event_wait(_Atomic unsigned *word) {
+  while (atomic_exchange(word, 0u) == 0)
+    syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, 0u, NULL, NULL, 0);
+}
+FL_NO_TSAN int _fl_prim_sys_pkey_mprotect(void *addr, size_t len, int prot, int pkey) {
+#ifdef SYS_pkey_mprotect
+  return (int)syscall(SYS_pkey_mprotect, addr, len, prot, pkey);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+FL_NO_TSAN int _fl_prim_sys_mlock2(const void *addr, size_t len, unsigned flags) {
+  /* mlock itself where flags are 0: mlock2 is younger (Linux 4.4). */
+  if (!flags) return (int)syscall(SYS_mlock, addr, len);
+#ifdef SYS_mlock2
+  return (int)syscall(SYS_mlock2, addr, len, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+FL_NO_TSAN int _fl_prim_sys_munlock(const void *addr, size_t len) {
+  return (int)syscall(SYS_munlock, addr, len);
+}
+FL_NO_TSAN int _fl_prim_sys_mlockall(int flags) {
+  return (int)syscall(SYS_mlockall, flags);
+}
+FL_NO_TSAN int _fl_prim_sys_munlockall(void) {
+  return (int)syscall(SYS_munlockall);
+}
 #define sys_mmap _fl_prim_sys_mmap
 #define sys_munmap _fl_prim_sys_munmap
 #define sys_mprotect _fl_prim_sys_mprotect
@@ -88,6 +154,9 @@ unsigned _fl_prim_prot_class(int prot) {
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
 
 int _fl_prim_advice_class(int advice) {
   switch (advice) {
@@ -98,6 +167,7 @@ int _fl_prim_advice_class(int advice) {
   case MADV_POPULATE_WRITE:
     return FL_ADVICE_NONE;
   case MADV_DONTNEED:
+  case MADV_DONTNEED_LOCKED:
   case MADV_FREE:
   case MADV_REMOVE:
     return FL_ADVICE_DISCARD;
@@ -131,8 +201,15 @@ int _fl_prim_dontfork(void *addr, size_t len) {
   return _fl_prim_sys_madvise(addr, len, MADV_DONTFORK) == 0 ? 0 : errno;
 }
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 bool _fl_prim_remap_fixed(int flags) {
-  return (flags & MREMAP_FIXED) != 0;
+  return (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) != 0;
+}
+
+int _fl_prim_dofork(void *addr, size_t len) {
+  return _fl_prim_sys_madvise(addr, len, MADV_DOFORK) == 0 ? 0 : errno;
 }
 
 /* --- Page size ---------------------------------------------------------- */
@@ -404,7 +481,14 @@ int _fl_prim_thread_start(void *(*fn)(void *), void *arg) {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   /* Warmers need little stack; keep their footprint small. */
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* The thread starts with every signal blocked (it inherits the mask): the
+   * program's handlers never run on it, so none runs while it holds a lock
+   * of faultless's (a handler that maps memory would wait for it forever). */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = pthread_create(&t, &attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   return rc;
 }

@@ -65,6 +65,13 @@ int _fl_prim_sys_munmap(void *addr, size_t len);
 int _fl_prim_sys_mprotect(void *addr, size_t len, int prot);
 int _fl_prim_sys_madvise(void *addr, size_t len, int advice);
 void *_fl_prim_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+/* pkey_mprotect (ENOSYS where the kernel headers lack it), mlock2 (flags 0:
+ * mlock), munlock, mlockall, munlockall. */
+int _fl_prim_sys_pkey_mprotect(void *addr, size_t len, int prot, int pkey);
+int _fl_prim_sys_mlock2(const void *addr, size_t len, unsigned flags);
+int _fl_prim_sys_munlock(const void *addr, size_t len);
+int _fl_prim_sys_mlockall(int flags);
+int _fl_prim_sys_munlockall(void);
 /* What an mmap's prot, flags and fd say about the mapping, as FL_MAP_* bits:
  * anonymous and private (not shared, not a file, not hugetlbfs), readable
  * and writable, PROT_NONE, placed at a fixed address, ... */
@@ -82,8 +89,8 @@ unsigned _fl_prim_map_class(int prot, int flags, int fd);
 /* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
 unsigned _fl_prim_prot_class(int prot);
 /* What madvise's advice does to a range, as an FL_ADVICE_*: nothing lasting
- * (WILLNEED, COLD, PAGEOUT, POPULATE_*), drops its contents (DONTNEED, FREE,
- * REMOVE), MADV_DONTFORK, MADV_DOFORK, or changes the mapping's flags some
+ * (WILLNEED, COLD, PAGEOUT, POPULATE_*), drops its contents (DONTNEED,
+ * DONTNEED_LOCKED, FREE, REMOVE), MADV_DONTFORK, MADV_DOFORK, or changes the mapping's flags some
  * other way (HUGEPAGE, MERGEABLE, DONTDUMP, WIPEONFORK, ... and any advice
  * not known here). */
 enum { FL_ADVICE_NONE, FL_ADVICE_DISCARD, FL_ADVICE_DONTFORK, FL_ADVICE_DOFORK, FL_ADVICE_FLAGS };
@@ -100,7 +107,20 @@ int _fl_prim_map_fresh_at(void *addr, size_t len);
 void *_fl_prim_map_noreserve(size_t len);
 /* madvise(MADV_DONTFORK) on a range. 0 or an errno. */
 int _fl_prim_dontfork(void *addr, size_t len);
-/* True when mremap's flags name a new address (MREMAP_FIXED). */
+/* Block every asynchronous signal in the calling thread; returns the mask
+ * to give back to _fl_prim_signals_restore. For sections that hold a lock
+ * a signal handler's own call would take again. Errno is kept. */
+uint64_t _fl_prim_signals_block(void);
+void _fl_prim_signals_restore(uint64_t old);
+/* An event word (0 or 1) for one waiting thread: post sets it and wakes
+ * the waiter (async-signal-safe: an atomic and a futex wake, errno kept);
+ * wait sleeps until it is set, and clears it. */
+void _fl_prim_event_post(_Atomic unsigned *word);
+void _fl_prim_event_wait(_Atomic unsigned *word);
+/* madvise(MADV_DOFORK) on a range. 0 or an errno. */
+int _fl_prim_dofork(void *addr, size_t len);
+/* True when mremap's flags come with a new address, as glibc's wrapper
+ * reads it: MREMAP_FIXED (the place) or MREMAP_DONTUNMAP (a hint). */
 bool _fl_prim_remap_fixed(int flags);
 
 /* --- Limits ------------------------------------------------------------- */
