@@ -82,6 +82,7 @@ void _fl_maps_end(uint64_t sigs) {
 
 static void *waker_main(void *arg) {
   (void)arg;
+  _fl_prim_thread_name("faultless-wake");
   for (;;) {
     _fl_prim_event_wait(&_fl_arena.maps.wake);
     _fl_warmers_start_handed();
