@@ -42,7 +42,7 @@ typedef struct fl_warmers_s {
    * fl_snapshot_restored): warmers take no new chunk and none start;
    * targets raised meanwhile are kept for the restore. */
   _Atomic bool paused;
-  uint64_t prefault_bytes; /* total bytes asked by prefault calls */
+  uint64_t prefault_bytes; /* total bytes asked by prefault calls; atomic accesses */
   /* Chunks below this were asked for by PREFAULT or fl_prefault (not AHEAD):
    * warmed while the program is still starting, with time to spare. */
   _Atomic size_t prefault_until;

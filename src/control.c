@@ -69,7 +69,7 @@ int fl_stats_get(fl_stats_t *out) {
   /* Atomic: fl_snapshot_restored may read the budget afresh meanwhile. */
   st.budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
   st.budget_source = (uint32_t)__atomic_load_n(&a->budget.source, __ATOMIC_RELAXED);
-  st.prefault_target = a->warm.prefault_bytes;
+  st.prefault_target = __atomic_load_n(&a->warm.prefault_bytes, __ATOMIC_RELAXED);
 #define FL_COPY_COUNTER(name)                                                                      \
   st.name = atomic_load_explicit(&_fl_counters.name, memory_order_relaxed);
   FL_COUNTERS(FL_COPY_COUNTER)

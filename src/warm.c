@@ -120,6 +120,18 @@ static bool warming_allowed(size_t warmed_here) {
                 (unsigned long long)(a->budget.budget >> 20));
     return false;
   }
+  /* PREFAULT and warm-ahead say how much to warm in all: what the warmers
+   * populated in the program's own mappings (MMAP) counts, so the arena
+   * warms only the rest. A runtime whose heap is warm is not also slowed by
+   * warmers still filling a malloc arena it barely uses. */
+  uint64_t mapped = atomic_load_explicit(&_fl_counters.mmap_warmed, memory_order_relaxed);
+  uint64_t asked = __atomic_load_n(&a->warm.prefault_bytes, __ATOMIC_RELAXED);
+  if (mapped &&
+      atomic_load_explicit(&_fl_counters.warmed_by_warmers, memory_order_relaxed) >= asked) {
+    _fl_verbose("warming stops: %llu MiB asked for, %llu MiB of it in the program's own mappings",
+                (unsigned long long)(asked >> 20), (unsigned long long)(mapped >> 20));
+    return false;
+  }
   /* At the start and then every 64 MiB, look again at the memory the machine
    * has left: never warm into memory pressure. */
   if (warmed_here % 32 == 0) {
@@ -245,7 +257,8 @@ static int raise_target_try(size_t from, size_t target, bool try_only) {
      * adapter's previous region) must not be skipped. */
     size_t cursor = atomic_load(&a->warm.cursor);
     if (cursor < from && cursor >= old) atomic_store(&a->warm.cursor, from);
-    a->warm.prefault_bytes += (uint64_t)(target - (old > from ? old : from)) * FL_CHUNK;
+    __atomic_fetch_add(&a->warm.prefault_bytes,
+                       (uint64_t)(target - (old > from ? old : from)) * FL_CHUNK, __ATOMIC_RELAXED);
     atomic_store(&a->warm.target, target);
   }
   int want = a->warm.max;

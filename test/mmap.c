@@ -638,12 +638,38 @@ TEST(the_rule) {
   CHECK(!_fl_option_parse(FL_OPT_MMAP, "", &v) && v == 7);
 }
 
+/* Run with PREFAULT=0 and AHEAD=0 (test/mmap.sh). A prefault says how much
+ * to warm in all: after the warmers populated 64 MiB this program mapped, a
+ * prefault of 96 MiB leaves the arena the remaining 32 MiB to warm. */
+TEST(prefault_shared_with_mappings) {
+  size_t len = 64 * MiB, chunk = 2 * MiB;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  CHECK(p != MAP_FAILED);
+  wait_warmers();
+  fl_stats_t a = stats();
+  CHECK(a.mmap_warmed >= len);
+  CHECK(fl_prefault(96 * MiB) == 0);
+  wait_warmers();
+  fl_stats_t b = stats();
+  size_t arena = (size_t)(b.warmed_by_warmers - b.mmap_warmed);
+  /* Warmers look between chunks: up to two chunks either side. */
+  CHECK(arena + 2 * chunk >= 96 * MiB - (size_t)b.mmap_warmed);
+  CHECK(arena <= 96 * MiB - (size_t)b.mmap_warmed + 2 * chunk);
+  printf("mmap-share: prefault 96 MiB: %zu MiB warmed in the mapping, %zu MiB in the arena\n",
+         (size_t)(b.mmap_warmed >> 20), arena >> 20);
+  munmap(p, len);
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "semantics";
   page = (size_t)sysconf(_SC_PAGESIZE);
   if (strcmp(mode, "probe") == 0) {
     void *p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, ANON, -1, 0);
     return p == MAP_FAILED;
+  }
+  if (strcmp(mode, "share") == 0) {
+    RUN(prefault_shared_with_mappings);
+    return test_report("mmap-share");
   }
   if (strcmp(mode, "rule") == 0) {
     RUN(the_rule);

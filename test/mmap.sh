@@ -35,6 +35,11 @@ check "semantics (release build): tracked ranges warmed; files, shared, PROT_NON
 check "semantics under TSan: the same, no report" run_semantics "$T/test/mmap"
 check "the rule and the values (unit)" sh -c "'$B/test/mmap' rule | grep -q '^mmap-rule: [0-9]* passed, 0 failed\$'"
 
+share=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_WARMERS=1 "$B/test/mmap" share 2>&1)
+printf '%s\n' "$share" | grep -v '^mmap-share: [0-9]* passed' | sed 's/^/  /'
+check "a prefault is a total: memory warmed in the program's own mappings leaves the arena the rest" \
+  sh -c 'printf "%s\n" "$1" | grep -q "^mmap-share: [0-9]* passed, 0 failed\$"' _ "$share"
+
 # mmap_ranges at exit of a process that maps 8 MiB, under the given env.
 ranges() {
   env "$@" FAULTLESS_STATS=json "$B/test/mmap" probe 2>&1 >/dev/null |
