@@ -54,9 +54,9 @@ bool _fl_maps_on(void) {
 }
 
 /* A mutex is not fair: a warmer that unlocks and locks again for its next
- * piece would keep a waiting call out until the queue is empty (measured:
- * the JVM's start-up with -Xms1g took 240 ms instead of 45). Calls announce
- * themselves, and a warmer lets them in before each piece. */
+ * piece would keep a waiting call out until the queue is empty, and a
+ * runtime's start-up would wait for the warming (TUNING.md, MMAP). Calls
+ * announce themselves, and a warmer lets them in before each piece. */
 uint64_t _fl_maps_begin(void) {
   fl_maps_t *m = &_fl_arena.maps;
   uint64_t sigs = _fl_prim_signals_block();
@@ -519,11 +519,10 @@ static void drop_first(fl_maps_t *m) {
 }
 
 /* Warming waits while the program is changing its mappings: the JVM makes
- * hundreds of calls while it starts, and each waits for a populate in
- * progress (ours, and the kernel's address-space lock). Measured: with
- * -Xms1g its start-up took 130 ms instead of 52 without MMAP; the queue is
- * served once no call came for QUIET_NS (the 300 ms a function's start-up
- * leaves are plenty). The arena's chunks are warmed meanwhile. */
+ * hundreds of calls while it starts, and each would wait for a populate in
+ * progress (ours, and the kernel's address-space lock; TUNING.md, MMAP).
+ * The queue is served once no call came for QUIET_NS, far less than a
+ * function's start-up leaves. The arena's chunks are warmed meanwhile. */
 #define QUIET_NS (5 * 1000000ull)
 
 int _fl_maps_warm_piece(void) {
