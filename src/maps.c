@@ -376,12 +376,23 @@ void _fl_maps_locked_all(void) {
  * range not FRESH. Only exact PROT_READ | PROT_WRITE commits of whole pages
  * up to POOL_SERVE_MAX are served; the pool is made only once a FRESH
  * commit was seen, so a program that commits otherwise (the JVM maps its
- * commits) never pays for one. Its first region is POOL_FIRST; each region
- * used up is followed by one twice as large, up to POOL_MAX: a heap that
- * keeps growing finds more warm memory ready, one that has stopped leaves
- * at most the last region unused (counted in warm, within the budget). */
-#define POOL_FIRST (128 * FL_MiB)
+ * commits) never pays for one. Its first region is an eighth of what
+ * prefaults asked for, between POOL_MIN and POOL_FIRST_MAX: a small prefault
+ * says the program expects a small heap, and what the pool holds unused is
+ * RSS it did not ask for. Each region used up is followed by one twice as
+ * large, up to POOL_MAX: a heap that keeps growing finds more warm memory
+ * ready, one that has stopped leaves at most the last region unused
+ * (counted in warm, within the budget). */
+#define POOL_MIN (16 * FL_MiB)
+#define POOL_FIRST_MAX (128 * FL_MiB)
 #define POOL_MAX (256 * FL_MiB)
+
+static size_t pool_first(void) {
+  uint64_t asked = __atomic_load_n(&_fl_arena.warm.prefault_bytes, __ATOMIC_RELAXED) / 8;
+  size_t size = _fl_align_up((size_t)asked, POOL_MIN);
+  if (size < POOL_MIN) size = POOL_MIN;
+  return size > POOL_FIRST_MAX ? POOL_FIRST_MAX : size;
+}
 #define POOL_SERVE_MAX (2 * FL_MiB)
 
 /* The pool needs a warmer: a new region, or pages populated. */
@@ -455,7 +466,7 @@ static void pool_work(fl_maps_t *m, size_t piece) {
     m->pool.base = NULL;
   }
   if (!m->pool.base) {
-    size_t size = m->pool.size ? m->pool.size * 2 : POOL_FIRST;
+    size_t size = m->pool.size ? m->pool.size * 2 : pool_first();
     if (size > POOL_MAX) size = POOL_MAX;
     m->pool.base = _fl_prim_map_noreserve(size);
     if (!m->pool.base) {

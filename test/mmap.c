@@ -535,9 +535,9 @@ TEST(snapshot_gives_back_the_pool) {
   CHECK(before.mmap_pooled > 0);
   fl_snapshot_prepare();
   fl_stats_t mid = stats();
-  /* What the pool held (at least 64 MiB ready: it is 128 MiB or more) is
-   * no longer counted warm. */
-  CHECK(mid.warm + 64 * MiB <= before.warm);
+  /* What the pool held is no longer counted warm: at least 2 MiB, as a
+   * region with less left than the largest commit it serves is replaced. */
+  CHECK(mid.warm + 2 * MiB <= before.warm);
   fl_snapshot_restored();
   wait_warmers();
   fl_stats_t after = stats();
