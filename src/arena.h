@@ -86,7 +86,7 @@ typedef struct fl_huge_s {
 #define FL_MAPS_QUEUE 1024 /* committed ranges waiting for the warmers */
 typedef struct fl_maps_range_s {
   uintptr_t lo, hi;
-  unsigned flags; /* known: KNOWN_* (maps.c) */
+  unsigned flags; /* known: FL_KNOWN_* */
 } fl_maps_range_t;
 typedef struct fl_maps_s {
   pthread_mutex_t lock;
@@ -191,6 +191,25 @@ FL_INTERNAL bool _fl_huge_chunk(size_t c);
 FL_INTERNAL void _fl_huge_stop(size_t c);
 /* Unmark every chunk (snapshots): huge pages already there stay. */
 FL_INTERNAL void _fl_huge_unmark_all(void);
+
+/* --- mapknown.c: the mappings MMAP knows (pre: the maps lock held) ------- */
+
+/* A known range's flags. FRESH: mapped PROT_NONE with MAP_NORESERVE and
+ * never given any other protection or flag-changing advice since, so it
+ * holds no data and its mapping's flags are those of a fresh one (its
+ * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
+ * applies to it. */
+#define FL_KNOWN_FRESH 1u
+#define FL_KNOWN_DONTFORK 2u
+/* Forget [lo, hi). */
+FL_INTERNAL void _fl_known_cut(uintptr_t lo, uintptr_t hi);
+/* Set and clear flags over [lo, hi) (where known). */
+FL_INTERNAL void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear);
+/* pre: [lo, hi) cut. Remember it with flags, joined to equal neighbours. */
+FL_INTERNAL void _fl_known_remember(uintptr_t lo, uintptr_t hi, unsigned flags);
+/* True when [lo, hi) is wholly known; *all: the flags every entry over it
+ * has, *any: those some entry has. */
+FL_INTERNAL bool _fl_known_over(uintptr_t lo, uintptr_t hi, unsigned *all, unsigned *any);
 
 /* --- maps.c: memory a runtime maps itself ------------------------------- */
 

@@ -130,137 +130,6 @@ static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, b
   return n;
 }
 
-/* --- known: sorted by address, disjoint; binary search ------------------ */
-
-/* A known range's flags. FRESH: mapped PROT_NONE with MAP_NORESERVE and
- * never given any other protection or flag-changing advice since, so it
- * holds no data and its mapping's flags are those of a fresh one (its
- * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
- * applies to it. */
-#define KNOWN_FRESH 1u
-#define KNOWN_DONTFORK 2u
-
-/* The first entry that ends above addr (n when none). */
-static int known_first(uintptr_t addr) {
-  fl_maps_t *m = &_fl_arena.maps;
-  int lo = 0, hi = m->nknown;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (m->known[mid].hi <= addr)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
-/* False when the table is full (the range is then not remembered). */
-static bool known_insert(int i, uintptr_t lo, uintptr_t hi, unsigned flags) {
-  fl_maps_t *m = &_fl_arena.maps;
-  if (m->nknown == FL_MAPS_KNOWN) {
-    if (!m->known_full_said) _fl_verbose("mmap: too many mappings to remember; more go unwarmed");
-    m->known_full_said = true;
-    return false;
-  }
-  memmove(&m->known[i + 1], &m->known[i], (size_t)(m->nknown - i) * sizeof m->known[0]);
-  m->known[i] = (fl_maps_range_t){lo, hi, flags};
-  m->nknown++;
-  return true;
-}
-
-static void known_remove(int i) {
-  fl_maps_t *m = &_fl_arena.maps;
-  memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
-  m->nknown--;
-}
-
-static void known_cut(uintptr_t lo, uintptr_t hi) {
-  fl_maps_t *m = &_fl_arena.maps;
-  int i = known_first(lo);
-  while (i < m->nknown && m->known[i].lo < hi) {
-    fl_maps_range_t *k = &m->known[i];
-    if (k->lo < lo && k->hi > hi) { /* a hole inside: the upper part is new */
-      uintptr_t top = k->hi;
-      k->hi = lo;
-      known_insert(i + 1, hi, top, k->flags);
-      return;
-    }
-    if (k->lo < lo) {
-      k->hi = lo;
-      i++;
-    } else if (k->hi > hi) {
-      k->lo = hi;
-      return;
-    } else {
-      known_remove(i);
-    }
-  }
-}
-
-/* An entry that holds addr strictly inside becomes two meeting there. With
- * no room to split, it stops being FRESH, so that nothing trusts flags the
- * split would have told apart. */
-static void known_split(uintptr_t addr) {
-  fl_maps_t *m = &_fl_arena.maps;
-  int i = known_first(addr);
-  if (i == m->nknown || m->known[i].lo >= addr) return;
-  fl_maps_range_t *k = &m->known[i];
-  if (!known_insert(i + 1, addr, k->hi, k->flags))
-    k->flags &= ~KNOWN_FRESH;
-  else
-    k->hi = addr;
-}
-
-/* Set and clear flags over [lo, hi) (where known). */
-static void known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
-  fl_maps_t *m = &_fl_arena.maps;
-  known_split(lo);
-  known_split(hi);
-  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
-    if (m->known[i].lo < lo || m->known[i].hi > hi) {
-      m->known[i].flags &= ~KNOWN_FRESH; /* a split that failed */
-      continue;
-    }
-    m->known[i].flags = (m->known[i].flags | set) & ~clear;
-  }
-}
-
-/* pre: [lo, hi) cut from the table. */
-static void remember(uintptr_t lo, uintptr_t hi, unsigned flags) {
-  fl_maps_t *m = &_fl_arena.maps;
-  int i = known_first(lo);
-  /* Joined with neighbours of the same flags that end or start here (a
-   * reservation made in several calls). */
-  bool left = i > 0 && m->known[i - 1].hi == lo && m->known[i - 1].flags == flags;
-  bool right = i < m->nknown && m->known[i].lo == hi && m->known[i].flags == flags;
-  if (left && right) {
-    m->known[i - 1].hi = m->known[i].hi;
-    known_remove(i);
-  } else if (left) {
-    m->known[i - 1].hi = hi;
-  } else if (right) {
-    m->known[i].lo = lo;
-  } else {
-    known_insert(i, lo, hi, flags);
-  }
-}
-
-/* True when [lo, hi) is wholly known; *all: the flags every entry over it
- * has, *any: those some entry has. */
-static bool known_over(uintptr_t lo, uintptr_t hi, unsigned *all, unsigned *any) {
-  fl_maps_t *m = &_fl_arena.maps;
-  *all = ~0u;
-  *any = 0;
-  uintptr_t at = lo;
-  for (int i = known_first(lo); i < m->nknown && at < hi; i++) {
-    if (m->known[i].lo > at) return false;
-    *all &= m->known[i].flags;
-    *any |= m->known[i].flags;
-    at = m->known[i].hi;
-  }
-  return at >= hi;
-}
-
 /* --- the queue: in commit order ----------------------------------------- */
 
 static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
@@ -273,7 +142,7 @@ static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
     _fl_verbose("mmap: skipped the unwarmed rest of %p..%p: unmapped or changed before warming",
                 (void *)lo, (void *)hi);
   }
-  if (known_too) known_cut(lo, hi);
+  if (known_too) _fl_known_cut(lo, hi);
 }
 
 static void skip(const char *why, void *addr, size_t len) {
@@ -314,7 +183,7 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
     return;
   }
   bool fresh = (cls & FL_MAP_NONE) && (cls & FL_MAP_NORESERVE) && (cls & FL_MAP_PLAIN);
-  remember(lo, hi, fresh ? KNOWN_FRESH : 0);
+  _fl_known_remember(lo, hi, fresh ? FL_KNOWN_FRESH : 0);
   if (cls & FL_MAP_WRITABLE)
     enqueue(lo, hi);
   else if (cls & FL_MAP_NONE && len >= FL_CHUNK)
@@ -332,9 +201,9 @@ void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
   forget(lo, hi, false);
   /* Any protection but PROT_NONE may let data in; a failed call (0) may
    * have changed part of the range. */
-  if (!(pcls & FL_MAP_NONE)) known_flags(lo, hi, 0, KNOWN_FRESH);
+  if (!(pcls & FL_MAP_NONE)) _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   if (!(pcls & FL_MAP_WRITABLE)) return;
-  if (known_over(lo, hi, &all, &any))
+  if (_fl_known_over(lo, hi, &all, &any))
     enqueue(lo, hi);
   else
     skip("made writable, but not seen mapped anonymous and private", addr, hi - lo);
@@ -345,11 +214,11 @@ void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   if (advice == FL_ADVICE_DISCARD) {
     forget(lo, hi, false);
   } else if (!ok || advice == FL_ADVICE_FLAGS) {
-    known_flags(lo, hi, 0, KNOWN_FRESH);
+    _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   } else if (advice == FL_ADVICE_DONTFORK) {
-    known_flags(lo, hi, KNOWN_DONTFORK, 0);
+    _fl_known_flags(lo, hi, FL_KNOWN_DONTFORK, 0);
   } else if (advice == FL_ADVICE_DOFORK) {
-    known_flags(lo, hi, 0, KNOWN_DONTFORK);
+    _fl_known_flags(lo, hi, 0, FL_KNOWN_DONTFORK);
   }
 }
 
@@ -358,7 +227,7 @@ static void pool_stop(fl_maps_t *m, const char *why);
 void _fl_maps_locked_all(void) {
   fl_maps_t *m = &_fl_arena.maps;
   for (int i = 0; i < m->nknown; i++)
-    m->known[i].flags &= ~KNOWN_FRESH;
+    m->known[i].flags &= ~FL_KNOWN_FRESH;
   pool_stop(m, "mlockall or munlockall was called");
   update_pending(m);
 }
@@ -421,8 +290,8 @@ bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
   if (!(pcls & FL_MAP_EXACT_RW) || m->pool.broken || len == 0 || len > POOL_SERVE_MAX ||
       (len & (page - 1)) || (lo & (page - 1)))
     return false;
-  if (!known_over(lo, hi, &all, &any) || !(all & KNOWN_FRESH) ||
-      (all & KNOWN_DONTFORK) != (any & KNOWN_DONTFORK))
+  if (!_fl_known_over(lo, hi, &all, &any) || !(all & FL_KNOWN_FRESH) ||
+      (all & FL_KNOWN_DONTFORK) != (any & FL_KNOWN_DONTFORK))
     return false;
   if (m->pool.ready - m->pool.take < len) {
     if (!m->pool.wanted) _fl_verbose("mmap: a fresh range committed at %p: warming a pool", addr);
@@ -440,13 +309,13 @@ bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
     pool_stop(m, "a move failed");
     rc = _fl_prim_map_fresh_at(addr, len);
     if (rc) {
-      known_cut(lo, hi);
+      _fl_known_cut(lo, hi);
       *err = rc;
       return true;
     }
   }
-  if (all & KNOWN_DONTFORK) _fl_prim_dontfork(addr, len);
-  known_flags(lo, hi, 0, KNOWN_FRESH);
+  if (all & FL_KNOWN_DONTFORK) _fl_prim_dontfork(addr, len);
+  _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   FL_STAT_ADD(mmap_ranges, 1);
   update_pending(m);
   *err = 0;

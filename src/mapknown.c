@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/* MMAP's table of the anonymous private mappings the mmap family saw
+ * (_fl_arena.maps.known): sorted by address, disjoint, found by binary
+ * search; each with its FL_KNOWN_* flags. pre (every function): the maps
+ * lock held. The table only ever forgets what a call may have changed; a
+ * range it cannot hold is simply not known, which makes nothing warmed or
+ * served there. */
+#include "arena.h"
+
+#include <string.h>
+
+/* The first entry that ends above addr (n when none). */
+static int known_first(uintptr_t addr) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int lo = 0, hi = m->nknown;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (m->known[mid].hi <= addr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* False when the table is full (the range is then not remembered). */
+static bool known_insert(int i, uintptr_t lo, uintptr_t hi, unsigned flags) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (m->nknown == FL_MAPS_KNOWN) {
+    if (!m->known_full_said) _fl_verbose("mmap: too many mappings to remember; more go unwarmed");
+    m->known_full_said = true;
+    return false;
+  }
+  memmove(&m->known[i + 1], &m->known[i], (size_t)(m->nknown - i) * sizeof m->known[0]);
+  m->known[i] = (fl_maps_range_t){lo, hi, flags};
+  m->nknown++;
+  return true;
+}
+
+static void known_remove(int i) {
+  fl_maps_t *m = &_fl_arena.maps;
+  memmove(&m->known[i], &m->known[i + 1], (size_t)(m->nknown - i - 1) * sizeof m->known[0]);
+  m->nknown--;
+}
+
+void _fl_known_cut(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(lo);
+  while (i < m->nknown && m->known[i].lo < hi) {
+    fl_maps_range_t *k = &m->known[i];
+    if (k->lo < lo && k->hi > hi) { /* a hole inside: the upper part is new */
+      uintptr_t top = k->hi;
+      k->hi = lo;
+      known_insert(i + 1, hi, top, k->flags);
+      return;
+    }
+    if (k->lo < lo) {
+      k->hi = lo;
+      i++;
+    } else if (k->hi > hi) {
+      k->lo = hi;
+      return;
+    } else {
+      known_remove(i);
+    }
+  }
+}
+
+/* An entry that holds addr strictly inside becomes two meeting there. With
+ * no room to split, it stops being FRESH, so that nothing trusts flags the
+ * split would have told apart. */
+static void known_split(uintptr_t addr) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(addr);
+  if (i == m->nknown || m->known[i].lo >= addr) return;
+  fl_maps_range_t *k = &m->known[i];
+  if (!known_insert(i + 1, addr, k->hi, k->flags))
+    k->flags &= ~FL_KNOWN_FRESH;
+  else
+    k->hi = addr;
+}
+
+/* Set and clear flags over [lo, hi) (where known). */
+void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
+  fl_maps_t *m = &_fl_arena.maps;
+  known_split(lo);
+  known_split(hi);
+  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
+    if (m->known[i].lo < lo || m->known[i].hi > hi) {
+      m->known[i].flags &= ~FL_KNOWN_FRESH; /* a split that failed */
+      continue;
+    }
+    m->known[i].flags = (m->known[i].flags | set) & ~clear;
+  }
+}
+
+/* pre: [lo, hi) cut from the table. */
+void _fl_known_remember(uintptr_t lo, uintptr_t hi, unsigned flags) {
+  fl_maps_t *m = &_fl_arena.maps;
+  int i = known_first(lo);
+  /* Joined with neighbours of the same flags that end or start here (a
+   * reservation made in several calls). */
+  bool left = i > 0 && m->known[i - 1].hi == lo && m->known[i - 1].flags == flags;
+  bool right = i < m->nknown && m->known[i].lo == hi && m->known[i].flags == flags;
+  if (left && right) {
+    m->known[i - 1].hi = m->known[i].hi;
+    known_remove(i);
+  } else if (left) {
+    m->known[i - 1].hi = hi;
+  } else if (right) {
+    m->known[i].lo = lo;
+  } else {
+    known_insert(i, lo, hi, flags);
+  }
+}
+
+/* True when [lo, hi) is wholly known; *all: the flags every entry over it
+ * has, *any: those some entry has. */
+bool _fl_known_over(uintptr_t lo, uintptr_t hi, unsigned *all, unsigned *any) {
+  fl_maps_t *m = &_fl_arena.maps;
+  *all = ~0u;
+  *any = 0;
+  uintptr_t at = lo;
+  for (int i = known_first(lo); i < m->nknown && at < hi; i++) {
+    if (m->known[i].lo > at) return false;
+    *all &= m->known[i].flags;
+    *any |= m->known[i].flags;
+    at = m->known[i].hi;
+  }
+  return at >= hi;
+}
