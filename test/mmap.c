@@ -403,6 +403,16 @@ TEST(pool_commits) {
   munmap(plain, len);
 }
 
+/* A fresh reservation of len bytes whose first piece was committed, and
+ * the pool that commit asked for filled. */
+static char *reservation_with_pool(size_t len, size_t piece) {
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  return r;
+}
+
 /* Calls that change a reservation outside mprotect: after them its commit
  * is no longer served from the pool, which would undo them. Data written
  * after pkey_mprotect made the range read-write survives PROT_NONE and back;
@@ -410,10 +420,7 @@ TEST(pool_commits) {
  * leaves errno as it was, as a successful mprotect does. */
 TEST(pool_respects_other_calls) {
   size_t piece = 256 * 1024, len = 16 * MiB;
-  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
-  CHECK(r != MAP_FAILED);
-  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
-  wait_warmers(); /* the pool is there */
+  char *r = reservation_with_pool(len, piece);
   /* errno is kept by a served commit. */
   fl_stats_t before = stats();
   errno = ERANGE;
@@ -479,10 +486,7 @@ static long minflt(void) {
 }
 TEST(pool_after_fork) {
   size_t piece = 256 * 1024, len = 16 * MiB;
-  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
-  CHECK(r != MAP_FAILED);
-  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
-  wait_warmers(); /* the pool is there */
+  char *r = reservation_with_pool(len, piece);
   pid_t pid = fork();
   if (pid == 0) _exit(0);
   int status = 0;
@@ -526,10 +530,7 @@ TEST(pool_after_fork) {
  * restore the pool is filled again and serves commits. */
 TEST(snapshot_gives_back_the_pool) {
   size_t piece = 256 * 1024, len = 16 * MiB;
-  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
-  CHECK(r != MAP_FAILED);
-  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0);
-  wait_warmers();
+  char *r = reservation_with_pool(len, piece);
   CHECK(mprotect(r + piece, piece, PROT_READ | PROT_WRITE) == 0); /* the pool is there */
   fl_stats_t before = stats();
   CHECK(before.mmap_pooled > 0);
