@@ -139,6 +139,15 @@ typedef struct fl_arena_s {
 
 FL_INTERNAL extern fl_arena_t _fl_arena;
 
+/* Whether warming n more bytes stays within the budget. Everything warmed
+ * (the arena's chunks, another allocator's ranges, the program's own
+ * mappings, MMAP's pool) counts in `warm`; the budget is read atomically, as
+ * fl_snapshot_restored may refresh it meanwhile. */
+static inline bool _fl_warm_fits(uint64_t n) {
+  return atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + n <=
+         __atomic_load_n(&_fl_arena.budget.budget, __ATOMIC_RELAXED);
+}
+
 static inline bool _fl_in_arena(const void *p) {
   return (uintptr_t)p - (uintptr_t)_fl_arena.base < _fl_arena.size;
 }

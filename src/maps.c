@@ -326,7 +326,6 @@ bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
  * used up (its rest, too small to serve, is unmapped), else the next piece
  * populated. */
 static void pool_work(fl_maps_t *m, size_t piece) {
-  fl_arena_t *a = &_fl_arena;
   if (m->pool.base && m->pool.size - m->pool.take < POOL_SERVE_MAX &&
       m->pool.ready == m->pool.size) {
     size_t rest = m->pool.size - m->pool.take;
@@ -345,8 +344,7 @@ static void pool_work(fl_maps_t *m, size_t piece) {
     m->pool.size = size;
     m->pool.take = m->pool.ready = 0;
   }
-  uint64_t budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
-  if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + piece > budget) {
+  if (!_fl_warm_fits(piece)) {
     pool_stop(m, "the budget is reached");
     return;
   }
@@ -425,8 +423,8 @@ int _fl_maps_warm_piece(void) {
   }
   fl_maps_range_t *r = &m->queue[0];
   size_t n = r->hi - r->lo < MAPS_PIECE ? r->hi - r->lo : MAPS_PIECE;
-  uint64_t budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
-  if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + n > budget) {
+  if (!_fl_warm_fits(n)) {
+    uint64_t budget = __atomic_load_n(&a->budget.budget, __ATOMIC_RELAXED);
     if (!m->budget_said)
       _fl_verbose("mmap: warming stops at the budget (%llu MiB)",
                   (unsigned long long)(budget >> 20));

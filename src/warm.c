@@ -60,12 +60,10 @@ static int warm_chunk(size_t c) {
  * PROT_NONE) is skipped: populating never changes what a page holds, so a
  * wrong guess costs nothing but time. */
 static void warm_foreign_range(char *addr, size_t size) {
-  fl_arena_t *a = &_fl_arena;
   size_t piece = FL_PIECE_SLICES << FL_SLICE_SHIFT, done = 0;
   uint64_t t0 = _fl_prim_now_ns();
   for (size_t off = 0; off < size; off += piece) {
-    if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + piece > a->budget.budget)
-      break;
+    if (!_fl_warm_fits(piece)) break;
     size_t n = size - off < piece ? size - off : piece;
     if (_fl_populate(addr + off, n) == 0) done += n;
   }
@@ -114,8 +112,7 @@ static bool next_chunk(size_t *out) {
 
 static bool warming_allowed(size_t warmed_here) {
   fl_arena_t *a = &_fl_arena;
-  if (atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) + FL_CHUNK >
-      a->budget.budget) {
+  if (!_fl_warm_fits(FL_CHUNK)) {
     _fl_verbose("warming stops at the budget (%llu MiB)",
                 (unsigned long long)(a->budget.budget >> 20));
     return false;
