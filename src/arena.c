@@ -98,7 +98,7 @@ static bool reserve(fl_arena_t *a) {
  * needs may be the ones the host took back, and populating one is then far
  * slower than populating base pages (TUNING.md, "Huge pages in a guest that
  * reports free pages"). So there only the warmers use huge pages, chunk by
- * chunk, and once they turn slow only far ahead of the heap (huge.c); an
+ * chunk, until they turn slow (huge.c); an
  * allocation that populates or faults by itself keeps base pages, whose cost
  * does not depend on the host. */
 static void choose_huge_pages(fl_arena_t *a) {

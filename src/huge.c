@@ -13,12 +13,6 @@
 /* A huge page that took longer than this came from the host: well above
  * what populating the same 2 MiB in base pages costs. */
 #define HUGE_SLOW_NS 1500000
-/* Once huge pages are slow, only chunks this far above the frontier still get
- * them: a program takes far longer to allocate 64 MiB than a slow huge page
- * keeps its warmer. One allocation of 64 MiB or more moves the frontier at
- * once, though; it may then catch a chunk a warmer has just marked and pay
- * for its huge page itself, at most one per warmer. */
-#define HUGE_SLOW_GAP_CHUNKS 32
 /* Readings below this brought no huge page (the kernel fell back to base
  * pages, or an allocation had populated the piece already): no evidence. */
 #define HUGE_NONE_NS 100000
@@ -30,13 +24,11 @@
  * (huge_cost, _fl_huge_stop). Until huge pages are known to be slow, an
  * allocation that overtakes the warmers inside a batch may pay for a slow
  * huge page itself, and a mark may wait behind another warmer's slow fault,
- * holding the process's mapping lock meanwhile. Once they are slow, chunks
- * are marked and faulted one at a time, under the lock: next to a chunk whose
- * slow fault another warmer is in, MADV_HUGEPAGE would hold the mapping lock
- * for writing until that fault ends, stalling every mmap the program makes. */
+ * holding the process's mapping lock meanwhile. Once they are slow, nothing
+ * is marked any more. */
 #define HUGE_MARK_BATCH 64
-/* Two slow pieces in a row limit huge pages to chunks far above the frontier.
- * One alone does not: the guest holds a stretch of recently freed memory,
+/* Two slow pieces in a row end huge pages for the process. One alone does
+ * not: the guest holds a stretch of recently freed memory,
  * then the host's; a stray slow block inside the stretch (or at its start)
  * should not cost the rest. */
 #define HUGE_SLOW_RUN 2
@@ -48,11 +40,10 @@ static bool want_huge(size_t c) {
    * chunks are wanted soon, and an allocation that catches a warmer inside
    * a slow huge page would wait for it. */
   if (c >= atomic_load_explicit(&a->warm.prefault_until, memory_order_relaxed)) return false;
-  /* Slow huge pages cost the warmers time, not the program, as long as the
-   * program is not about to use them. */
-  return !atomic_load_explicit(&a->huge.slow, memory_order_relaxed) ||
-         c >= atomic_load_explicit(&a->frontier, memory_order_relaxed) / FL_SLICES_PER_CHUNK +
-                  HUGE_SLOW_GAP_CHUNKS;
+  /* A slow huge page costs ten times what the same 2 MiB cost in base pages,
+   * which the guest still holds in small free blocks: warming that slow runs
+   * on into the program's own work and slows it, wherever the chunk lies. */
+  return !atomic_load_explicit(&a->huge.slow, memory_order_relaxed);
 }
 
 /* Unmark the marked chunks from `from` on (huge pages already there stay).
@@ -115,12 +106,10 @@ static void huge_cost(fl_huge_t *h, size_t c, uint64_t ns) {
     return;
   }
   if (++h->slow_run < HUGE_SLOW_RUN || atomic_exchange(&h->slow, true)) return;
-  /* The rest of the batch goes back to base pages; want_huge marks what
-   * lies far enough ahead again. */
+  /* The rest of the batch goes back to base pages. */
   unmark_from(h, c + 1);
   _fl_verbose("%d huge pages in a row took over %.1f ms to warm (the last %.1f ms, at chunk %zu: "
-              "the host had taken the memory back): 4 KiB pages from now on, but for chunks "
-              "far ahead of the heap",
+              "the host had taken the memory back): 4 KiB pages from now on",
               HUGE_SLOW_RUN, HUGE_SLOW_NS / 1e6, (double)ns / 1e6, c);
 }
 
@@ -135,9 +124,9 @@ static bool fault_huge(size_t c) {
   char *base = _fl_arena.base + (c << FL_CHUNK_SHIFT);
   bool huge = false;
   pthread_mutex_lock(&h->lock);
-  bool serial = atomic_load_explicit(&h->slow, memory_order_relaxed);
-  if (mark_huge(h, c)) {
-    if (!serial) pthread_mutex_unlock(&h->lock);
+  /* Huge pages may have turned slow since want_huge looked. */
+  if (!atomic_load_explicit(&h->slow, memory_order_relaxed) && mark_huge(h, c)) {
+    pthread_mutex_unlock(&h->lock);
     uint64_t t0 = _fl_prim_now_ns();
 #ifdef FL_TSAN
     /* The add of zero races with an allocation's plain stores by design;
@@ -147,7 +136,7 @@ static bool fault_huge(size_t c) {
     _fl_prim_populate_touch(base, _fl_prim_page_size());
 #endif
     uint64_t ns = _fl_prim_now_ns() - t0;
-    if (!serial) pthread_mutex_lock(&h->lock);
+    pthread_mutex_lock(&h->lock);
     huge_cost(h, c, ns);
     huge = ns >= HUGE_NONE_NS;
   }
