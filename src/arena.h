@@ -207,9 +207,10 @@ FL_INTERNAL void _fl_huge_unmark_all(void);
  * never given any other protection or flag-changing advice since, so it
  * holds no data and its mapping's flags are those of a fresh one (its
  * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
- * applies to it. */
+ * applies to it. STACK: mapped as a thread's stack. */
 #define FL_KNOWN_FRESH 1u
 #define FL_KNOWN_DONTFORK 2u
+#define FL_KNOWN_STACK 4u
 /* Forget [lo, hi). */
 FL_INTERNAL void _fl_known_cut(uintptr_t lo, uintptr_t hi);
 /* Set and clear flags over [lo, hi) (where known). */

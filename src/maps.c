@@ -169,6 +169,11 @@ static void enqueue(uintptr_t lo, uintptr_t hi) {
   update_pending(m);
 }
 
+/* A thread's stack is megabytes (8 MiB by default) of which the thread
+ * touches a few pages: warming it would take the budget and the warmers'
+ * time for memory nobody uses. */
+#define STACK_SKIP "a thread's stack"
+
 static uintptr_t page_end(void *addr, size_t len) {
   size_t page = _fl_prim_page_size();
   return _fl_align_up((uintptr_t)addr + len, page);
@@ -183,8 +188,11 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
     return;
   }
   bool fresh = (cls & FL_MAP_NONE) && (cls & FL_MAP_NORESERVE) && (cls & FL_MAP_PLAIN);
-  _fl_known_remember(lo, hi, fresh ? FL_KNOWN_FRESH : 0);
-  if (cls & FL_MAP_WRITABLE)
+  bool stack = cls & FL_MAP_STACK;
+  _fl_known_remember(lo, hi, (fresh ? FL_KNOWN_FRESH : 0) | (stack ? FL_KNOWN_STACK : 0));
+  if ((cls & FL_MAP_WRITABLE) && stack)
+    skip(STACK_SKIP, addr, hi - lo);
+  else if (cls & FL_MAP_WRITABLE)
     enqueue(lo, hi);
   else if (cls & FL_MAP_NONE && len >= FL_CHUNK)
     _fl_verbose("mmap: %zu MiB reserved PROT_NONE at %p: warmed only where committed", len >> 20,
@@ -203,7 +211,10 @@ void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
    * have changed part of the range. */
   if (!(pcls & FL_MAP_NONE)) _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   if (!(pcls & FL_MAP_WRITABLE)) return;
-  if (_fl_known_over(lo, hi, &all, &any))
+  bool known = _fl_known_over(lo, hi, &all, &any);
+  if (known && (any & FL_KNOWN_STACK))
+    skip(STACK_SKIP, addr, hi - lo);
+  else if (known)
     enqueue(lo, hi);
   else
     skip("made writable, but not seen mapped anonymous and private", addr, hi - lo);

@@ -171,6 +171,25 @@ TEST(others_never_touched) {
   munmap(fshared, FILE_SIZE);
 }
 
+/* Threads' stacks (glibc maps each with MAP_STACK, PROT_NONE first when it
+ * has a guard page) are never warmed. */
+TEST(stacks_not_warmed) {
+  fl_stats_t before = stats();
+  size_t len = 8 * MiB;
+  char *rw = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON | MAP_STACK, -1, 0);
+  char *guarded = mmap(NULL, len + page, PROT_NONE, ANON | MAP_STACK, -1, 0);
+  CHECK(rw != MAP_FAILED && guarded != MAP_FAILED);
+  CHECK(mprotect(guarded + page, len, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  CHECK(resident(rw, len) == 0);
+  CHECK(resident(guarded, len + page) == 0);
+  fl_stats_t after = stats();
+  CHECK(after.mmap_warmed == before.mmap_warmed);
+  CHECK(after.mmap_skipped >= before.mmap_skipped + 2);
+  munmap(rw, len);
+  munmap(guarded, len + page);
+}
+
 /* At one address, over and over: a tracked range is committed and written
  * while the warmers start on it, then replaced by something else at once.
  * Whatever replaced it must never be populated or changed by them. */
@@ -696,6 +715,7 @@ int main(int argc, char **argv) {
   }
   RUN(tracked_ranges_are_warmed);
   RUN(others_never_touched);
+  RUN(stacks_not_warmed);
   RUN(remapped_under_the_warmers);
   RUN(protect_and_remap);
   RUN(pool_commits);

@@ -138,6 +138,7 @@ unsigned _fl_prim_map_class(int prot, int flags, int fd) {
   if (flags & MAP_FIXED) c |= FL_MAP_FIXED;
   if (flags & MAP_NORESERVE) c |= FL_MAP_NORESERVE;
   if (prot == (PROT_READ | PROT_WRITE)) c |= FL_MAP_EXACT_RW;
+  if (flags & (MAP_STACK | MAP_GROWSDOWN)) c |= FL_MAP_STACK;
   return c;
 }
 
