@@ -207,7 +207,7 @@ FL_INTERNAL void _fl_huge_unmark_all(void);
  * never given any other protection or flag-changing advice since, so it
  * holds no data and its mapping's flags are those of a fresh one (its
  * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
- * applies to it. STACK: mapped as a thread's stack. */
+ * applies to it. STACK: mapped as a stack. */
 #define FL_KNOWN_FRESH 1u
 #define FL_KNOWN_DONTFORK 2u
 #define FL_KNOWN_STACK 4u

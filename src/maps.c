@@ -169,10 +169,10 @@ static void enqueue(uintptr_t lo, uintptr_t hi) {
   update_pending(m);
 }
 
-/* A thread's stack is megabytes (8 MiB by default) of which the thread
- * touches a few pages: warming it would take the budget and the warmers'
- * time for memory nobody uses. */
-#define STACK_SKIP "a thread's stack"
+/* A stack mapped through mmap (a fiber's, a coroutine's; glibc maps threads'
+ * stacks without the calls faultless defines) is mostly never touched:
+ * warming it would spend the budget and the warmers' time on nothing. */
+#define STACK_SKIP "a stack"
 
 static uintptr_t page_end(void *addr, size_t len) {
   size_t page = _fl_prim_page_size();

@@ -171,8 +171,8 @@ TEST(others_never_touched) {
   munmap(fshared, FILE_SIZE);
 }
 
-/* Threads' stacks (glibc maps each with MAP_STACK, PROT_NONE first when it
- * has a guard page) are never warmed. */
+/* Stacks mapped with MAP_STACK (writable at once, or PROT_NONE with a guard
+ * page and then made writable) are never warmed. */
 TEST(stacks_not_warmed) {
   fl_stats_t before = stats();
   size_t len = 8 * MiB;

@@ -85,8 +85,7 @@ int _fl_prim_sys_munlockall(void);
  * NOREPLACE): nothing (huge pages, locking, growing down, a stack) that
  * makes the mapping differ from a plain one. */
 #define FL_MAP_PLAIN 64u
-/* MAP_STACK or MAP_GROWSDOWN: a thread's stack (glibc maps each with
- * MAP_STACK). */
+/* MAP_STACK or MAP_GROWSDOWN: a stack. */
 #define FL_MAP_STACK 128u
 unsigned _fl_prim_map_class(int prot, int flags, int fd);
 /* The same bits (FL_MAP_WRITABLE, FL_MAP_NONE) for an mprotect's prot. */
