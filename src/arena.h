@@ -207,14 +207,22 @@ FL_INTERNAL void _fl_huge_unmark_all(void);
  * never given any other protection or flag-changing advice since, so it
  * holds no data and its mapping's flags are those of a fresh one (its
  * commit may be served from the pool). DONTFORK: madvise(MADV_DONTFORK)
- * applies to it. STACK: mapped as a stack. */
+ * applies to it. STACK: mapped as a stack. WARM: faultless populated it (a
+ * warmer, or pages moved from the pool), and its bytes count in warm until
+ * they are unmapped or dropped. */
 #define FL_KNOWN_FRESH 1u
 #define FL_KNOWN_DONTFORK 2u
 #define FL_KNOWN_STACK 4u
-/* Forget [lo, hi). */
-FL_INTERNAL void _fl_known_cut(uintptr_t lo, uintptr_t hi);
+#define FL_KNOWN_WARM 8u
+/* Forget [lo, hi). Returns the bytes of it that were WARM. */
+FL_INTERNAL size_t _fl_known_cut(uintptr_t lo, uintptr_t hi);
 /* Set and clear flags over [lo, hi) (where known). */
 FL_INTERNAL void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear);
+/* [lo, hi) is no longer WARM (its pages were dropped). Returns the bytes that
+ * were. */
+FL_INTERNAL size_t _fl_known_unwarm(uintptr_t lo, uintptr_t hi);
+/* The bytes of [lo, hi) that are WARM. */
+FL_INTERNAL size_t _fl_known_warm(uintptr_t lo, uintptr_t hi);
 /* pre: [lo, hi) cut. Remember it with flags, joined to equal neighbours. */
 FL_INTERNAL void _fl_known_remember(uintptr_t lo, uintptr_t hi, unsigned flags);
 /* True when [lo, hi) is wholly known; *all: the flags every entry over it
@@ -239,11 +247,12 @@ FL_INTERNAL uint64_t _fl_maps_begin(void);
 FL_INTERNAL void _fl_maps_end(uint64_t sigs);
 /* Reports, each under _fl_maps_begin. A mapping [addr, addr+len) was made
  * (cls: FL_MAP_* of its prot, flags and fd) or, when !made (a failed
- * MAP_FIXED), what was there may be gone; unmapped; given a new protection (pcls: FL_MAP_* of the
- * prot; 0 when the call failed); advised (advice: an FL_ADVICE_*, ok: the
- * call succeeded); moved or resized by mremap (both ranges forgotten). */
+ * MAP_FIXED), what was there may be gone; unmapped (moved: by mremap, whose
+ * pages live on elsewhere; both its ranges are reported unmapped); given a
+ * new protection (pcls: FL_MAP_* of the prot; 0 when the call failed);
+ * advised (advice: an FL_ADVICE_*, ok: the call succeeded). */
 FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls);
-FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len);
+FL_INTERNAL void _fl_maps_unmapped(void *addr, size_t len, bool moved);
 FL_INTERNAL void _fl_maps_protected(void *addr, size_t len, unsigned pcls);
 FL_INTERNAL void _fl_maps_advised(void *addr, size_t len, int advice, bool ok);
 /* mlockall or munlockall: every mapping's flags may have changed, and with

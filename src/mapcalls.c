@@ -56,7 +56,7 @@ FL_EXPORT int munmap(void *addr, size_t len) {
   uint64_t sigs = _fl_maps_begin();
   int rc = _fl_prim_sys_munmap(addr, len);
   int err = errno;
-  _fl_maps_unmapped(addr, len);
+  _fl_maps_unmapped(addr, len, false);
   _fl_maps_end(sigs);
   errno = err;
   return rc;
@@ -168,11 +168,11 @@ FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
   /* Both places are forgotten, moved or not: the tables never follow a
    * mapping to a new address (a range there is found again only when a
    * later call commits it). */
-  _fl_maps_unmapped(old, old_len > new_len ? old_len : new_len);
+  _fl_maps_unmapped(old, old_len > new_len ? old_len : new_len, p != FL_MAP_FAILED);
   if (p != FL_MAP_FAILED)
-    _fl_maps_unmapped(p, new_len);
+    _fl_maps_unmapped(p, new_len, false);
   else if (new_addr)
-    _fl_maps_unmapped(new_addr, new_len);
+    _fl_maps_unmapped(new_addr, new_len, false);
   _fl_maps_end(sigs);
   errno = err;
   return p;

@@ -43,27 +43,38 @@ static void known_remove(int i) {
   m->nknown--;
 }
 
-void _fl_known_cut(uintptr_t lo, uintptr_t hi) {
+/* The bytes of entry k inside [lo, hi) when it is WARM. */
+static size_t warm_inside(const fl_maps_range_t *k, uintptr_t lo, uintptr_t hi) {
+  if (!(k->flags & FL_KNOWN_WARM)) return 0;
+  return (k->hi < hi ? k->hi : hi) - (k->lo > lo ? k->lo : lo);
+}
+
+size_t _fl_known_cut(uintptr_t lo, uintptr_t hi) {
   fl_maps_t *m = &_fl_arena.maps;
+  size_t warm = 0;
   int i = known_first(lo);
   while (i < m->nknown && m->known[i].lo < hi) {
     fl_maps_range_t *k = &m->known[i];
+    warm += warm_inside(k, lo, hi);
     if (k->lo < lo && k->hi > hi) { /* a hole inside: the upper part is new */
       uintptr_t top = k->hi;
       k->hi = lo;
+      /* With no room, the upper part is forgotten, though still there:
+       * its bytes go on counting, so warm never falls short. */
       known_insert(i + 1, hi, top, k->flags);
-      return;
+      return warm;
     }
     if (k->lo < lo) {
       k->hi = lo;
       i++;
     } else if (k->hi > hi) {
       k->lo = hi;
-      return;
+      return warm;
     } else {
       known_remove(i);
     }
   }
+  return warm;
 }
 
 /* An entry that holds addr strictly inside becomes two meeting there. With
@@ -80,20 +91,59 @@ static void known_split(uintptr_t addr) {
     k->hi = addr;
 }
 
+/* Entry i joins entry i - 1 when they meet and have the same flags (a range
+ * warmed piece by piece stays one entry). */
+static bool known_join(int i) {
+  fl_maps_t *m = &_fl_arena.maps;
+  if (i <= 0 || i >= m->nknown || m->known[i - 1].hi != m->known[i].lo ||
+      m->known[i - 1].flags != m->known[i].flags)
+    return false;
+  m->known[i - 1].hi = m->known[i].hi;
+  known_remove(i);
+  return true;
+}
+
 /* Set and clear flags over [lo, hi) (where known). */
 void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
   fl_maps_t *m = &_fl_arena.maps;
   known_split(lo);
   known_split(hi);
-  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
+  int first = known_first(lo), i = first;
+  for (; i < m->nknown && m->known[i].lo < hi; i++) {
     if (m->known[i].lo < lo || m->known[i].hi > hi) {
       m->known[i].flags &= ~FL_KNOWN_FRESH; /* a split that failed */
       continue;
     }
     m->known[i].flags = (m->known[i].flags | set) & ~clear;
   }
+  /* From the entry after the range down to the first in it. */
+  for (int j = i; j >= first; j--)
+    known_join(j);
 }
 
+size_t _fl_known_warm(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  size_t warm = 0;
+  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++)
+    warm += warm_inside(&m->known[i], lo, hi);
+  return warm;
+}
+
+size_t _fl_known_unwarm(uintptr_t lo, uintptr_t hi) {
+  fl_maps_t *m = &_fl_arena.maps;
+  known_split(lo);
+  known_split(hi);
+  size_t warm = 0;
+  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
+    fl_maps_range_t *k = &m->known[i];
+    /* Where a split failed, the entry stays WARM and counts in full: warm
+     * may then count dropped bytes, never miss present ones. */
+    if (k->lo < lo || k->hi > hi) continue;
+    warm += warm_inside(k, lo, hi);
+    k->flags &= ~FL_KNOWN_WARM;
+  }
+  return warm;
+}
 /* pre: [lo, hi) cut from the table. */
 void _fl_known_remember(uintptr_t lo, uintptr_t hi, unsigned flags) {
   fl_maps_t *m = &_fl_arena.maps;

@@ -26,6 +26,13 @@
  * 256 MiB, -Xms1g had 512 MiB populated while the JVM started. */
 #define MAPS_CAP (128 * FL_MiB)
 
+/* The piece a warmer populates under the lock: small, so that a call
+ * waiting for it waits little (some 25 to 50 us). The kernel makes the
+ * runtime's own mmap and mprotect wait for it too (populate holds the
+ * mm's lock for reading): 256 KiB pieces cost the JVM's start-up with
+ * -Xms1g visibly more on this machine. */
+#define MAPS_PIECE (128 * 1024)
+
 static bool queued_now; /* under the lock: the report left work for the warmers */
 static void update_pending(fl_maps_t *m);
 
@@ -132,6 +139,15 @@ static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, b
 
 /* --- the queue: in commit order ----------------------------------------- */
 
+/* Warm bytes of the program's that are gone (unmapped, dropped): they stop
+ * counting, and the budget they free may let the pool go on. */
+static void gone(fl_maps_t *m, size_t n) {
+  if (!n) return;
+  FL_ASSERT(atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) >= n);
+  FL_STAT_SUB(warm, n);
+  update_pending(m);
+}
+
 static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
   fl_maps_t *m = &_fl_arena.maps;
   bool lost = false;
@@ -142,7 +158,7 @@ static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
     _fl_verbose("mmap: skipped the unwarmed rest of %p..%p: unmapped or changed before warming",
                 (void *)lo, (void *)hi);
   }
-  if (known_too) _fl_known_cut(lo, hi);
+  if (known_too) gone(m, _fl_known_cut(lo, hi));
 }
 
 static void skip(const char *why, void *addr, size_t len) {
@@ -199,8 +215,13 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
                 addr);
 }
 
-void _fl_maps_unmapped(void *addr, size_t len) {
-  forget((uintptr_t)addr, page_end(addr, len), true);
+void _fl_maps_unmapped(void *addr, size_t len, bool moved) {
+  uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
+  forget(lo, hi, false);
+  size_t warm = _fl_known_cut(lo, hi);
+  /* Moved pages live on where the table does not follow them: they go on
+   * counting (warm may count bytes that are gone, never miss present ones). */
+  if (!moved) gone(&_fl_arena.maps, warm);
 }
 
 void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
@@ -214,8 +235,10 @@ void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
   bool known = _fl_known_over(lo, hi, &all, &any);
   if (known && (any & FL_KNOWN_STACK))
     skip(STACK_SKIP, addr, hi - lo);
-  else if (known)
+  else if (known && !(all & FL_KNOWN_WARM)) /* WARM: populated, nothing dropped since */
     enqueue(lo, hi);
+  else if (known)
+    return;
   else
     skip("made writable, but not seen mapped anonymous and private", addr, hi - lo);
 }
@@ -224,6 +247,7 @@ void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
   if (advice == FL_ADVICE_DISCARD) {
     forget(lo, hi, false);
+    gone(&_fl_arena.maps, _fl_known_unwarm(lo, hi));
   } else if (!ok || advice == FL_ADVICE_FLAGS) {
     _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   } else if (advice == FL_ADVICE_DONTFORK) {
@@ -278,6 +302,8 @@ static size_t pool_first(void) {
 /* The pool needs a warmer: a new region, or pages populated. */
 static bool pool_needs_work(const fl_maps_t *m) {
   if (!m->pool.wanted || m->pool.broken) return false;
+  /* At the budget the pool waits until the program's warm pages are gone. */
+  if (!_fl_warm_fits(MAPS_PIECE)) return false;
   if (!m->pool.base) return true;
   return m->pool.ready < m->pool.size || m->pool.size - m->pool.take < POOL_SERVE_MAX;
 }
@@ -311,7 +337,8 @@ bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
     return false;
   }
   int rc = _fl_prim_move_pages(m->pool.base + m->pool.take, len, addr);
-  if (rc == 0) {
+  bool moved = rc == 0;
+  if (moved) {
     m->pool.take += len;
     FL_STAT_ADD(mmap_pooled, len);
   } else {
@@ -320,13 +347,14 @@ bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err) {
     pool_stop(m, "a move failed");
     rc = _fl_prim_map_fresh_at(addr, len);
     if (rc) {
-      _fl_known_cut(lo, hi);
+      gone(m, _fl_known_cut(lo, hi));
       *err = rc;
       return true;
     }
   }
   if (all & FL_KNOWN_DONTFORK) _fl_prim_dontfork(addr, len);
-  _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
+  /* Moved pages were counted in warm when the pool was populated. */
+  _fl_known_flags(lo, hi, moved ? FL_KNOWN_WARM : 0, FL_KNOWN_FRESH);
   FL_STAT_ADD(mmap_ranges, 1);
   update_pending(m);
   *err = 0;
@@ -355,10 +383,7 @@ static void pool_work(fl_maps_t *m, size_t piece) {
     m->pool.size = size;
     m->pool.take = m->pool.ready = 0;
   }
-  if (!_fl_warm_fits(piece)) {
-    pool_stop(m, "the budget is reached");
-    return;
-  }
+  if (!_fl_warm_fits(piece)) return; /* pool_needs_work says so from now on */
   uint64_t t0 = _fl_prim_now_ns();
   int rc = _fl_prim_populate(m->pool.base + m->pool.ready, piece);
   FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
@@ -393,18 +418,39 @@ size_t _fl_maps_snapshot_release(void) {
   return given;
 }
 
-/* The piece a warmer populates under the lock: small, so that a call
- * waiting for it waits little (some 25 to 50 us). The kernel makes the
- * runtime's own mmap and mprotect wait for it too (populate holds the
- * mm's lock for reading): 256 KiB pieces cost the JVM's start-up with
- * -Xms1g visibly more on this machine. */
-#define MAPS_PIECE (128 * 1024)
-
 static void drop_first(fl_maps_t *m) {
   for (int j = 0; j + 1 < m->nqueue; j++)
     m->queue[j] = m->queue[j + 1];
   m->nqueue--;
   update_pending(m);
+}
+
+/* pre: the lock held. Populate the first n bytes of the queue's first range.
+ * Bytes WARM already (made writable again, say) count once. */
+static void warm_head(fl_maps_t *m, size_t n) {
+  fl_maps_range_t *r = &m->queue[0];
+  size_t fresh = n - _fl_known_warm(r->lo, r->lo + n);
+  int rc = 0;
+  if (fresh) {
+    uint64_t t0 = _fl_prim_now_ns();
+    rc = _fl_prim_populate((void *)r->lo, n);
+    FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
+  }
+  if (rc) {
+    skip(rc == ENOMEM ? "populate failed: no memory" : "populate failed: not writable or gone",
+         (void *)r->lo, r->hi - r->lo);
+    drop_first(m);
+    return;
+  }
+  FL_STAT_ADD(warm, fresh);
+  FL_STAT_ADD(warmed_by_warmers, fresh);
+  FL_STAT_ADD(mmap_warmed, fresh);
+  _fl_known_flags(r->lo, r->lo + n, FL_KNOWN_WARM, 0);
+  r->lo += n;
+  if (r->lo == r->hi) {
+    _fl_verbose("mmap: warmed a range up to %p", (void *)r->hi);
+    drop_first(m);
+  }
 }
 
 /* Warming waits while the program is changing its mappings: the JVM makes
@@ -447,23 +493,7 @@ int _fl_maps_warm_piece(void) {
     pthread_mutex_unlock(&m->lock);
     return FL_MAPS_WORKED;
   }
-  uint64_t t0 = _fl_prim_now_ns();
-  int rc = _fl_prim_populate((void *)r->lo, n);
-  FL_STAT_ADD(warmer_ns, _fl_prim_now_ns() - t0);
-  if (rc == 0) {
-    FL_STAT_ADD(warm, n);
-    FL_STAT_ADD(warmed_by_warmers, n);
-    FL_STAT_ADD(mmap_warmed, n);
-    r->lo += n;
-    if (r->lo == r->hi) {
-      _fl_verbose("mmap: warmed a range up to %p", (void *)r->hi);
-      drop_first(m);
-    }
-  } else {
-    skip(rc == ENOMEM ? "populate failed: no memory" : "populate failed: not writable or gone",
-         (void *)r->lo, r->hi - r->lo);
-    drop_first(m);
-  }
+  warm_head(m, n);
   pthread_mutex_unlock(&m->lock);
   return FL_MAPS_WORKED;
 }

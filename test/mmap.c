@@ -144,6 +144,63 @@ TEST(tracked_ranges_are_warmed) {
   munmap(p, len);
 }
 
+/* |a - b| under 1 MiB: warm also moves by what the test's own mallocs
+ * populate. */
+static bool near(uint64_t a, uint64_t b) {
+  return (a > b ? a - b : b - a) < MiB;
+}
+
+/* What the warmers populated in the program's mappings, or moved there from
+ * the pool, counts in warm until the program unmaps or drops it, and once
+ * only: a range made writable again is not counted twice. */
+TEST(warm_counts_what_is_there) {
+  size_t len = 16 * MiB;
+  uint64_t w0 = stats().warm;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+  CHECK(p != MAP_FAILED);
+  wait_warmers();
+  CHECK(near(stats().warm, w0 + len));
+  CHECK(madvise(p, len / 2, MADV_DONTNEED) == 0);
+  CHECK(near(stats().warm, w0 + len / 2));
+  CHECK(mprotect(p, len, PROT_READ) == 0);
+  CHECK(mprotect(p + len / 2, len / 2, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  CHECK(near(stats().warm, w0 + len / 2)); /* still there: not counted again */
+  CHECK(mprotect(p, len, PROT_READ | PROT_WRITE) == 0);
+  wait_warmers();
+  CHECK(near(stats().warm, w0 + len)); /* the dropped half, warmed again */
+  CHECK(munmap(p, len) == 0);
+  CHECK(near(stats().warm, w0));
+  /* Pages served from the pool: dropped, they stop counting. */
+  size_t piece = 256 * 1024;
+  char *r = mmap(NULL, len, PROT_NONE, ANON | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  CHECK(mprotect(r, piece, PROT_READ | PROT_WRITE) == 0); /* asks for a pool */
+  wait_warmers();
+  fl_stats_t a = stats();
+  CHECK(mprotect(r + piece, piece, PROT_READ | PROT_WRITE) == 0);
+  fl_stats_t b = stats();
+  CHECK(b.mmap_pooled == a.mmap_pooled + piece && b.warm == a.warm);
+  CHECK(madvise(r + piece, piece, MADV_DONTNEED) == 0);
+  CHECK(stats().warm == b.warm - piece);
+  CHECK(munmap(r, len) == 0);
+  CHECK(stats().warm == b.warm - 2 * piece); /* and the first commit, warmed */
+}
+
+/* A program that maps, uses and unmaps ranges over and over, as a runtime's
+ * collector does, gets each one warmed, however small the budget: what it
+ * unmapped no longer counts. */
+TEST(budget_given_back) {
+  size_t len = 16 * MiB;
+  for (int i = 0; i < 8; i++) {
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    CHECK(p != MAP_FAILED);
+    wait_warmers();
+    CHECK(resident(p, len) == len / page);
+    munmap(p, len);
+  }
+}
+
 TEST(others_never_touched) {
   fl_stats_t before = stats();
   size_t len = 16 * MiB;
@@ -691,6 +748,10 @@ int main(int argc, char **argv) {
     RUN(prefault_shared_with_mappings);
     return test_report("mmap-share");
   }
+  if (strcmp(mode, "budget") == 0) {
+    RUN(budget_given_back);
+    return test_report("mmap-budget");
+  }
   if (strcmp(mode, "rule") == 0) {
     RUN(the_rule);
     return test_report("mmap-rule");
@@ -714,6 +775,7 @@ int main(int argc, char **argv) {
     return test_report("mmap");
   }
   RUN(tracked_ranges_are_warmed);
+  RUN(warm_counts_what_is_there);
   RUN(others_never_touched);
   RUN(stacks_not_warmed);
   RUN(remapped_under_the_warmers);
