@@ -31,9 +31,9 @@ const uint32_t _fl_class_size[FL_CLASSES] = {0,      16,     32,     48,     64,
  * multiples of 32). The unit tests check every size against the arithmetic. */
 #define TOP_BIT(x) (63 - __builtin_clzll(x))
 #define CLASS_AT(i)                                                                                \
-  ((i) <= 8 ? ((i) > 0 ? (i) : 1)                                                                  \
-            : 9 + (TOP_BIT(16ull * (i)-1) - 7) * 4 +                                               \
-                  (((16ull * (i)-1) >> (TOP_BIT(16ull * (i)-1) - 2)) & 3))
+  ((uint8_t)((i) <= 8 ? ((i) > 0 ? (i) : 1)                                                        \
+                      : 9 + (TOP_BIT(16ull * (i)-1) - 7) * 4 +                                     \
+                            (((16ull * (i)-1) >> (TOP_BIT(16ull * (i)-1) - 2)) & 3)))
 #define CLASSES4(i) CLASS_AT(i), CLASS_AT((i) + 1), CLASS_AT((i) + 2), CLASS_AT((i) + 3)
 #define CLASSES16(i) CLASSES4(i), CLASSES4((i) + 4), CLASSES4((i) + 8), CLASSES4((i) + 12)
 #define CLASSES64(i) CLASSES16(i), CLASSES16((i) + 16), CLASSES16((i) + 32), CLASSES16((i) + 48)
