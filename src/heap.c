@@ -25,15 +25,22 @@ const uint32_t _fl_class_size[FL_CLASSES] = {0,      16,     32,     48,     64,
                                              112,    128,    C4(7),  C4(8),  C4(9), C4(10), C4(11),
                                              C4(12), C4(13), C4(14), C4(15), C4(16)};
 
-/* The class of each size up to 1 KiB, in 16-byte steps: _fl_class_of_small[(size + 15) >> 4].
- * Filled from _fl_class_size, checked by the unit tests against the arithmetic. */
-const uint8_t _fl_class_of_small[65] = {
-    1,  1,  2,  3,  4,  5,  6,  7,  8,                              /* 0..128: 16-byte steps */
-    9,  9,  10, 10, 11, 11, 12, 12,                                 /* ..256: 32-byte steps */
-    13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, /* ..512 */
-    17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, /* ..768 */
-    19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, /* ..1024 */
-};
+/* The class of each size up to FL_CLASS_TABLE_MAX, in 16-byte steps:
+ * _fl_class_of_small[(size + 15) >> 4], entry i being the class of size 16 * i
+ * by the arithmetic of _fl_size_class (class boundaries above 128 B are
+ * multiples of 32). The unit tests check every size against the arithmetic. */
+#define TOP_BIT(x) (63 - __builtin_clzll(x))
+#define CLASS_AT(i)                                                                                \
+  ((uint8_t)((i) <= 8 ? ((i) > 0 ? (i) : 1)                                                        \
+                      : 9 + (TOP_BIT(16ull * (i)-1) - 7) * 4 +                                     \
+                            (((16ull * (i)-1) >> (TOP_BIT(16ull * (i)-1) - 2)) & 3)))
+#define CLASSES4(i) CLASS_AT(i), CLASS_AT((i) + 1), CLASS_AT((i) + 2), CLASS_AT((i) + 3)
+#define CLASSES16(i) CLASSES4(i), CLASSES4((i) + 4), CLASSES4((i) + 8), CLASSES4((i) + 12)
+#define CLASSES64(i) CLASSES16(i), CLASSES16((i) + 16), CLASSES16((i) + 32), CLASSES16((i) + 48)
+#define CLASSES256(i) CLASSES64(i), CLASSES64((i) + 64), CLASSES64((i) + 128), CLASSES64((i) + 192)
+_Static_assert(FL_CLASS_TABLE_MAX == 16 * 1024, "the table below has 16 KiB / 16 + 1 entries");
+const uint8_t _fl_class_of_small[FL_CLASS_TABLE_MAX / 16 + 1] = {
+    CLASSES256(0), CLASSES256(256), CLASSES256(512), CLASSES256(768), CLASS_AT(1024)};
 
 static pthread_key_t heap_key;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
