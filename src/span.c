@@ -267,7 +267,10 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
 
   /* Populate outside the lock, in one call (a large span up to warm_n):
    * other threads keep allocating meanwhile. */
-  if (populate && !(flags & FL_SPAN_WARM)) _fl_populate_skip(first + warm_n, slices - warm_n);
+  /* What is not made warm here stays for the warmers (secure builds: is
+   * taken from them, see _fl_populate_skip); a lease is the warmers'. */
+  if (mode != POPULATE_NONE && !(flags & FL_SPAN_WARM))
+    _fl_populate_skip(populate ? first + warm_n : first, populate ? slices - warm_n : slices);
   if (pop > warm_n) pop = warm_n;
   size_t now_n = warm_n;
 #ifndef FL_SECURE
