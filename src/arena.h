@@ -282,7 +282,8 @@ FL_INTERNAL void _fl_warm_range(size_t first, size_t n);
 /* The same for part of a block the program is filling now: the warmers
  * populate it while the caller fills the rest, and the caller populates
  * what they have not reached when it gets there (_fl_warm_fresh). Nothing
- * in a fork child or with warming off. */
+ * in a fork child, with warming off, or while the warmers have work
+ * pending. */
 FL_INTERNAL void _fl_warm_beside(size_t first, size_t n);
 /* Have the warmers populate another allocator's memory [addr, addr+size)
  * before their next chunk, within the budget; pieces that fail are skipped.
