@@ -30,6 +30,9 @@ static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
 /* Below this growth a heap's size-class spans fault in as they are used,
  * even after a prefault. */
 #define SMALL_HEAP (16 * FL_MiB)
+/* Without a prefault, size-class spans are warmed only while this much is
+ * in use: span_alloc. */
+#define SMALL_WARM_IN_USE (96 * FL_MiB)
 
 static size_t bin_of(size_t slices) {
   return slices < BINS ? slices : 0;
@@ -195,16 +198,23 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * pages beyond fault in as the program touches them, or a warmer that
    * comes by populates them. */
   size_t warm_n = kind == FL_SPAN_LARGE ? _fl_populate_slices(slices) : slices;
-  /* A size-class span is populated whole only when the program asked for
-   * warm memory and the heap has grown past SMALL_HEAP. Otherwise faultless
-   * acts as a plain allocator for small blocks: their pages fault as they
-   * are carved, so that RSS is what the program touches. A span whose
-   * blocks are partly used holds pages nobody touched, and populated whole
-   * they counted in RSS: two threads freeing each other's blocks left their
-   * spans a third unused, and the heap's RSS was 1.5x its live bytes
-   * against 1.0x when faulted in (TUNING.md). Each class's first span
-   * populated whole would cost ~3 MiB per thread heap over every class. */
-  bool small_may = mode == POPULATE_AUTO && prefault_asked() && _fl_warming_on();
+  /* A size-class span is populated whole, and counts as growth, only when
+   * the program asked for warm memory or holds SMALL_WARM_IN_USE, and from
+   * SMALL_HEAP of growth on. Otherwise faultless acts as a plain allocator
+   * for small blocks: their pages fault as they are carved, so that RSS is
+   * what the program touches. A span whose blocks are partly used holds
+   * pages nobody touched, and populated whole they counted in RSS: two
+   * threads freeing each other's blocks left their spans a third unused,
+   * and the heap's RSS was 1.5x its live bytes against 1.0x when faulted in
+   * (TUNING.md). A heap that large gains speed from warming (its pages
+   * would fault one by one) and has the room: warm-ahead keeps a quarter of
+   * its recent growth, within the 1.3x of the footprint target. Each
+   * class's first span populated whole would cost ~3 MiB per thread heap
+   * over every class. */
+  bool small_may =
+      mode == POPULATE_AUTO && _fl_warming_on() &&
+      (prefault_asked() ||
+       atomic_load_explicit(&_fl_counters.in_use, memory_order_relaxed) >= SMALL_WARM_IN_USE);
   /* What counts as growth: a realloc's new block replaces one it frees
    * right after, so the heap grows by the difference at most (its columns
    * doubling in turn to 64 MiB had warm-ahead keep 65 MiB warm that nothing
