@@ -8,12 +8,15 @@
 
 /* --- Fast paths --------------------------------------------------------- */
 
-static void *alloc_large(size_t size, size_t align, bool zero) {
+/* rest: non-NULL for a block that replaces one realloc frees next
+ * (_fl_span_alloc_moved). */
+static void *alloc_large(size_t size, size_t align, bool zero, fl_span_rest_t *rest) {
   if (size > FL_MAX_ALLOC) return NULL;
   if (!_fl_ensure_init()) return _fl_outside_alloc(size, align);
   size_t slices = _fl_align_up(size + FL_GUARD, FL_SLICE) >> FL_SLICE_SHIFT;
   bool fresh = false;
-  fl_span_t *s = _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
+  fl_span_t *s = rest ? _fl_span_alloc_moved(slices, align, &fresh, rest)
+                      : _fl_span_alloc(slices, align, FL_SPAN_LARGE, &fresh);
   if (!s) {
     void *p = _fl_outside_alloc(size, align);
     return p; /* fresh OS memory reads as zero */
@@ -50,7 +53,7 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
       return p;
     }
   }
-  void *p = alloc_large(size, align < FL_ALIGN ? FL_ALIGN : align, zero);
+  void *p = alloc_large(size, align < FL_ALIGN ? FL_ALIGN : align, zero, NULL);
   if (!p) errno = ENOMEM;
   return p;
 }
@@ -162,9 +165,19 @@ void *fl_realloc(void *p, size_t size) {
    * most half of it. */
   if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
 move:;
-  void *q = _fl_alloc_aligned(size, FL_ALIGN, false);
-  if (!q) return NULL;
+  fl_span_rest_t rest = {0, 0};
+  void *q = size > FL_SMALL_MAX ? alloc_large(size, FL_ALIGN, false, &rest)
+                                : _fl_alloc_aligned(size, FL_ALIGN, false);
+  if (!q) {
+    errno = ENOMEM;
+    return NULL;
+  }
   memcpy(q, p, size < usable ? size : usable);
+  if (_fl_span_warm_rest(&rest) != 0) {
+    fl_free(q);
+    errno = ENOMEM;
+    return NULL;
+  }
   fl_free(p);
   return q;
 }

@@ -289,6 +289,12 @@ FL_INTERNAL size_t _fl_prefault_default(void);
 /* Have the warmers populate slices [first, first+n), in address order, at
  * idle priority, within the budget, whoever owns them meanwhile. */
 FL_INTERNAL void _fl_warm_range(size_t first, size_t n);
+/* The same for part of a block the program is filling now: the warmers
+ * populate it while the caller fills the rest, and the caller populates
+ * what they have not reached when it gets there (_fl_warm_fresh). Nothing
+ * in a fork child, with warming off, or while the warmers have work
+ * pending. */
+FL_INTERNAL void _fl_warm_beside(size_t first, size_t n);
 /* Have the warmers populate another allocator's memory [addr, addr+size)
  * before their next chunk, within the budget; pieces that fail are skipped.
  * fl_prefault_wait waits for it too. 0, or EBUSY when too many are queued. */

@@ -19,16 +19,20 @@ typedef struct fl_free_spans_s {
   pthread_mutex_t lock;     /* the bins, every descriptor's kind, the frontier */
   fl_span_t *bins[BINS];    /* free spans by length, most recently freed first */
   uint64_t last_release_ms; /* RELEASE: when idle spans were last given back */
-  /* Bytes of fresh memory taken at the frontier that allocations made warm
-   * (all of a size-class span, a large span's populated part): the heap's
-   * growth as warming ahead measures it. */
+  /* Bytes of fresh memory taken at the frontier for large spans (the part
+   * made warm; not a block realloc moves) and, after a prefault, for
+   * size-class spans: the heap's growth as warming ahead measures it. */
   uint64_t grown;
 } fl_free_spans_t;
 
 static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Below this growth a heap's size-class spans fault in as they are used. */
+/* Below this growth a heap's size-class spans fault in as they are used,
+ * even after a prefault. */
 #define SMALL_HEAP (16 * FL_MiB)
+/* Without a prefault, size-class spans are warmed only while this much is
+ * in use: span_alloc. */
+#define SMALL_WARM_IN_USE (96 * FL_MiB)
 
 static size_t bin_of(size_t slices) {
   return slices < BINS ? slices : 0;
@@ -89,6 +93,19 @@ static uint64_t now_ms(void) {
   return _fl_prim_now_ns() / 1000000u;
 }
 
+/* The free span that ends where slice `first` starts, or NULL. Interior
+ * descriptors may be stale: trust only a FREE span that ends exactly there.
+ * pre: span lock held. */
+static fl_span_t *free_before(size_t first) {
+  fl_span_t *spans = _fl_arena.spans;
+  if (first == 0) return NULL;
+  fl_span_t *p = &spans[first - 1];
+  if (p->kind != FL_SPAN_FREE && p->kind != FL_SPAN_INTERIOR) return NULL;
+  size_t pfirst = p->kind == FL_SPAN_INTERIOR ? first - 1 - p->slices : first - 1;
+  fl_span_t *prev = &spans[pfirst];
+  return prev->kind == FL_SPAN_FREE && pfirst + prev->slices == first ? prev : NULL;
+}
+
 /* Make [first, first+n) a free span with `flags`, merged with free
  * neighbours. pre: span lock held. */
 static void free_range(size_t first, size_t n, uint8_t flags) {
@@ -104,21 +121,13 @@ static void free_range(size_t first, size_t n, uint8_t flags) {
     n += next->slices;
     next->kind = FL_SPAN_NONE;
   }
-  if (first > 0) {
-    fl_span_t *p = &spans[first - 1];
-    size_t pfirst = p->kind == FL_SPAN_INTERIOR ? first - 1 - p->slices : first - 1;
-    /* Interior descriptors may be stale: trust only a FREE span that ends
-     * exactly here. */
-    if (p->kind == FL_SPAN_FREE || p->kind == FL_SPAN_INTERIOR) {
-      fl_span_t *prev = &spans[pfirst];
-      if (prev->kind == FL_SPAN_FREE && pfirst + prev->slices == first) {
-        bin_remove(prev);
-        flags &= prev->flags;
-        n += prev->slices;
-        spans[first].kind = FL_SPAN_NONE;
-        first = pfirst;
-      }
-    }
+  fl_span_t *prev = free_before(first);
+  if (prev) {
+    bin_remove(prev);
+    flags &= prev->flags;
+    n += prev->slices;
+    spans[first].kind = FL_SPAN_NONE;
+    first = _fl_span_index(prev);
   }
   fl_span_t *s = &spans[first];
   s->kind = FL_SPAN_FREE;
@@ -165,22 +174,55 @@ static fl_span_t *find_free(size_t slices, size_t align) {
 }
 
 /* mode: POPULATE_NONE leaves fresh memory as it is (the warmers reach it in
- * their own time); otherwise as _fl_span_alloc says. */
-enum { POPULATE_AUTO, POPULATE_NONE };
+ * their own time); POPULATE_MOVED populates as POPULATE_AUTO but counts no
+ * growth; otherwise as _fl_span_alloc says. */
+enum { POPULATE_AUTO, POPULATE_NONE, POPULATE_MOVED };
 
-static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode, bool *fresh) {
+/* Whether the program asked for warm memory: a prefault (PREFAULT,
+ * fl_prefault, Lambda's default) raised the warmers' target. */
+static bool prefault_asked(void) {
+  return atomic_load_explicit(&_fl_arena.warm.prefault_until, memory_order_relaxed) > 0;
+}
+
+/* rest (POPULATE_MOVED): what of the span is left to the warmers and to
+ * _fl_span_warm_rest; {0, 0} when nothing is. */
+static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode, bool *fresh,
+                             fl_span_rest_t *rest) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base || slices == 0 || slices > a->nslices) return NULL;
   if (align < FL_SLICE) align = FL_SLICE;
-  size_t first, crossed = 0;
+  size_t first, crossed = 0, pop = 0; /* pop: populate from first + pop */
   uint64_t grown = 0;
   uint8_t flags;
-  bool small_heap;
   /* A large span is made warm up to a limit (_fl_populate_slices); its
    * pages beyond fault in as the program touches them, or a warmer that
    * comes by populates them. */
   size_t warm_n = kind == FL_SPAN_LARGE ? _fl_populate_slices(slices) : slices;
+  /* A size-class span is populated whole, and counts as growth, only when
+   * the program asked for warm memory or holds SMALL_WARM_IN_USE, and from
+   * SMALL_HEAP of growth on. Otherwise faultless acts as a plain allocator
+   * for small blocks: their pages fault as they are carved, so that RSS is
+   * what the program touches. A span whose blocks are partly used holds
+   * pages nobody touched, and populated whole they counted in RSS: two
+   * threads freeing each other's blocks left their spans a third unused,
+   * and the heap's RSS was 1.5x its live bytes against 1.0x when faulted in
+   * (TUNING.md). A heap that large gains speed from warming (its pages
+   * would fault one by one) and has the room: warm-ahead keeps a quarter of
+   * its recent growth, within the 1.3x of the footprint target. Each
+   * class's first span populated whole would cost ~3 MiB per thread heap
+   * over every class. */
+  bool small_may =
+      mode == POPULATE_AUTO && _fl_warming_on() &&
+      (prefault_asked() ||
+       atomic_load_explicit(&_fl_counters.in_use, memory_order_relaxed) >= SMALL_WARM_IN_USE);
+  /* What counts as growth: a realloc's new block replaces one it frees
+   * right after, so the heap grows by the difference at most (its columns
+   * doubling in turn to 64 MiB had warm-ahead keep 65 MiB warm that nothing
+   * reached); size-class spans count only when they may be populated. */
+  bool counts = kind == FL_SPAN_LARGE ? mode != POPULATE_MOVED : small_may;
   pthread_mutex_lock(&free_spans.lock);
+  bool populate =
+      kind == FL_SPAN_LARGE ? mode != POPULATE_NONE : small_may && free_spans.grown >= SMALL_HEAP;
   fl_span_t *s = find_free(slices, align);
   if (s) {
     flags = s->flags;
@@ -188,16 +230,37 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
     first = carve(s, slices, align);
   } else {
     size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-    first = aligned_slice(f, align);
+    /* A block realloc moves starts in the warm free span that ends at the
+     * frontier, if there is one (too short, or find_free would have found
+     * it), and takes only the rest from fresh memory: warm slices below the
+     * frontier are not stranded for want of a few more. Two rounds of
+     * realloc'd columns: the second, shifted by one slice a thread start had
+     * taken, no longer fitted in what the first had freed, and its last
+     * 64 MiB went above the frontier, 64 MiB more RSS. A free span not known
+     * warm costs no RSS where it is. (Only for moves: other allocations keep
+     * their layout, which the snapshot tests' chunk states rely on.) */
+    fl_span_t *tail = mode == POPULATE_MOVED ? free_before(f) : NULL;
+    size_t tfirst = tail ? _fl_span_index(tail) : f, tstart = aligned_slice(tfirst, align);
+    if (tail && (tstart >= f || !(tail->flags & FL_SPAN_WARM))) tail = NULL;
+    first = tail ? tstart : aligned_slice(f, align);
     if (first + slices > a->nslices) {
       pthread_mutex_unlock(&free_spans.lock);
       return NULL;
     }
-    frontier_raise(first + slices);
-    if (first > f) free_range(f, first - f, FL_SPAN_FRESH);
+    FL_ASSERT(first + slices > f); /* else find_free would have found the tail */
     flags = FL_SPAN_FRESH;
+    if (tail) {
+      flags = 0; /* part warm (populated from f on), part fresh */
+      pop = f - first;
+      bin_remove(tail);
+      tail->kind = FL_SPAN_NONE;
+    }
+    frontier_raise(first + slices);
+    if (tail && first > tfirst) free_range(tfirst, first - tfirst, FL_SPAN_WARM);
+    if (!tail && first > f) free_range(f, first - f, FL_SPAN_FRESH);
     if ((first + slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK) crossed = first + slices;
-    free_spans.grown += (uint64_t)warm_n << FL_SLICE_SHIFT;
+    if (counts && first + warm_n > f)
+      free_spans.grown += (uint64_t)(first + warm_n - f) << FL_SLICE_SHIFT;
     grown = free_spans.grown;
   }
   FL_ASSERT(first + slices <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
@@ -208,22 +271,39 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   s->next = s->prev = NULL;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
-  small_heap = free_spans.grown < SMALL_HEAP;
   pthread_mutex_unlock(&free_spans.lock);
   /* A lease is warmed as a range by its taker, not ahead of the heap. */
-  if (crossed && mode == POPULATE_AUTO) _fl_warm_ahead(crossed, grown);
+  if (crossed && mode != POPULATE_NONE) _fl_warm_ahead(crossed, grown);
 
-  /* Populate outside the lock: other threads keep allocating meanwhile. */
-  /* A large span is populated in one call, up to warm_n. A size-class span
-   * is populated only while warming is on and the heap has grown past
-   * SMALL_HEAP: otherwise faultless acts as a plain allocator for small
-   * blocks, whose pages fault as they are carved, so that a small heap's
-   * RSS is what it touches (each size class's first span would otherwise
-   * be populated whole, ~3 MiB per thread heap over every class). */
-  bool populate =
-      mode == POPULATE_AUTO && (kind == FL_SPAN_LARGE || (!small_heap && _fl_warming_on()));
-  if (populate && !(flags & FL_SPAN_WARM)) _fl_populate_skip(first + warm_n, slices - warm_n);
-  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first, warm_n) != 0) {
+  /* Populate outside the lock, in one call (a large span up to warm_n):
+   * other threads keep allocating meanwhile. */
+  /* What is not made warm here stays for the warmers (secure builds: is
+   * taken from them, see _fl_populate_skip); a lease is the warmers'. */
+  if (mode != POPULATE_NONE && !(flags & FL_SPAN_WARM))
+    _fl_populate_skip(populate ? first + warm_n : first, populate ? slices - warm_n : slices);
+  if (pop > warm_n) pop = warm_n;
+  size_t now_n = warm_n;
+#ifndef FL_SECURE
+  /* A block realloc moves: its old bytes are copied into the first half,
+   * which is populated here, while the warmers populate the second half
+   * beside the copy; _fl_span_warm_rest populates what they did not reach.
+   * This is what warm-ahead gave a growing realloc'd buffer, without
+   * warming beyond the block. (Secure builds: a warmer would stop at the
+   * span's guard page.) */
+  if (mode == POPULATE_MOVED && populate && !(flags & FL_SPAN_WARM) &&
+      warm_n - pop >= 2 * FL_SLICES_PER_CHUNK) {
+    size_t mid = _fl_align_up(first + pop + (warm_n - pop) / 2, FL_SLICES_PER_CHUNK) - first;
+    if (mid < warm_n) {
+      now_n = mid;
+      rest->first = first + mid;
+      rest->n = warm_n - mid;
+#ifndef EXP_NOBESIDE
+      _fl_warm_beside(rest->first, rest->n);
+#endif
+    }
+  }
+#endif
+  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first + pop, now_n - pop) != 0) {
     pthread_mutex_lock(&free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
     free_range(first, slices, flags);
@@ -239,11 +319,22 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
 }
 
 fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh) {
-  return span_alloc(slices, align, kind, POPULATE_AUTO, fresh);
+  fl_span_rest_t rest = {0, 0};
+  return span_alloc(slices, align, kind, POPULATE_AUTO, fresh, &rest);
+}
+
+fl_span_t *_fl_span_alloc_moved(size_t slices, size_t align, bool *fresh, fl_span_rest_t *rest) {
+  rest->first = rest->n = 0;
+  return span_alloc(slices, align, FL_SPAN_LARGE, POPULATE_MOVED, fresh, rest);
+}
+
+int _fl_span_warm_rest(const fl_span_rest_t *rest) {
+  return rest->n ? _fl_warm_fresh(rest->first, rest->n) : 0;
 }
 
 fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh) {
-  return span_alloc(slices, align, FL_SPAN_LARGE, POPULATE_NONE, fresh);
+  fl_span_rest_t rest = {0, 0};
+  return span_alloc(slices, align, FL_SPAN_LARGE, POPULATE_NONE, fresh, &rest);
 }
 
 void _fl_span_free(fl_span_t *s) {

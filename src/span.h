@@ -68,6 +68,19 @@ static inline void *_fl_span_start(const fl_span_t *s) {
  * warm, typed `kind`. NULL when the reservation has no room. *fresh tells
  * whether the memory is known to read as zero. */
 FL_INTERNAL fl_span_t *_fl_span_alloc(size_t slices, size_t align, uint8_t kind, bool *fresh);
+/* Slices of a span left to the warmers for a while: [first, first+n). */
+typedef struct fl_span_rest_s {
+  size_t first, n;
+} fl_span_rest_t;
+/* A large span for a block realloc moves: as _fl_span_alloc, but not counted
+ * as the heap's growth for warming ahead (the old block is freed next), and
+ * from fresh memory only its first half is populated in the call: the
+ * warmers populate *rest while the caller copies the block, and
+ * _fl_span_warm_rest then populates what they have not reached (0, or an
+ * errno: ENOMEM, and the caller frees the span). */
+FL_INTERNAL fl_span_t *_fl_span_alloc_moved(size_t slices, size_t align, bool *fresh,
+                                            fl_span_rest_t *rest);
+FL_INTERNAL int _fl_span_warm_rest(const fl_span_rest_t *rest);
 /* A large span whose fresh memory is left as it is, for an adapter that
  * hands it over at once and lets the warmers populate it (_fl_warm_range). */
 FL_INTERNAL fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh);

@@ -440,6 +440,17 @@ void _fl_warm_range(size_t first, size_t n) {
               (n << FL_SLICE_SHIFT) >> 20, warmers);
 }
 
+void _fl_warm_beside(size_t first, size_t n) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || n == 0 || a->warm.forked || !_fl_warming_on()) return;
+  /* Only to idle warmers: raising the target over work still pending would
+   * carry their cursor across every chunk in between, size-class spans
+   * left to fault in among them. Busy, they leave the range to the caller. */
+  if (atomic_load(&a->warm.cursor) < atomic_load(&a->warm.target)) return;
+  raise_target(first / FL_SLICES_PER_CHUNK,
+               (first + n + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK);
+}
+
 void _fl_warmers_wake(void) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base || a->warm.max <= 0 || a->warm.forked) return;

@@ -110,6 +110,77 @@ TEST(fresh_calloc_writes_nothing) {
   CHECK(grown <= 16 * MiB + SLACK);
 }
 
+/* 48 MiB of 16 KiB blocks of which the program writes the first byte: the
+ * heap grows past 16 MiB, yet with no prefault asked for, its size-class
+ * spans fault in as they are used, so RSS follows the pages written (one
+ * in four) rather than the spans (they used to be populated whole past
+ * 16 MiB). Before any prefault in this process. */
+#define SPARSE_BLOCKS (48 * MiB / (16 * 1024))
+static char *sparse[SPARSE_BLOCKS];
+TEST(small_blocks_fault_in_as_touched) {
+  size_t r0 = test_rss();
+  fl_stats_t s0 = stats();
+  for (size_t i = 0; i < SPARSE_BLOCKS; i++) {
+    sparse[i] = fl_malloc(16 * 1024);
+    if (sparse[i]) sparse[i][0] = 1;
+  }
+  CHECK(sparse[SPARSE_BLOCKS - 1] != NULL);
+  fl_prefault_wait(5000);
+  size_t grown = test_rss() - r0;
+  fl_stats_t s1 = stats();
+  printf("footprint: 48 MiB of 16 KiB blocks, first byte written: RSS +%zu MiB (populated %llu "
+         "MiB in the calls, %llu by warmers)\n",
+         grown >> 20, (unsigned long long)(s1.populated_inline - s0.populated_inline) >> 20,
+         (unsigned long long)(s1.warmed_by_warmers - s0.warmed_by_warmers) >> 20);
+  if (!RSS_CHECKS) {
+    SKIP("footprint", "sparse small blocks RSS bound: ThreadSanitizer's shadow");
+    return;
+  }
+#ifdef FL_DEBUG
+  SKIP("footprint", "sparse small blocks RSS bound: debug builds fill every block as it is carved");
+  return;
+#endif
+  /* ASan's shadow: a page of it for every two blocks written. */
+  CHECK(grown <= 16 * MiB + (SLACK ? SLACK + 8 * MiB : 0));
+}
+
+/* Four buffers doubled in turn by realloc from 256 KiB to 32 MiB, the
+ * appended bytes written (Arrow's builders). A move populates the new
+ * block's first half in the call and has the warmers populate the second
+ * half beside the copy: the bytes must all arrive, and what is warm stays
+ * within the buffers and the holes their moves left (at most their size
+ * again). Last: it runs after the prefaults, on the warm arena they left. */
+#define COLUMNS 4
+static char *column[COLUMNS];
+TEST(realloc_growth_not_warmed_ahead) {
+  size_t r0 = test_rss();
+  fl_stats_t s0 = stats();
+  size_t len = 0;
+  for (size_t size = 256 * 1024; size <= 32 * MiB; size *= 2) {
+    for (int c = 0; c < COLUMNS; c++) {
+      char *p = fl_realloc(column[c], size);
+      CHECK(p != NULL);
+      if (!p) return;
+      column[c] = p;
+      memset(p + len, 'a' + c, size - len);
+    }
+    len = size;
+  }
+  fl_prefault_wait(5000);
+  fl_stats_t s1 = stats();
+  size_t grown = test_rss() - r0;
+  uint64_t warm = s1.warm - s0.warm, in_use = s1.in_use - s0.in_use;
+  printf("footprint: 4 columns doubled by realloc to 32 MiB: in use +%llu MiB, warm +%llu MiB, "
+         "RSS +%zu MiB\n",
+         (unsigned long long)in_use >> 20, (unsigned long long)warm >> 20, grown >> 20);
+  CHECK(in_use >= 4 * 32 * MiB);
+  /* The columns, the holes their last moves left (at most their size
+   * again), less than a chunk at the edges. */
+  CHECK(warm <= 2 * in_use + 4 * MiB);
+  for (int c = 0; c < COLUMNS; c++)
+    CHECK(column[c][32 * MiB - 1] == 'a' + c && column[c][0] == 'a' + c);
+}
+
 /* POPULATE raised: a 32 MiB block comes warm (populated in the call, or by
  * warmers its growth set going). */
 TEST(populate_option_honoured) {
@@ -180,13 +251,19 @@ TEST(warmers_pass_a_partial_block) {
 
 int main(void) {
   RUN(small_heap_gets_little_ahead);
+  RUN(small_blocks_fault_in_as_touched);
   RUN(big_block_populated_in_part);
   RUN(fresh_calloc_writes_nothing);
   RUN(populate_option_honoured);
   RUN(prefault_still_warms);
   RUN(warmers_pass_a_partial_block);
+  RUN(realloc_growth_not_warmed_ahead);
   for (size_t i = 0; i < SMALL_BLOCKS; i++)
     fl_free(small[i]);
+  for (size_t i = 0; i < SPARSE_BLOCKS; i++)
+    fl_free(sparse[i]);
+  for (int c = 0; c < COLUMNS; c++)
+    fl_free(column[c]);
   fl_free(big);
   fl_free(zeroed);
   fl_free(populated);
