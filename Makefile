@@ -70,7 +70,7 @@ SO_LDLIBS := $(LDLIBS) -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:lib
 # By layer, bottom up (src/README.md).
 CORE_SRC := src/prim/linux.c src/assert.c src/parse.c src/options.c src/stats.c src/budget.c \
             src/arena.c src/populate.c src/huge.c src/warm.c src/maps.c src/mapknown.c \
-            src/span.c src/outside.c src/snapshot.c src/heap.c \
+            src/span.c src/spanrelease.c src/outside.c src/snapshot.c src/heap.c \
             src/alloc.c src/control.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c src/mapcalls.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))
@@ -82,7 +82,7 @@ OVERRIDE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(OVERRIDE_SRC))
 CORE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(CORE_SRC))
 OVERRIDE_SO_OBJ := $(patsubst %.c,$(B)/obj-so/%.o,$(OVERRIDE_SRC))
 HDRS := include/faultless.h src/internal.h src/parse.h src/prim/prim.h src/prim/glibc.h \
-        src/config.h src/arena.h src/span.h src/heap.h src/api.h src/pages.h
+        src/config.h src/arena.h src/span.h src/spanfree.h src/heap.h src/api.h src/pages.h
 
 LIB_SO := $(B)/libfaultless.so
 # The ABI version in the soname (libfaultless.so.0). Raise it when a change

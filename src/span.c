@@ -8,24 +8,11 @@
  * descriptor holds its kind and length, its others are INTERIOR; free spans
  * never touch (they coalesce) and each sits in the bin of its length; the
  * frontier only moves up. */
-#include "span.h"
+#include "spanfree.h"
 
 #include <string.h>
 
-#define BINS (FL_SLICES_PER_CHUNK + 1) /* 1..32 exact; bin 0: longer spans */
-
-/* The span layer's state. */
-typedef struct fl_free_spans_s {
-  pthread_mutex_t lock;     /* the bins, every descriptor's kind, the frontier */
-  fl_span_t *bins[BINS];    /* free spans by length, most recently freed first */
-  uint64_t last_release_ms; /* RELEASE: when idle spans were last given back */
-  /* Bytes of fresh memory taken at the frontier for large spans (the part
-   * made warm; not a block realloc moves) and, after a prefault, for
-   * size-class spans: the heap's growth as warming ahead measures it. */
-  uint64_t grown;
-} fl_free_spans_t;
-
-static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
+fl_free_spans_t _fl_free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Below this growth a heap's size-class spans fault in as they are used,
  * even after a prefault. */
@@ -34,13 +21,9 @@ static fl_free_spans_t free_spans = {.lock = PTHREAD_MUTEX_INITIALIZER};
  * in use: span_alloc. */
 #define SMALL_WARM_IN_USE (96 * FL_MiB)
 
-static size_t bin_of(size_t slices) {
-  return slices < BINS ? slices : 0;
-}
-
 static void bin_push(fl_span_t *s) {
   FL_ASSERT(s->kind == FL_SPAN_FREE && s->slices > 0);
-  fl_span_t **head = &free_spans.bins[bin_of(s->slices)];
+  fl_span_t **head = &_fl_free_spans.bins[_fl_span_bin_of(s->slices)];
   s->prev = NULL;
   s->next = *head;
   if (*head) (*head)->prev = s;
@@ -49,12 +32,12 @@ static void bin_push(fl_span_t *s) {
 
 static void bin_remove(fl_span_t *s) {
   FL_ASSERT(s->kind == FL_SPAN_FREE);
-  FL_ASSERT(s->prev ? s->prev->next == s : free_spans.bins[bin_of(s->slices)] == s);
+  FL_ASSERT(s->prev ? s->prev->next == s : _fl_free_spans.bins[_fl_span_bin_of(s->slices)] == s);
   FL_ASSERT(!s->next || s->next->prev == s);
   if (s->prev)
     s->prev->next = s->next;
   else
-    free_spans.bins[bin_of(s->slices)] = s->next;
+    _fl_free_spans.bins[_fl_span_bin_of(s->slices)] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
 }
@@ -87,10 +70,6 @@ static void frontier_raise(size_t f) {
   fl_arena_t *a = &_fl_arena;
   FL_ASSERT(f > atomic_load_explicit(&a->frontier, memory_order_relaxed) && f <= a->nslices);
   atomic_store_explicit(&a->frontier, f, memory_order_relaxed);
-}
-
-static uint64_t now_ms(void) {
-  return _fl_prim_now_ns() / 1000000u;
 }
 
 /* The free span that ends where slice `first` starts, or NULL. Interior
@@ -133,7 +112,7 @@ static void free_range(size_t first, size_t n, uint8_t flags) {
   s->kind = FL_SPAN_FREE;
   s->flags = flags;
   s->slices = (uint32_t)n;
-  s->freed_ms = a->base && _fl_option(FL_OPT_RELEASE) != FL_AUTO ? now_ms() : 0;
+  s->freed_ms = a->base && _fl_option(FL_OPT_RELEASE) != FL_AUTO ? _fl_span_now_ms() : 0;
   mark_last(s);
   bin_push(s);
 }
@@ -165,10 +144,10 @@ static bool fits(fl_span_t *s, size_t slices, size_t align) {
 
 /* pre: span lock held. A free span that can hold `slices` aligned, or NULL. */
 static fl_span_t *find_free(size_t slices, size_t align) {
-  for (size_t b = slices; b < BINS; b++)
-    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next)
+  for (size_t b = slices; b < FL_SPAN_BINS; b++)
+    for (fl_span_t *s = _fl_free_spans.bins[b]; s; s = s->next)
       if (fits(s, slices, align)) return s;
-  for (fl_span_t *s = free_spans.bins[0]; s; s = s->next)
+  for (fl_span_t *s = _fl_free_spans.bins[0]; s; s = s->next)
     if (fits(s, slices, align)) return s;
   return NULL;
 }
@@ -184,105 +163,88 @@ static bool prefault_asked(void) {
   return atomic_load_explicit(&_fl_arena.warm.prefault_until, memory_order_relaxed) > 0;
 }
 
-/* rest (POPULATE_MOVED): what of the span is left to the warmers and to
- * _fl_span_warm_rest; {0, 0} when nothing is. */
-static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode, bool *fresh,
-                             fl_span_rest_t *rest) {
-  fl_arena_t *a = &_fl_arena;
-  if (!a->base || slices == 0 || slices > a->nslices) return NULL;
-  if (align < FL_SLICE) align = FL_SLICE;
-  size_t first, crossed = 0, pop = 0; /* pop: populate from first + pop */
-  uint64_t grown = 0;
-  uint8_t flags;
-  /* A large span is made warm up to a limit (_fl_populate_slices); its
-   * pages beyond fault in as the program touches them, or a warmer that
-   * comes by populates them. */
-  size_t warm_n = kind == FL_SPAN_LARGE ? _fl_populate_slices(slices) : slices;
-  /* A size-class span is populated whole, and counts as growth, only when
-   * the program asked for warm memory or holds SMALL_WARM_IN_USE, and from
-   * SMALL_HEAP of growth on. Otherwise faultless acts as a plain allocator
-   * for small blocks: their pages fault as they are carved, so that RSS is
-   * what the program touches. A span whose blocks are partly used holds
-   * pages nobody touched, and populated whole they counted in RSS: two
-   * threads freeing each other's blocks left their spans a third unused,
-   * and the heap's RSS was 1.5x its live bytes against 1.0x when faulted in
-   * (TUNING.md). A heap that large gains speed from warming (its pages
-   * would fault one by one) and has the room: warm-ahead keeps a quarter of
-   * its recent growth, within the 1.3x of the footprint target. Each
-   * class's first span populated whole would cost ~3 MiB per thread heap
-   * over every class. */
-  bool small_may =
-      mode == POPULATE_AUTO && _fl_warming_on() &&
-      (prefault_asked() ||
-       atomic_load_explicit(&_fl_counters.in_use, memory_order_relaxed) >= SMALL_WARM_IN_USE);
-  /* What counts as growth: a realloc's new block replaces one it frees
-   * right after, so the heap grows by the difference at most (its columns
-   * doubling in turn to 64 MiB had warm-ahead keep 65 MiB warm that nothing
-   * reached); size-class spans count only when they may be populated. */
-  bool counts = kind == FL_SPAN_LARGE ? mode != POPULATE_MOVED : small_may;
-  pthread_mutex_lock(&free_spans.lock);
-  bool populate =
-      kind == FL_SPAN_LARGE ? mode != POPULATE_NONE : small_may && free_spans.grown >= SMALL_HEAP;
-  fl_span_t *s = find_free(slices, align);
-  if (s) {
-    flags = s->flags;
-    bin_remove(s);
-    first = carve(s, slices, align);
-  } else {
-    size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-    /* A block realloc moves starts in the warm free span that ends at the
-     * frontier, if there is one (too short, or find_free would have found
-     * it), and takes only the rest from fresh memory: warm slices below the
-     * frontier are not stranded for want of a few more. Two rounds of
-     * realloc'd columns: the second, shifted by one slice a thread start had
-     * taken, no longer fitted in what the first had freed, and its last
-     * 64 MiB went above the frontier, 64 MiB more RSS. A free span not known
-     * warm costs no RSS where it is. (Only for moves: other allocations keep
-     * their layout, which the snapshot tests' chunk states rely on.) */
-    fl_span_t *tail = mode == POPULATE_MOVED ? free_before(f) : NULL;
-    size_t tfirst = tail ? _fl_span_index(tail) : f, tstart = aligned_slice(tfirst, align);
-    if (tail && (tstart >= f || !(tail->flags & FL_SPAN_WARM))) tail = NULL;
-    first = tail ? tstart : aligned_slice(f, align);
-    if (first + slices > a->nslices) {
-      pthread_mutex_unlock(&free_spans.lock);
-      return NULL;
-    }
-    FL_ASSERT(first + slices > f); /* else find_free would have found the tail */
-    flags = FL_SPAN_FRESH;
-    if (tail) {
-      flags = 0; /* part warm (populated from f on), part fresh */
-      pop = f - first;
-      bin_remove(tail);
-      tail->kind = FL_SPAN_NONE;
-    }
-    frontier_raise(first + slices);
-    if (tail && first > tfirst) free_range(tfirst, first - tfirst, FL_SPAN_WARM);
-    if (!tail && first > f) free_range(f, first - f, FL_SPAN_FRESH);
-    if ((first + slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK) crossed = first + slices;
-    if (counts && first + warm_n > f)
-      free_spans.grown += (uint64_t)(first + warm_n - f) << FL_SLICE_SHIFT;
-    grown = free_spans.grown;
-  }
-  FL_ASSERT(first + slices <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
-  s = &a->spans[first];
-  s->kind = kind;
-  s->flags = FL_SPAN_WARM;
-  s->slices = (uint32_t)slices;
-  s->next = s->prev = NULL;
-  _fl_span_mark_interior(s);
-  _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
-  pthread_mutex_unlock(&free_spans.lock);
-  /* A lease is warmed as a range by its taker, not ahead of the heap. */
-  if (crossed && mode != POPULATE_NONE) _fl_warm_ahead(crossed, grown);
+/* A size-class span is populated whole, and counts as growth, only when the
+ * program asked for warm memory or holds SMALL_WARM_IN_USE, and from
+ * SMALL_HEAP of growth on. Otherwise faultless acts as a plain allocator for
+ * small blocks: their pages fault as they are carved, so that RSS is what
+ * the program touches. A span whose blocks are partly used holds pages
+ * nobody touched, and populated whole they counted in RSS: two threads
+ * freeing each other's blocks left their spans a third unused, and the
+ * heap's RSS was 1.5x its live bytes against 1.0x when faulted in
+ * (TUNING.md). A heap that large gains speed from warming (its pages would
+ * fault one by one) and has the room: warm-ahead keeps a quarter of its
+ * recent growth, within the 1.3x of the footprint target. Each class's
+ * first span populated whole would cost ~3 MiB per thread heap over every
+ * class. */
+static bool small_may_warm(int mode) {
+  return mode == POPULATE_AUTO && _fl_warming_on() &&
+         (prefault_asked() ||
+          atomic_load_explicit(&_fl_counters.in_use, memory_order_relaxed) >= SMALL_WARM_IN_USE);
+}
 
-  /* Populate outside the lock, in one call (a large span up to warm_n):
-   * other threads keep allocating meanwhile. */
+/* What span_alloc takes, and how it is to be made warm. */
+typedef struct take_s {
+  size_t first, slices;
+  size_t warm_n;  /* slices to populate from first (a large span: up to a limit) */
+  size_t pop;     /* below first + pop the memory was warm already */
+  size_t crossed; /* the frontier crossed a chunk boundary: its new value */
+  uint64_t grown; /* the heap's growth, after this span's */
+  uint8_t flags;  /* the memory's FL_SPAN_* flags before the span took it */
+  bool populate;  /* populate [first + pop, first + warm_n) in the call */
+  bool counts;    /* the span counts as growth for warming ahead */
+} take_t;
+
+/* Take t->slices at the frontier. False when the reservation is full.
+ * pre: span lock held. */
+static bool take_frontier(take_t *t, size_t align, int mode) {
+  fl_arena_t *a = &_fl_arena;
+  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
+  /* A block realloc moves starts in the warm free span that ends at the
+   * frontier, if there is one (too short, or find_free would have found it),
+   * and takes only the rest from fresh memory: warm slices below the
+   * frontier are not stranded for want of a few more. Two rounds of
+   * realloc'd columns: the second, shifted by one slice a thread start had
+   * taken, no longer fitted in what the first had freed, and its last 64 MiB
+   * went above the frontier, 64 MiB more RSS. A free span not known warm
+   * costs no RSS where it is. (Only for moves: other allocations keep their
+   * layout, which the snapshot tests' chunk states rely on.) */
+  fl_span_t *tail = mode == POPULATE_MOVED ? free_before(f) : NULL;
+  size_t tfirst = tail ? _fl_span_index(tail) : f, tstart = aligned_slice(tfirst, align);
+  if (tail && (tstart >= f || !(tail->flags & FL_SPAN_WARM))) tail = NULL;
+  size_t first = tail ? tstart : aligned_slice(f, align);
+  if (first + t->slices > a->nslices) return false;
+  FL_ASSERT(first + t->slices > f); /* else find_free would have found the tail */
+  t->first = first;
+  t->flags = FL_SPAN_FRESH;
+  if (tail) {
+    t->flags = 0; /* part warm (populated from f on), part fresh */
+    t->pop = f - first;
+    bin_remove(tail);
+    tail->kind = FL_SPAN_NONE;
+  }
+  frontier_raise(first + t->slices);
+  if (tail && first > tfirst) free_range(tfirst, first - tfirst, FL_SPAN_WARM);
+  if (!tail && first > f) free_range(f, first - f, FL_SPAN_FRESH);
+  if ((first + t->slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK)
+    t->crossed = first + t->slices;
+  if (t->counts && first + t->warm_n > f)
+    _fl_free_spans.grown += (uint64_t)(first + t->warm_n - f) << FL_SLICE_SHIFT;
+  t->grown = _fl_free_spans.grown;
+  return true;
+}
+
+/* Make what t took warm as it says, outside the lock (other threads keep
+ * allocating meanwhile), in one call. 0, or the errno of a populate that
+ * failed. rest: see span_alloc. */
+static int populate_taken(const take_t *t, int mode, fl_span_rest_t *rest) {
+  bool was_warm = t->flags & FL_SPAN_WARM;
   /* What is not made warm here stays for the warmers (secure builds: is
    * taken from them, see _fl_populate_skip); a lease is the warmers'. */
-  if (mode != POPULATE_NONE && !(flags & FL_SPAN_WARM))
-    _fl_populate_skip(populate ? first + warm_n : first, populate ? slices - warm_n : slices);
-  if (pop > warm_n) pop = warm_n;
-  size_t now_n = warm_n;
+  if (mode != POPULATE_NONE && !was_warm)
+    _fl_populate_skip(t->populate ? t->first + t->warm_n : t->first,
+                      t->populate ? t->slices - t->warm_n : t->slices);
+  if (!t->populate || was_warm) return 0;
+  size_t pop = t->pop > t->warm_n ? t->warm_n : t->pop, now_n = t->warm_n;
 #ifndef FL_SECURE
   /* A block realloc moves: its old bytes are copied into the first half,
    * which is populated here, while the warmers populate the second half
@@ -290,27 +252,69 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
    * This is what warm-ahead gave a growing realloc'd buffer, without
    * warming beyond the block. (Secure builds: a warmer would stop at the
    * span's guard page.) */
-  if (mode == POPULATE_MOVED && populate && !(flags & FL_SPAN_WARM) &&
-      warm_n - pop >= 2 * FL_SLICES_PER_CHUNK) {
-    size_t mid = _fl_align_up(first + pop + (warm_n - pop) / 2, FL_SLICES_PER_CHUNK) - first;
-    if (mid < warm_n) {
+  if (mode == POPULATE_MOVED && t->warm_n - pop >= 2 * FL_SLICES_PER_CHUNK) {
+    size_t mid =
+        _fl_align_up(t->first + pop + (t->warm_n - pop) / 2, FL_SLICES_PER_CHUNK) - t->first;
+    if (mid < t->warm_n) {
       now_n = mid;
-      rest->first = first + mid;
-      rest->n = warm_n - mid;
-#ifndef EXP_NOBESIDE
+      rest->first = t->first + mid;
+      rest->n = t->warm_n - mid;
       _fl_warm_beside(rest->first, rest->n);
-#endif
     }
   }
 #endif
-  if (populate && !(flags & FL_SPAN_WARM) && _fl_warm_fresh(first + pop, now_n - pop) != 0) {
-    pthread_mutex_lock(&free_spans.lock);
-    _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
-    free_range(first, slices, flags);
-    pthread_mutex_unlock(&free_spans.lock);
+  return _fl_warm_fresh(t->first + pop, now_n - pop);
+}
+
+/* rest (POPULATE_MOVED): what of the span is left to the warmers and to
+ * _fl_span_warm_rest; {0, 0} when nothing is. */
+static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode, bool *fresh,
+                             fl_span_rest_t *rest) {
+  fl_arena_t *a = &_fl_arena;
+  if (!a->base || slices == 0 || slices > a->nslices) return NULL;
+  if (align < FL_SLICE) align = FL_SLICE;
+  take_t t = {.slices = slices};
+  /* A large span is made warm up to a limit (_fl_populate_slices); its
+   * pages beyond fault in as the program touches them, or a warmer that
+   * comes by populates them. */
+  t.warm_n = kind == FL_SPAN_LARGE ? _fl_populate_slices(slices) : slices;
+  bool small_may = small_may_warm(mode);
+  /* What counts as growth: a realloc's new block replaces one it frees
+   * right after, so the heap grows by the difference at most (its columns
+   * doubling in turn to 64 MiB had warm-ahead keep 65 MiB warm that nothing
+   * reached); size-class spans count only when they may be populated. */
+  t.counts = kind == FL_SPAN_LARGE ? mode != POPULATE_MOVED : small_may;
+  pthread_mutex_lock(&_fl_free_spans.lock);
+  t.populate = kind == FL_SPAN_LARGE ? mode != POPULATE_NONE
+                                     : small_may && _fl_free_spans.grown >= SMALL_HEAP;
+  fl_span_t *s = find_free(slices, align);
+  if (s) {
+    t.flags = s->flags;
+    bin_remove(s);
+    t.first = carve(s, slices, align);
+  } else if (!take_frontier(&t, align, mode)) {
+    pthread_mutex_unlock(&_fl_free_spans.lock);
     return NULL;
   }
-  *fresh = (flags & FL_SPAN_FRESH) != 0;
+  FL_ASSERT(t.first + slices <= atomic_load_explicit(&a->frontier, memory_order_relaxed));
+  s = &a->spans[t.first];
+  s->kind = kind;
+  s->flags = FL_SPAN_WARM;
+  s->slices = (uint32_t)slices;
+  s->next = s->prev = NULL;
+  _fl_span_mark_interior(s);
+  _fl_stats_in_use_add(slices << FL_SLICE_SHIFT);
+  pthread_mutex_unlock(&_fl_free_spans.lock);
+  /* A lease is warmed as a range by its taker, not ahead of the heap. */
+  if (t.crossed && mode != POPULATE_NONE) _fl_warm_ahead(t.crossed, t.grown);
+  if (populate_taken(&t, mode, rest) != 0) {
+    pthread_mutex_lock(&_fl_free_spans.lock);
+    _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
+    free_range(t.first, slices, t.flags);
+    pthread_mutex_unlock(&_fl_free_spans.lock);
+    return NULL;
+  }
+  *fresh = (t.flags & FL_SPAN_FRESH) != 0;
   if (kind == FL_SPAN_SMALL)
     FL_STAT_ADD(spans_small, 1);
   else
@@ -338,9 +342,9 @@ fl_span_t *_fl_span_lease(size_t slices, size_t align, bool *fresh) {
 }
 
 void _fl_span_free(fl_span_t *s) {
-  pthread_mutex_lock(&free_spans.lock);
+  pthread_mutex_lock(&_fl_free_spans.lock);
   if (s->kind != FL_SPAN_SMALL && s->kind != FL_SPAN_LARGE) {
-    pthread_mutex_unlock(&free_spans.lock);
+    pthread_mutex_unlock(&_fl_free_spans.lock);
     _fl_fatal("free", _fl_span_start(s), "block already freed");
   }
   size_t first = _fl_span_index(s), n = s->slices;
@@ -349,15 +353,15 @@ void _fl_span_free(fl_span_t *s) {
   free_range(first, n, FL_SPAN_WARM);
   long long release = _fl_option(FL_OPT_RELEASE);
   if (release != FL_AUTO) {
-    uint64_t now = now_ms();
-    if (now - free_spans.last_release_ms >= (uint64_t)(release / 2 > 10 ? release / 2 : 10)) {
-      free_spans.last_release_ms = now;
-      pthread_mutex_unlock(&free_spans.lock);
+    uint64_t now = _fl_span_now_ms();
+    if (now - _fl_free_spans.last_release_ms >= (uint64_t)(release / 2 > 10 ? release / 2 : 10)) {
+      _fl_free_spans.last_release_ms = now;
+      pthread_mutex_unlock(&_fl_free_spans.lock);
       _fl_span_release_idle((uint64_t)release);
       return;
     }
   }
-  pthread_mutex_unlock(&free_spans.lock);
+  pthread_mutex_unlock(&_fl_free_spans.lock);
 }
 
 bool _fl_span_grow(fl_span_t *s, size_t slices) {
@@ -365,7 +369,7 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
   FL_ASSERT(s->kind == FL_SPAN_LARGE && slices > s->slices);
   size_t first = _fl_span_index(s), end = first + s->slices, need = slices - s->slices;
   uint8_t flags;
-  pthread_mutex_lock(&free_spans.lock);
+  pthread_mutex_lock(&_fl_free_spans.lock);
   size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
   if (end == f && f + need <= a->nslices) {
     frontier_raise(f + need);
@@ -385,13 +389,13 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
     frontier_raise(end + need);
     flags = 0;
   } else {
-    pthread_mutex_unlock(&free_spans.lock);
+    pthread_mutex_unlock(&_fl_free_spans.lock);
     return false;
   }
   s->slices = (uint32_t)slices;
   _fl_span_mark_interior(s);
   _fl_stats_in_use_add(need << FL_SLICE_SHIFT);
-  pthread_mutex_unlock(&free_spans.lock);
+  pthread_mutex_unlock(&_fl_free_spans.lock);
   size_t warm_n = _fl_populate_slices(need);
   if (!(flags & FL_SPAN_WARM)) _fl_populate_skip(end + warm_n, need - warm_n);
   if (!(flags & FL_SPAN_WARM) && _fl_warm_fresh(end, warm_n) != 0) {
@@ -403,185 +407,14 @@ bool _fl_span_grow(fl_span_t *s, size_t slices) {
 
 void _fl_span_shrink(fl_span_t *s, size_t slices) {
   FL_ASSERT(s->kind == FL_SPAN_LARGE);
-  pthread_mutex_lock(&free_spans.lock);
+  pthread_mutex_lock(&_fl_free_spans.lock);
   size_t first = _fl_span_index(s), old = s->slices;
   if (slices < old) {
     s->slices = (uint32_t)slices;
     _fl_stats_in_use_sub((old - slices) << FL_SLICE_SHIFT);
     free_range(first + slices, old - slices, FL_SPAN_WARM);
   }
-  pthread_mutex_unlock(&free_spans.lock);
-}
-
-/* --- Release ------------------------------------------------------------ */
-
-/* `bytes` of warm memory went back to the OS. */
-static void count_released(size_t bytes) {
-  if (!bytes) return;
-  FL_STAT_ADD(released, bytes);
-  uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-  FL_STAT_SUB(warm, bytes < warm ? bytes : warm);
-}
-
-static bool touches_warm_chunk(const fl_span_t *s) {
-  size_t first = _fl_span_index(s);
-  for (size_t c = first / FL_SLICES_PER_CHUNK; c <= (first + s->slices - 1) / FL_SLICES_PER_CHUNK;
-       c++)
-    if (atomic_load(&_fl_arena.chunk_state[c]) != FL_CHUNK_COLD) return true;
-  return false;
-}
-
-size_t _fl_span_release_idle(uint64_t min_idle_ms) {
-  fl_arena_t *a = &_fl_arena;
-  if (!a->base) return 0;
-  size_t released = 0;
-  uint64_t now = now_ms();
-  pthread_mutex_lock(&free_spans.lock);
-  for (size_t b = 0; b < BINS; b++) {
-    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
-      FL_ASSERT(s->kind == FL_SPAN_FREE && bin_of(s->slices) == b);
-      /* Fresh spans were never touched since reserved or released, unless a
-       * warmer populated their chunks. */
-      if (now - s->freed_ms < min_idle_ms || ((s->flags & FL_SPAN_FRESH) && !touches_warm_chunk(s)))
-        continue;
-      size_t first = _fl_span_index(s), bytes = (size_t)s->slices << FL_SLICE_SHIFT;
-      if (_fl_prim_release(_fl_slice_addr(first), bytes) != 0) continue;
-      /* Released memory reads as zero but is cold: its chunks are no longer
-       * known warm, so the next user populates them. */
-      s->flags = FL_SPAN_FRESH;
-      for (size_t c = first / FL_SLICES_PER_CHUNK;
-           c <= (first + s->slices - 1) / FL_SLICES_PER_CHUNK; c++) {
-        uint8_t warm = FL_CHUNK_WARM;
-        atomic_compare_exchange_strong(&a->chunk_state[c], &warm, FL_CHUNK_TAKEN);
-      }
-      released += bytes;
-    }
-  }
-  pthread_mutex_unlock(&free_spans.lock);
-  count_released(released);
-  if (released) _fl_verbose("released %zu KiB of idle memory to the OS", released >> 10);
-  return released;
-}
-
-/* --- Snapshots ---------------------------------------------------------- */
-
-/* Chunk c lost the warm bytes no live block holds: all of them (whole), or
- * those around live blocks. It turns COLD, so that the warmers warm it again
- * after a restore; populating over live blocks keeps what they hold. Secure
- * builds mark a shared chunk TAKEN instead (the next allocation populates
- * its own part): a warmer's populate would fail on the live spans' guard
- * pages and stop warming. pre: span lock held, warmers paused. */
-static void cool_chunk(size_t c, bool whole, fl_snapshot_release_t *r) {
-  fl_arena_t *a = &_fl_arena;
-  FL_ASSERT(c < a->nchunks);
-#ifdef FL_SECURE
-  if (!whole) {
-    uint8_t warm = FL_CHUNK_WARM;
-    atomic_compare_exchange_strong(&a->chunk_state[c], &warm, FL_CHUNK_TAKEN);
-    return;
-  }
-#else
-  (void)whole;
-#endif
-  atomic_store(&a->chunk_state[c], FL_CHUNK_COLD);
-  if (c < r->cold_lo) r->cold_lo = c;
-  if (c + 1 > r->cold_hi) r->cold_hi = c + 1;
-}
-
-#define RELEASE_BATCH 32 /* chunks: 64 MiB */
-
-/* Release chunks [c0, c1) above the frontier in one call. */
-static void release_chunks(size_t c0, size_t c1, fl_snapshot_release_t *r) {
-  if (c1 <= c0) return;
-  if (_fl_prim_release(_fl_arena.base + (c0 << FL_CHUNK_SHIFT), (c1 - c0) << FL_CHUNK_SHIFT) != 0)
-    return;
-  r->above += (c1 - c0) << FL_CHUNK_SHIFT;
-  for (size_t c = c0; c < c1; c++)
-    cool_chunk(c, true, r);
-}
-
-/* Give back the warm free spans. The slice before a free span is live (free
- * spans coalesce), and so is the one after it, unless it is the frontier f.
- * pre: span lock held. */
-static void release_free_spans(size_t f, fl_snapshot_release_t *r) {
-  fl_arena_t *a = &_fl_arena;
-  for (size_t b = 0; b < BINS; b++) {
-    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
-      FL_ASSERT(s->kind == FL_SPAN_FREE && _fl_span_index(s) + s->slices <= f);
-      size_t first = _fl_span_index(s), end = first + s->slices;
-      size_t c0 = first / FL_SLICES_PER_CHUNK, c1 = (end - 1) / FL_SLICES_PER_CHUNK;
-      /* A span that reads as zero holds warm pages only where a warmer
-       * warmed its chunk (frontier padding); one released before holds none. */
-      bool warm = !(s->flags & FL_SPAN_FRESH);
-      for (size_t k = c0; !warm && k <= c1; k++)
-        warm = atomic_load(&a->chunk_state[k]) == FL_CHUNK_WARM;
-      if (!warm) continue;
-      if (_fl_prim_release(_fl_slice_addr(first), (size_t)s->slices << FL_SLICE_SHIFT) != 0)
-        continue;
-      s->flags = FL_SPAN_FRESH; /* reads as zero now */
-      r->free += (size_t)s->slices << FL_SLICE_SHIFT;
-      for (size_t k = c0; k <= c1; k++) {
-        size_t cs = k * FL_SLICES_PER_CHUNK, ce = cs + FL_SLICES_PER_CHUNK;
-        cool_chunk(k, cs >= first && (ce <= end || end == f), r);
-      }
-    }
-  }
-}
-
-/* Give back the chunks from c on that are above the frontier and not cold,
- * in runs, a batch at a time under the lock: giving back base pages takes
- * time in proportion to their number (TUNING.md, snapshots), and allocations
- * wait for the lock meanwhile. Each batch starts above the frontier as it is
- * then. */
-static void release_above(size_t c, fl_snapshot_release_t *r) {
-  fl_arena_t *a = &_fl_arena;
-  while (c < a->nchunks) {
-    pthread_mutex_lock(&free_spans.lock);
-    size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-    size_t above = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
-    if (c < above) c = above;
-    size_t run = c, end = c + RELEASE_BATCH < a->nchunks ? c + RELEASE_BATCH : a->nchunks;
-    for (; c < end; c++) {
-      if (atomic_load(&a->chunk_state[c]) != FL_CHUNK_COLD) continue;
-      release_chunks(run, c, r);
-      run = c + 1;
-    }
-    release_chunks(run, c, r);
-    pthread_mutex_unlock(&free_spans.lock);
-  }
-}
-
-void _fl_span_snapshot_release(fl_snapshot_release_t *r) {
-  fl_arena_t *a = &_fl_arena;
-  r->free = r->above = 0;
-  r->cold_lo = SIZE_MAX;
-  r->cold_hi = 0;
-  if (!a->base) return;
-  pthread_mutex_lock(&free_spans.lock);
-  /* No allocation moves the frontier meanwhile. The state of its chunk is
-   * read before the free spans below it may change it. */
-  size_t f = atomic_load_explicit(&a->frontier, memory_order_relaxed);
-  size_t fc = f / FL_SLICES_PER_CHUNK;
-  uint8_t fstate = fc < a->nchunks ? atomic_load(&a->chunk_state[fc]) : FL_CHUNK_COLD;
-  release_free_spans(f, r);
-  size_t c = (f + FL_SLICES_PER_CHUNK - 1) / FL_SLICES_PER_CHUNK;
-#ifndef FL_SECURE
-  /* The frontier's own chunk: the part above it. (Secure builds keep it
-   * warm: it may hold guard pages, so the warmers could not warm it again,
-   * and it is the memory the next allocations take.) */
-  if (c > fc && fstate != FL_CHUNK_COLD) {
-    size_t bytes = (c * FL_SLICES_PER_CHUNK - f) << FL_SLICE_SHIFT;
-    if (_fl_prim_release(_fl_slice_addr(f), bytes) == 0) {
-      r->above += bytes;
-      cool_chunk(fc, false, r);
-    }
-  }
-#else
-  (void)fstate;
-#endif
-  pthread_mutex_unlock(&free_spans.lock);
-  release_above(c, r);
-  count_released(r->free + r->above);
+  pthread_mutex_unlock(&_fl_free_spans.lock);
 }
 
 /* --- Lookup and checking ------------------------------------------------ */
@@ -603,7 +436,7 @@ int _fl_span_check(void) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return 0;
   int rc = 0;
-  pthread_mutex_lock(&free_spans.lock);
+  pthread_mutex_lock(&_fl_free_spans.lock);
   size_t f = atomic_load(&a->frontier), free_walked = 0, free_binned = 0;
   bool prev_free = false;
   for (size_t i = 0; i < f && rc == 0;) {
@@ -625,9 +458,9 @@ int _fl_span_check(void) {
     prev_free = s->kind == FL_SPAN_FREE;
     i += s->slices;
   }
-  for (size_t b = 0; b < BINS && rc == 0; b++)
-    for (fl_span_t *s = free_spans.bins[b]; s; s = s->next) {
-      if (s->kind != FL_SPAN_FREE || bin_of(s->slices) != b) {
+  for (size_t b = 0; b < FL_SPAN_BINS && rc == 0; b++)
+    for (fl_span_t *s = _fl_free_spans.bins[b]; s; s = s->next) {
+      if (s->kind != FL_SPAN_FREE || _fl_span_bin_of(s->slices) != b) {
         _fl_message("heap check: bin %zu holds a span that is not free or of another length", b);
         rc = 1;
         break;
@@ -639,14 +472,14 @@ int _fl_span_check(void) {
                 free_binned);
     rc = 1;
   }
-  pthread_mutex_unlock(&free_spans.lock);
+  pthread_mutex_unlock(&_fl_free_spans.lock);
   return rc;
 }
 /* --- Fork --------------------------------------------------------------- */
 
 void _fl_span_lock(bool lock) {
   if (lock)
-    pthread_mutex_lock(&free_spans.lock);
+    pthread_mutex_lock(&_fl_free_spans.lock);
   else
-    pthread_mutex_unlock(&free_spans.lock);
+    pthread_mutex_unlock(&_fl_free_spans.lock);
 }
