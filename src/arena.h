@@ -148,6 +148,15 @@ static inline bool _fl_warm_fits(uint64_t n) {
          __atomic_load_n(&_fl_arena.budget.budget, __ATOMIC_RELAXED);
 }
 
+/* Take n bytes off warm, never below zero: the arena counts a span it gives
+ * back whole, though not all of it may have been counted warm. */
+static inline void _fl_warm_sub(uint64_t n) {
+  uint64_t w = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&_fl_counters.warm, &w, w - (n < w ? n : w),
+                                                memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
 static inline bool _fl_in_arena(const void *p) {
   return (uintptr_t)p - (uintptr_t)_fl_arena.base < _fl_arena.size;
 }
@@ -247,8 +256,9 @@ FL_INTERNAL uint64_t _fl_maps_begin(void);
 FL_INTERNAL void _fl_maps_end(uint64_t sigs);
 /* Reports, each under _fl_maps_begin. A mapping [addr, addr+len) was made
  * (cls: FL_MAP_* of its prot, flags and fd) or, when !made (a failed
- * MAP_FIXED), what was there may be gone; unmapped (moved: by mremap, whose
- * pages live on elsewhere; both its ranges are reported unmapped); given a
+ * MAP_FIXED), what was there may be gone; unmapped (moved: the old range of
+ * an mremap, whose pages may live on, moved, resized or untouched by a call
+ * that failed; both its ranges are reported unmapped); given a
  * new protection (pcls: FL_MAP_* of the prot; 0 when the call failed);
  * advised (advice: an FL_ADVICE_*, ok: the call succeeded). */
 FL_INTERNAL void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls);

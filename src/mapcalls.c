@@ -168,7 +168,7 @@ FL_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
   /* Both places are forgotten, moved or not: the tables never follow a
    * mapping to a new address (a range there is found again only when a
    * later call commits it). */
-  _fl_maps_unmapped(old, old_len > new_len ? old_len : new_len, p != FL_MAP_FAILED);
+  _fl_maps_unmapped(old, old_len > new_len ? old_len : new_len, true);
   if (p != FL_MAP_FAILED)
     _fl_maps_unmapped(p, new_len, false);
   else if (new_addr)

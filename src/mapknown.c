@@ -103,6 +103,13 @@ static bool known_join(int i) {
   return true;
 }
 
+/* Join entries first - 1 .. last with their equal neighbours, from the top
+ * down (a join removes an entry above the ones still to look at). */
+static void join_down(int first, int last) {
+  for (int j = last; j >= first; j--)
+    known_join(j);
+}
+
 /* Set and clear flags over [lo, hi) (where known). */
 void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
   fl_maps_t *m = &_fl_arena.maps;
@@ -116,9 +123,7 @@ void _fl_known_flags(uintptr_t lo, uintptr_t hi, unsigned set, unsigned clear) {
     }
     m->known[i].flags = (m->known[i].flags | set) & ~clear;
   }
-  /* From the entry after the range down to the first in it. */
-  for (int j = i; j >= first; j--)
-    known_join(j);
+  join_down(first, i);
 }
 
 size_t _fl_known_warm(uintptr_t lo, uintptr_t hi) {
@@ -134,7 +139,8 @@ size_t _fl_known_unwarm(uintptr_t lo, uintptr_t hi) {
   known_split(lo);
   known_split(hi);
   size_t warm = 0;
-  for (int i = known_first(lo); i < m->nknown && m->known[i].lo < hi; i++) {
+  int first = known_first(lo), i = first;
+  for (; i < m->nknown && m->known[i].lo < hi; i++) {
     fl_maps_range_t *k = &m->known[i];
     /* Where a split failed, the entry stays WARM and counts in full: warm
      * may then count dropped bytes, never miss present ones. */
@@ -142,6 +148,8 @@ size_t _fl_known_unwarm(uintptr_t lo, uintptr_t hi) {
     warm += warm_inside(k, lo, hi);
     k->flags &= ~FL_KNOWN_WARM;
   }
+  /* A collector drops pages here and there: the splits join up again. */
+  join_down(first, i);
   return warm;
 }
 /* pre: [lo, hi) cut from the table. */

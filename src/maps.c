@@ -143,8 +143,7 @@ static int cut(fl_maps_range_t *r, int n, int cap, uintptr_t lo, uintptr_t hi, b
  * counting, and the budget they free may let the pool go on. */
 static void gone(fl_maps_t *m, size_t n) {
   if (!n) return;
-  FL_ASSERT(atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed) >= n);
-  FL_STAT_SUB(warm, n);
+  _fl_warm_sub(n);
   update_pending(m);
 }
 
@@ -219,8 +218,9 @@ void _fl_maps_unmapped(void *addr, size_t len, bool moved) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
   forget(lo, hi, false);
   size_t warm = _fl_known_cut(lo, hi);
-  /* Moved pages live on where the table does not follow them: they go on
-   * counting (warm may count bytes that are gone, never miss present ones). */
+  /* An mremap's pages may live on where the table does not follow them:
+   * they go on counting (warm may count bytes that are gone, never miss
+   * present ones). */
   if (!moved) gone(&_fl_arena.maps, warm);
 }
 
@@ -247,7 +247,8 @@ void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
   if (advice == FL_ADVICE_DISCARD) {
     forget(lo, hi, false);
-    gone(&_fl_arena.maps, _fl_known_unwarm(lo, hi));
+    /* A call that failed may have dropped part: its bytes go on counting. */
+    if (ok) gone(&_fl_arena.maps, _fl_known_unwarm(lo, hi));
   } else if (!ok || advice == FL_ADVICE_FLAGS) {
     _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   } else if (advice == FL_ADVICE_DONTFORK) {

@@ -227,8 +227,11 @@ static bool take_frontier(take_t *t, size_t align, int mode) {
   if (!tail && first > f) free_range(f, first - f, FL_SPAN_FRESH);
   if ((first + t->slices) / FL_SLICES_PER_CHUNK != f / FL_SLICES_PER_CHUNK)
     t->crossed = first + t->slices;
-  if (t->counts && first + t->warm_n > f)
-    _fl_free_spans.grown += (uint64_t)(first + t->warm_n - f) << FL_SLICE_SHIFT;
+  /* Growth: the span's warm part above the old frontier (not the padding
+   * an alignment left below it). */
+  size_t from = first > f ? first : f;
+  if (t->counts && first + t->warm_n > from)
+    _fl_free_spans.grown += (uint64_t)(first + t->warm_n - from) << FL_SLICE_SHIFT;
   t->grown = _fl_free_spans.grown;
   return true;
 }
@@ -308,6 +311,7 @@ static fl_span_t *span_alloc(size_t slices, size_t align, uint8_t kind, int mode
   /* A lease is warmed as a range by its taker, not ahead of the heap. */
   if (t.crossed && mode != POPULATE_NONE) _fl_warm_ahead(t.crossed, t.grown);
   if (populate_taken(&t, mode, rest) != 0) {
+    rest->first = rest->n = 0; /* the span is gone: nothing left to warm */
     pthread_mutex_lock(&_fl_free_spans.lock);
     _fl_stats_in_use_sub(slices << FL_SLICE_SHIFT);
     free_range(t.first, slices, t.flags);

@@ -11,9 +11,9 @@
 
 /* The span layer's state. */
 typedef struct fl_free_spans_s {
-  pthread_mutex_t lock;     /* the bins, every descriptor's kind, the frontier */
-  fl_span_t *bins[FL_SPAN_BINS];/* free spans by length, most recently freed first */
-  uint64_t last_release_ms; /* RELEASE: when idle spans were last given back */
+  pthread_mutex_t lock;          /* the bins, every descriptor's kind, the frontier */
+  fl_span_t *bins[FL_SPAN_BINS]; /* free spans by length, most recently freed first */
+  uint64_t last_release_ms;      /* RELEASE: when idle spans were last given back */
   /* Bytes of fresh memory taken at the frontier for large spans (the part
    * made warm; not a block realloc moves) and, after a prefault, for
    * size-class spans: the heap's growth as warming ahead measures it. */

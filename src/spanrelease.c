@@ -10,8 +10,7 @@
 static void count_released(size_t bytes) {
   if (!bytes) return;
   FL_STAT_ADD(released, bytes);
-  uint64_t warm = atomic_load_explicit(&_fl_counters.warm, memory_order_relaxed);
-  FL_STAT_SUB(warm, bytes < warm ? bytes : warm);
+  _fl_warm_sub(bytes);
 }
 
 static bool touches_warm_chunk(const fl_span_t *s) {
