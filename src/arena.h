@@ -279,6 +279,8 @@ FL_INTERNAL bool _fl_maps_serve(void *addr, size_t len, unsigned pcls, int *err)
  * mappings a moment ago: later). */
 enum { FL_MAPS_IDLE, FL_MAPS_WORKED, FL_MAPS_DEFERRED };
 FL_INTERNAL int _fl_maps_warm_piece(void);
+/* MMAP saw the program change its mappings a moment ago (QUIET_NS). */
+FL_INTERNAL bool _fl_maps_busy(void);
 /* Snapshots, with the warmers paused: the pool's pages that no commit took
  * are given back (unmapped); the pool is made again, from its first size,
  * once the warmers run after the restore. Returns the bytes given back. */

@@ -461,13 +461,18 @@ static void warm_head(fl_maps_t *m, size_t n) {
  * function's start-up leaves. The arena's chunks are warmed meanwhile. */
 #define QUIET_NS (5 * 1000000ull)
 
+bool _fl_maps_busy(void) {
+  fl_maps_t *m = &_fl_arena.maps;
+  return m->on && _fl_prim_now_ns() - atomic_load_explicit(&m->last_call_ns, memory_order_relaxed) <
+                      QUIET_NS;
+}
+
 int _fl_maps_warm_piece(void) {
   fl_arena_t *a = &_fl_arena;
   fl_maps_t *m = &a->maps;
   if (!atomic_load_explicit(&m->pending, memory_order_relaxed) || atomic_load(&a->warm.paused))
     return FL_MAPS_IDLE;
-  if (_fl_prim_now_ns() - atomic_load_explicit(&m->last_call_ns, memory_order_relaxed) < QUIET_NS)
-    return FL_MAPS_DEFERRED;
+  if (_fl_maps_busy()) return FL_MAPS_DEFERRED;
   while (atomic_load(&m->waiters))
     _fl_prim_thread_yield();
   pthread_mutex_lock(&m->lock);

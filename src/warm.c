@@ -12,6 +12,21 @@
 
 /* Warm chunk c piece by piece. Returns 0, or an errno from populate. Stops
  * early, leaving the rest to the allocation, when an allocation takes it. */
+/* A populate holds the process's address-space lock through each piece, and
+ * while the program is changing its mappings (MMAP saw a call a moment
+ * ago) each of its calls waits behind one: the JVM's start-up took up to 3x
+ * as long when its pages came from the host. A write fault takes only its
+ * mapping's lock (Linux 6.4+), so pieces are touched meanwhile. Touching
+ * could fault on a guard page (secure builds), and races with allocations'
+ * stores as ThreadSanitizer sees it. */
+static bool by_touch(void) {
+#if defined(FL_SECURE) || defined(FL_TSAN)
+  return false;
+#else
+  return _fl_maps_busy();
+#endif
+}
+
 static int warm_chunk(size_t c) {
   fl_arena_t *a = &_fl_arena;
   char *base = a->base + (c << FL_CHUNK_SHIFT);
@@ -35,7 +50,8 @@ static int warm_chunk(size_t c) {
   size_t k = 0;
   for (; k < pieces; k += step) {
     if (atomic_load_explicit(&a->chunk_state[c], memory_order_relaxed) != FL_CHUNK_WARMING) break;
-    rc = _fl_populate(base + k * piece, step * piece);
+    rc = by_touch() ? _fl_prim_populate_touch(base + k * piece, step * piece)
+                    : _fl_populate(base + k * piece, step * piece);
     if (rc) break;
     atomic_store_explicit(&a->chunk_progress[c], (uint8_t)(k + step), memory_order_release);
   }

@@ -737,6 +737,33 @@ TEST(prefault_shared_with_mappings) {
   munmap(p, len);
 }
 
+/* While the program keeps changing its mappings, the warmers touch the
+ * arena's pages instead of populating them (a populate would hold the
+ * address-space lock its calls need): the prefault is warmed all the same,
+ * and blocks the program fills meanwhile keep what it wrote. */
+TEST(arena_warmed_while_mapping) {
+  pthread_t t;
+  atomic_store(&calls_stop, 0);
+  CHECK(pthread_create(&t, NULL, map_calls, NULL) == 0);
+  fl_stats_t a = stats();
+  CHECK(fl_prefault(64 * MiB) == 0);
+  enum { N = 64 };
+  static char *blocks[N];
+  for (int i = 0; i < N; i++) {
+    blocks[i] = fl_malloc(256 * 1024);
+    if (blocks[i]) fill(blocks[i], 256 * 1024, (unsigned)i);
+  }
+  CHECK(fl_prefault_wait(20000) == 0);
+  atomic_store(&calls_stop, 1);
+  pthread_join(t, NULL);
+  fl_stats_t b = stats();
+  CHECK(b.warmed_by_warmers - b.mmap_warmed >= a.warmed_by_warmers - a.mmap_warmed + 48 * MiB);
+  for (int i = 0; i < N; i++) {
+    CHECK(blocks[i] && filled(blocks[i], 256 * 1024, (unsigned)i));
+    fl_free(blocks[i]);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "semantics";
   page = (size_t)sysconf(_SC_PAGESIZE);
@@ -747,6 +774,10 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "share") == 0) {
     RUN(prefault_shared_with_mappings);
     return test_report("mmap-share");
+  }
+  if (strcmp(mode, "busy") == 0) {
+    RUN(arena_warmed_while_mapping);
+    return test_report("mmap-busy");
   }
   if (strcmp(mode, "budget") == 0) {
     RUN(budget_given_back);

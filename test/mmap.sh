@@ -40,6 +40,11 @@ printf '%s\n' "$share" | grep -v '^mmap-share: [0-9]* passed' | sed 's/^/  /'
 check "a prefault is a total: memory warmed in the program's own mappings leaves the arena the rest" \
   sh -c 'printf "%s\n" "$1" | grep -q "^mmap-share: [0-9]* passed, 0 failed\$"' _ "$share"
 
+busy=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_WARMERS=1 "$B/test/mmap" busy 2>&1)
+printf '%s\n' "$busy" | grep -v '^mmap-busy: [0-9]* passed' | sed 's/^/  /'
+check "a prefault is warmed while another thread keeps mapping, and blocks filled meanwhile keep their bytes" \
+  sh -c 'printf "%s\n" "$1" | grep -q "^mmap-busy: [0-9]* passed, 0 failed\$"' _ "$busy"
+
 budget=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_BUDGET=40M "$B/test/mmap" budget 2>&1)
 printf '%s\n' "$budget" | grep -v '^mmap-budget: [0-9]* passed' | sed 's/^/  /'
 check "a 40 MiB budget: eight 16 MiB ranges mapped, warmed and unmapped in turn, each warmed" \
