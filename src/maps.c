@@ -147,7 +147,8 @@ static void gone(fl_maps_t *m, size_t n) {
   update_pending(m);
 }
 
-static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
+/* The queue forgets [lo, hi); the table of known mappings is the caller's. */
+static void forget(uintptr_t lo, uintptr_t hi) {
   fl_maps_t *m = &_fl_arena.maps;
   bool lost = false;
   m->nqueue = cut(m->queue, m->nqueue, FL_MAPS_QUEUE, lo, hi, &lost);
@@ -157,7 +158,6 @@ static void forget(uintptr_t lo, uintptr_t hi, bool known_too) {
     _fl_verbose("mmap: skipped the unwarmed rest of %p..%p: unmapped or changed before warming",
                 (void *)lo, (void *)hi);
   }
-  if (known_too) gone(m, _fl_known_cut(lo, hi));
 }
 
 static void skip(const char *why, void *addr, size_t len) {
@@ -196,7 +196,7 @@ static uintptr_t page_end(void *addr, size_t len) {
 
 void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
-  forget(lo, hi, true);
+  _fl_maps_unmapped(addr, len, false); /* whatever was there is gone */
   if (!made) return;
   if (!(cls & FL_MAP_ANON_PRIVATE)) {
     if (cls & FL_MAP_WRITABLE) skip("a file or shared mapping", addr, hi - lo);
@@ -216,7 +216,7 @@ void _fl_maps_mapped(void *addr, size_t len, bool made, unsigned cls) {
 
 void _fl_maps_unmapped(void *addr, size_t len, bool moved) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
-  forget(lo, hi, false);
+  forget(lo, hi);
   size_t warm = _fl_known_cut(lo, hi);
   /* An mremap's pages may live on where the table does not follow them:
    * they go on counting (warm may count bytes that are gone, never miss
@@ -227,26 +227,23 @@ void _fl_maps_unmapped(void *addr, size_t len, bool moved) {
 void _fl_maps_protected(void *addr, size_t len, unsigned pcls) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
   unsigned all, any;
-  forget(lo, hi, false);
+  forget(lo, hi);
   /* Any protection but PROT_NONE may let data in; a failed call (0) may
    * have changed part of the range. */
   if (!(pcls & FL_MAP_NONE)) _fl_known_flags(lo, hi, 0, FL_KNOWN_FRESH);
   if (!(pcls & FL_MAP_WRITABLE)) return;
-  bool known = _fl_known_over(lo, hi, &all, &any);
-  if (known && (any & FL_KNOWN_STACK))
-    skip(STACK_SKIP, addr, hi - lo);
-  else if (known && !(all & FL_KNOWN_WARM)) /* WARM: populated, nothing dropped since */
-    enqueue(lo, hi);
-  else if (known)
-    return;
-  else
+  if (!_fl_known_over(lo, hi, &all, &any))
     skip("made writable, but not seen mapped anonymous and private", addr, hi - lo);
+  else if (any & FL_KNOWN_STACK)
+    skip(STACK_SKIP, addr, hi - lo);
+  else if (!(all & FL_KNOWN_WARM)) /* WARM: populated, nothing dropped since */
+    enqueue(lo, hi);
 }
 
 void _fl_maps_advised(void *addr, size_t len, int advice, bool ok) {
   uintptr_t lo = (uintptr_t)addr, hi = page_end(addr, len);
   if (advice == FL_ADVICE_DISCARD) {
-    forget(lo, hi, false);
+    forget(lo, hi);
     /* A call that failed may have dropped part: its bytes go on counting. */
     if (ok) gone(&_fl_arena.maps, _fl_known_unwarm(lo, hi));
   } else if (!ok || advice == FL_ADVICE_FLAGS) {

@@ -771,21 +771,22 @@ int main(int argc, char **argv) {
     void *p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, ANON, -1, 0);
     return p == MAP_FAILED;
   }
-  if (strcmp(mode, "share") == 0) {
-    RUN(prefault_shared_with_mappings);
-    return test_report("mmap-share");
-  }
-  if (strcmp(mode, "busy") == 0) {
-    RUN(arena_warmed_while_mapping);
-    return test_report("mmap-busy");
-  }
-  if (strcmp(mode, "budget") == 0) {
-    RUN(budget_given_back);
-    return test_report("mmap-budget");
-  }
-  if (strcmp(mode, "rule") == 0) {
-    RUN(the_rule);
-    return test_report("mmap-rule");
+  /* Modes that run one test in a process of their own (test/mmap.sh gives
+   * each its options). */
+#define ALONE(mode, test)                                                                          \
+  { mode, "mmap-" mode, #test, test }
+  static const struct {
+    const char *mode, *report, *name;
+    void (*test)(void);
+  } alone[] = {ALONE("share", prefault_shared_with_mappings),
+               ALONE("busy", arena_warmed_while_mapping), ALONE("budget", budget_given_back),
+               ALONE("rule", the_rule)};
+#undef ALONE
+  for (size_t i = 0; i < sizeof alone / sizeof alone[0]; i++) {
+    if (strcmp(mode, alone[i].mode) != 0) continue;
+    test_current = alone[i].name;
+    alone[i].test();
+    return test_report(alone[i].report);
   }
   fl_stats_t st = stats();
   (void)st;

@@ -35,20 +35,21 @@ check "semantics (release build): tracked ranges warmed; files, shared, PROT_NON
 check "semantics under TSan: the same, no report" run_semantics "$T/test/mmap"
 check "the rule and the values (unit)" sh -c "'$B/test/mmap' rule | grep -q '^mmap-rule: [0-9]* passed, 0 failed\$'"
 
-share=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_WARMERS=1 "$B/test/mmap" share 2>&1)
-printf '%s\n' "$share" | grep -v '^mmap-share: [0-9]* passed' | sed 's/^/  /'
-check "a prefault is a total: memory warmed in the program's own mappings leaves the arena the rest" \
-  sh -c 'printf "%s\n" "$1" | grep -q "^mmap-share: [0-9]* passed, 0 failed\$"' _ "$share"
-
-busy=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_WARMERS=1 "$B/test/mmap" busy 2>&1)
-printf '%s\n' "$busy" | grep -v '^mmap-busy: [0-9]* passed' | sed 's/^/  /'
-check "a prefault is warmed while another thread keeps mapping, and blocks filled meanwhile keep their bytes" \
-  sh -c 'printf "%s\n" "$1" | grep -q "^mmap-busy: [0-9]* passed, 0 failed\$"' _ "$busy"
-
-budget=$(FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 FAULTLESS_BUDGET=40M "$B/test/mmap" budget 2>&1)
-printf '%s\n' "$budget" | grep -v '^mmap-budget: [0-9]* passed' | sed 's/^/  /'
-check "a 40 MiB budget: eight 16 MiB ranges mapped, warmed and unmapped in turn, each warmed" \
-  sh -c 'printf "%s\n" "$1" | grep -q "^mmap-budget: [0-9]* passed, 0 failed\$"' _ "$budget"
+# One mode of test/mmap in a process of its own: its details indented, one
+# check from its total line. Usage: alone MODE DESCRIPTION [VAR=VALUE...]
+alone() {
+  local mode=$1 what=$2 out
+  shift 2
+  out=$(env FAULTLESS_MMAP=1 FAULTLESS_PREFAULT=0 FAULTLESS_AHEAD=0 "$@" "$B/test/mmap" "$mode" 2>&1)
+  printf '%s\n' "$out" | grep -v "^mmap-$mode: [0-9]* passed" | sed 's/^/  /'
+  check "$what" sh -c 'printf "%s\n" "$2" | grep -q "^mmap-$1: [0-9]* passed, 0 failed\$"' _ "$mode" "$out"
+}
+alone share "a prefault is a total: memory warmed in the program's own mappings leaves the arena the rest" \
+  FAULTLESS_WARMERS=1
+alone busy "a prefault is warmed while another thread keeps mapping, and blocks filled meanwhile keep their bytes" \
+  FAULTLESS_WARMERS=1
+alone budget "a 40 MiB budget: eight 16 MiB ranges mapped, warmed and unmapped in turn, each warmed" \
+  FAULTLESS_BUDGET=40M
 
 # mmap_ranges at exit of a process that maps 8 MiB, under the given env.
 ranges() {
