@@ -70,7 +70,7 @@ SO_LDLIBS := $(LDLIBS) -Wl,--push-state,--no-as-needed -l:libpthread.so.0 -l:lib
 # By layer, bottom up (src/README.md).
 CORE_SRC := src/prim/linux.c src/assert.c src/parse.c src/options.c src/stats.c src/budget.c \
             src/arena.c src/populate.c src/huge.c src/warm.c src/maps.c src/mapknown.c \
-            src/span.c src/spanrelease.c src/outside.c src/snapshot.c src/heap.c \
+            src/span.c src/spanrelease.c src/outside.c src/snapshot.c src/heap.c src/heapcache.c \
             src/alloc.c src/control.c src/system.c src/init.c
 OVERRIDE_SRC := src/override.c src/mapcalls.c
 CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(CORE_SRC))

@@ -46,12 +46,35 @@ FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b) {
 #endif
 }
 
+/* A free in caching mode (heap.h): onto the thread's cache, from the
+ * slice's info word and not the span's descriptor, with the same checks.
+ * False when the block is not for the inline path or fails a check: the
+ * caller then goes on as for any free. */
+FL_FAST bool _fl_cache_free_inline(fl_heap_t *twin, fl_block_t *b) {
+  uint32_t info =
+      atomic_load_explicit(&_fl_arena.slice_info[_fl_slice_of(b)], memory_order_relaxed);
+  size_t cls = info & FL_INFO_CLASS;
+  if (cls == 0 || cls >= FL_CACHE_CLASSES) return false;
+  fl_span_t *k = &twin->cache[cls];
+  if (_fl_cache_count(k) >= k->carved_end) return false;
+#ifndef FL_NO_CHECKS
+  uint64_t off = (uintptr_t)b & (FL_SLICE - 1), magic = k->bsize_magic;
+  if (!(off * magic < magic && off < (uint64_t)(info >> FL_INFO_SHIFT) << 10 &&
+        !_fl_block_is_free(b)))
+    return false;
+#endif
+  _fl_cache_push(k, b);
+  return true;
+}
+
 FL_FAST void _fl_free_inline(void *p) {
   if (FL_LIKELY(_fl_in_arena(p))) {
+    fl_heap_t *h = _fl_heap_tl;
+    if (FL_UNLIKELY(_fl_heap_is_twin(h)) && _fl_cache_free_inline(h, p)) return;
     fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
     fl_block_t *b = p;
     if (FL_LIKELY(s->kind == FL_SPAN_SMALL && _fl_local_free_ok(s, b))) {
-      if (FL_LIKELY(s->heap == _fl_heap_tl)) {
+      if (FL_LIKELY(s->heap == h)) {
         _fl_span_push(s, b);
         s->used--;
         if (FL_UNLIKELY(!s->in_list)) _fl_heap_relink(s);

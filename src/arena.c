@@ -54,8 +54,8 @@ static void log_budget(const fl_budget_t *b) {
               (unsigned long long)(b->limit >> 20), (unsigned long long)(b->headroom >> 20));
 }
 
-/* Reserve the arena and its metadata (a span descriptor per slice, then a
- * state and a progress byte per chunk), halving the size until the kernel
+/* Reserve the arena and its metadata (a span descriptor and two info bytes
+ * per slice, then a state and a progress byte per chunk), halving the size until the kernel
  * agrees (ulimit -v, strict overcommit, a small address space); below 4
  * chunks the arena is not worth having. */
 static bool reserve(fl_arena_t *a) {
@@ -63,8 +63,8 @@ static bool reserve(fl_arena_t *a) {
   char *base = NULL, *meta = NULL;
   for (; size >= 4 * FL_CHUNK; size = (size / 2) & ~(FL_CHUNK - 1)) {
     size_t nslices = size >> FL_SLICE_SHIFT;
-    size_t meta_size =
-        _fl_align_up(nslices * FL_SPAN_DESC + 2 * (size >> FL_CHUNK_SHIFT), FL_CHUNK);
+    size_t meta_size = _fl_align_up(
+        nslices * (FL_SPAN_DESC + sizeof(uint16_t)) + 2 * (size >> FL_CHUNK_SHIFT), FL_CHUNK);
     /* A large reservation starts on a 64 MiB boundary: an adapter's regions
      * must be aligned to mimalloc's arena block (32 or 64 MiB), and then the
      * first one starts at the base, with no gap left cold before it. */
@@ -88,7 +88,8 @@ static bool reserve(fl_arena_t *a) {
   a->nslices = size >> FL_SLICE_SHIFT;
   a->nchunks = size >> FL_CHUNK_SHIFT;
   a->spans = (struct fl_span_s *)meta;
-  a->chunk_state = (_Atomic uint8_t *)(meta + a->nslices * FL_SPAN_DESC);
+  a->slice_info = (_Atomic uint16_t *)(meta + a->nslices * FL_SPAN_DESC);
+  a->chunk_state = (_Atomic uint8_t *)(a->slice_info + a->nslices);
   a->chunk_progress = a->chunk_state + a->nchunks;
   return true;
 }

@@ -120,6 +120,7 @@ typedef struct fl_arena_s {
   size_t size;
   size_t nslices, nchunks;
   struct fl_span_s *spans;         /* one descriptor per slice (span.h) */
+  _Atomic uint16_t *slice_info;    /* per slice, for the heap layer (heap.h) */
   _Atomic uint8_t *chunk_state;    /* one FL_CHUNK_* per chunk */
   _Atomic uint8_t *chunk_progress; /* pieces a warmer has populated, per chunk */
   bool thp;                        /* huge pages on the whole reservation */

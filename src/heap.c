@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Thread heaps: each thread allocates small blocks from size-class spans it
- * owns, without locks. A block freed by another thread is pushed onto the
- * its span's atomic remote list and collected by the owner on its slow
- * path. The heap of an exited thread is kept and adopted by the next new
- * thread, with its blocks and pending remote frees. */
+ * owns, without locks. A block freed by another thread is pushed onto its
+ * span's atomic remote list and collected by the owner on its slow path,
+ * unless that thread is in caching mode (heapcache.c). The heap of an
+ * exited thread is kept and adopted by the next new thread, with its blocks
+ * and pending remote frees. */
 #include "heap.h"
 
 #include <string.h>
@@ -15,6 +16,7 @@ _Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD_MAX) / 16 < FL_REMOTE_HEA
 
 __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
 uintptr_t _fl_free_key;
+uint64_t _fl_class_magic[FL_CLASSES];
 
 /* Block size of each class: 16-byte steps to 128, then four classes per
  * doubling up to 128 KiB. Matches _fl_size_class(). */
@@ -46,8 +48,11 @@ static pthread_key_t heap_key;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static fl_heap_t *abandoned;
 static fl_heap_t *all_heaps;
-static fl_heap_t *slab; /* heaps are carved from OS pages, never freed */
+static char *slab; /* heaps are carved from OS pages, never freed */
 static size_t slab_left;
+/* Each heap takes a block of this alignment: the heap, and its twin above. */
+#define HEAP_BLOCK (2 * FL_TWIN_BIT)
+#define HEAPS_PER_SLAB 16
 
 /* Slices of a class's span: at least 8 blocks, at least one slice. */
 static size_t class_slices(size_t cls) {
@@ -59,19 +64,23 @@ static size_t class_slices(size_t cls) {
 void _fl_heap_init(void) {
   pthread_key_create(&heap_key, _fl_heap_thread_exit);
   _fl_free_key = (uintptr_t)_fl_prim_random() | 1;
+  for (size_t cls = 1; cls < FL_CLASSES; cls++)
+    _fl_class_magic[cls] = UINT64_MAX / _fl_class_size[cls] + 1;
 }
 
 /* --- Heap life ---------------------------------------------------------- */
 
 static fl_heap_t *heap_new(void) {
   if (slab_left == 0) {
-    size_t bytes = 64 * 1024;
-    slab = _fl_prim_map(bytes);
-    if (!slab) return NULL;
-    slab_left = bytes / sizeof(fl_heap_t);
+    /* One page more than the blocks, to align them. */
+    char *m = _fl_prim_map(HEAPS_PER_SLAB * HEAP_BLOCK + FL_TWIN_BIT);
+    if (!m) return NULL;
+    slab = (char *)_fl_align_up((uintptr_t)m, HEAP_BLOCK);
+    slab_left = HEAPS_PER_SLAB;
   }
   slab_left--;
-  fl_heap_t *h = slab++;
+  fl_heap_t *h = (fl_heap_t *)slab;
+  slab += HEAP_BLOCK;
   memset(h, 0, sizeof *h);
   h->next_all = all_heaps;
   all_heaps = h;
@@ -152,6 +161,11 @@ static uint32_t blocks_end(const fl_span_t *s) {
   return usable - usable % bsize;
 }
 
+/* The slice info of s (heap.h). */
+static void set_info(fl_span_t *s, uint16_t info) {
+  atomic_store_explicit(&_fl_arena.slice_info[_fl_span_index(s)], info, memory_order_relaxed);
+}
+
 /* Carve the next blocks of s's untouched tail onto its free list: up to a
  * page's worth, in address order. Carving as the span fills, not all at
  * once, keeps a span that holds a few blocks from touching all its pages. */
@@ -174,6 +188,10 @@ static void carve(fl_span_t *s) {
   }
   /* Relaxed atomic: a thread freeing a block of s reads it (checked_span). */
   __atomic_store_n(&s->carved_end, stop, __ATOMIC_RELAXED);
+  if (s->cls < FL_CACHE_CLASSES) {
+    uint32_t kib = stop >> 10 < FL_INFO_KIB_MAX ? stop >> 10 : FL_INFO_KIB_MAX;
+    set_info(s, (uint16_t)(s->cls | kib << FL_INFO_SHIFT));
+  }
 }
 
 static bool can_carve(const fl_span_t *s) {
@@ -184,9 +202,8 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   bool fresh;
   fl_span_t *s = _fl_span_alloc(class_slices(cls), FL_SLICE, FL_SPAN_SMALL, &fresh);
   if (!s) return NULL;
-  uint32_t bsize = _fl_class_size[cls];
   s->cls = (uint8_t)cls;
-  s->bsize_magic = UINT64_MAX / bsize + 1;
+  s->bsize_magic = _fl_class_magic[cls];
   atomic_store_explicit(&s->remote_head, 0, memory_order_relaxed);
   _fl_span_guard(s, true);
   s->used = 0;
@@ -201,6 +218,7 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
 static void span_retire(fl_heap_t *h, fl_span_t *s) {
   FL_ASSERT(s->heap == h && !(s->flags & FL_SPAN_HELD));
   if (s->in_list) list_remove(h, s);
+  if (s->cls < FL_CACHE_CLASSES) set_info(s, 0);
   s->heap = NULL;
   _fl_span_guard(s, false);
   _fl_span_free(s);
@@ -221,7 +239,7 @@ static inline fl_block_t *remote_block(char *start, uint32_t head) {
 /* pre: the caller owns s->heap; b is a live block of s. An emptied span
  * stays listed (it is the warmest memory for its class); sweep_empty gives
  * spare empty spans back now and then. */
-static void free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
+void _fl_heap_free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
   FL_ASSERT(s->heap == h && s->used > 0);
   _fl_span_push(s, b);
   s->used--;
@@ -233,18 +251,28 @@ void _fl_heap_relink(fl_span_t *s) {
 }
 
 void _fl_heap_free_small(fl_span_t *s, fl_block_t *b) {
-  if (s->heap == _fl_heap_tl)
-    free_local(s->heap, s, b);
+  if (s->heap == _fl_heap_tl) /* never a twin: in caching mode every free goes to the cache */
+    _fl_heap_free_local(s->heap, s, b);
   else
     _fl_heap_free_remote(s, b);
 }
 
-/* Remote free: mark the block free (double frees are caught the same way)
+void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
+  fl_heap_t *me = _fl_heap_tl;
+  if (_fl_heap_is_twin(me)) {
+    _fl_cache_free(me, s, b);
+    return;
+  }
+  _fl_heap_give_back(s, b);
+  if (me) _fl_cache_note_foreign(me);
+}
+
+/* Hand back: mark the block free (double frees are caught the same way)
  * and push it on the span's own remote list. The freer that makes the list
  * non-empty also announces the span on its owner's remote_spans stack, so the
  * owner finds it even when the span is full and off its lists. Per-span lists
  * keep the freeing threads off one shared cache line. */
-void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
+void _fl_heap_give_back(fl_span_t *s, fl_block_t *b) {
   fl_heap_t *h = s->heap;
   char *start = _fl_span_start(s);
 #ifdef FL_DEBUG
@@ -363,6 +391,10 @@ static void sweep_empty(fl_heap_t *h, int keep) {
 
 void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
   FL_ASSERT(cls >= 1 && cls < FL_CLASSES && h == _fl_heap_tl);
+  return _fl_heap_is_twin(h) ? _fl_cache_refill(h, cls) : _fl_heap_take(h, cls);
+}
+
+void *_fl_heap_take(fl_heap_t *h, size_t cls) {
   if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h, false);
   if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
   fl_span_t *s;
@@ -390,6 +422,7 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
 void _fl_heap_thread_exit(void *arg) {
   fl_heap_t *h = arg;
   if (!h) return;
+  _fl_cache_leave(h);
   collect_remote(h, true);
   /* Keep one empty span per class for the thread that adopts this heap:
    * short-lived threads then reuse warm spans instead of cutting new ones. */
@@ -417,7 +450,7 @@ void _fl_heap_atfork_child(void) {
    * the child. Heaps abandoned by exited threads were left whole and stay
    * up for adoption. */
   for (fl_heap_t *h = all_heaps; h; h = h->next_all)
-    if (h != _fl_heap_tl && !h->abandoned) h->abandoned = true;
+    if (h != _fl_heap_own() && !h->abandoned) h->abandoned = true;
 }
 
 /* --- Checking ----------------------------------------------------------- */
@@ -502,11 +535,13 @@ static int check_heap(fl_heap_t *h) {
  * thread adopts one meanwhile). Heaps of other live threads change under
  * their owners' hands without locks and are left out. */
 int _fl_heap_check_current(void) {
-  if (_fl_heap_tl && check_heap(_fl_heap_tl)) return 1;
+  fl_heap_t *own = _fl_heap_own();
+  if (own && check_heap(own)) return 1;
+  if (own && own->has_twin && _fl_cache_check(_fl_heap_twin(own), false)) return 1;
   int rc = 0;
   pthread_mutex_lock(&heaps_lock);
   for (fl_heap_t *h = abandoned; h && !rc; h = h->next_abandoned)
-    rc = check_heap(h);
+    rc = check_heap(h) || (h->has_twin && _fl_cache_check(_fl_heap_twin(h), true));
   pthread_mutex_unlock(&heaps_lock);
   return rc;
 }

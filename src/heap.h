@@ -22,6 +22,34 @@ static inline uint32_t _fl_span_bsize(const fl_span_t *s) {
   return _fl_class_size[s->cls];
 }
 
+/* Caching mode (heapcache.c). A thread whose program hands its data
+ * between threads (a server passing requests among workers) frees many
+ * blocks of other threads' spans. Handed back to their owners, those blocks
+ * cost a line moving between cores at each end, and reading their spans'
+ * descriptors costs more lines the owners keep writing. Such a thread
+ * switches to a cache in front of its heap, as a thread-caching allocator
+ * works: `_fl_heap_tl` points at the heap's twin, FL_TWIN_BIT above it,
+ * whose avail[cls] is always a stand-in span (FL_SPAN_CACHE) whose free list
+ * is the cache. malloc's fast path pops the stand-in as it pops any span;
+ * free sees the twin's bit and pushes onto the stand-in, reading the slice's
+ * info word (arena.h) instead of the span's descriptor; an empty cache is
+ * refilled from the heap's spans and a full one gives half its blocks back
+ * to their spans. A thread not in the mode pays one test of a register on
+ * free. A stand-in's `used` counts down from FL_CACHE_BASE as blocks enter,
+ * and its carved_end holds its cap. */
+enum { FL_SPAN_CACHE = FL_SPAN_INTERIOR + 1 };
+#define FL_CACHE_CLASSES 37 /* classes up to 16 KiB */
+#define FL_CACHE_BASE (1u << 30)
+/* A heap and its twin share an aligned block of 2 * FL_TWIN_BIT bytes. */
+#define FL_TWIN_BIT ((uintptr_t)4096)
+/* A size-class span's info, at its first slice (0 at the others, and for
+ * classes the cache does not hold): its class, and above FL_INFO_SHIFT how
+ * many KiB of it are carved (carved_end rounded down, at most
+ * FL_INFO_KIB_MAX). Two bytes: a line holds 32 slices'. */
+#define FL_INFO_CLASS 63u
+#define FL_INFO_SHIFT 6
+#define FL_INFO_KIB_MAX 1023u
+
 typedef struct fl_heap_s {
   fl_span_t *avail[FL_CLASSES];      /* spans with (maybe) free blocks; head is current */
   fl_span_t *avail_tail[FL_CLASSES]; /* their last span */
@@ -34,10 +62,33 @@ typedef struct fl_heap_s {
   struct fl_heap_s *next_all;
   bool abandoned;
   uint32_t slow_calls; /* malloc slow paths, to sweep empty spans now and then */
+  /* Caching mode: in a heap, whether its twin is set up and the evidence for
+   * entering the mode; in a twin, its stand-in spans. */
+  bool has_twin;
+  uint32_t foreign_frees, slow_mark;
+  fl_span_t cache[FL_CACHE_CLASSES];
 } fl_heap_t;
+_Static_assert(sizeof(fl_heap_t) <= FL_TWIN_BIT, "a heap fits below its twin");
+
+static inline bool _fl_heap_is_twin(const fl_heap_t *h) {
+  return ((uint32_t)(uintptr_t)h >> 12) & 1;
+}
+static inline fl_heap_t *_fl_heap_twin(fl_heap_t *h) {
+  return (fl_heap_t *)((uintptr_t)h | FL_TWIN_BIT);
+}
+/* The heap a twin stands in front of; a heap itself. */
+static inline fl_heap_t *_fl_heap_behind(fl_heap_t *h) {
+  return (fl_heap_t *)((uintptr_t)h & ~FL_TWIN_BIT);
+}
+/* ceil(2^64 / size) of each class, as in a span's bsize_magic. */
+FL_INTERNAL extern uint64_t _fl_class_magic[FL_CLASSES];
 
 FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
 FL_INTERNAL extern uintptr_t _fl_free_key;
+/* The calling thread's heap, behind its twin in caching mode. */
+static inline fl_heap_t *_fl_heap_own(void) {
+  return _fl_heap_behind(_fl_heap_tl);
+}
 /* Sizes up to this get their class from a table (1 KiB of it); above, by
  * arithmetic. The branch between them mispredicted on about a third of the
  * mallocs of programs whose sizes straddle the limit (16 B..4 KiB at random,
@@ -55,8 +106,23 @@ static inline size_t _fl_size_class(size_t size) {
 FL_INTERNAL void *_fl_heap_malloc_slow(fl_heap_t *heap, size_t cls);
 FL_INTERNAL fl_heap_t *_fl_heap_get(void);
 FL_INTERNAL void _fl_heap_free_small(fl_span_t *s, fl_block_t *b);
-/* Free a block of a span another thread owns. */
+/* Free a block of a span another thread owns, or any block in caching
+ * mode. */
 FL_INTERNAL void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b);
+/* Hand a block back to the heap that owns its span. */
+FL_INTERNAL void _fl_heap_give_back(fl_span_t *s, fl_block_t *b);
+/* Free a block of h's own span. pre: the caller owns h. */
+FL_INTERNAL void _fl_heap_free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b);
+/* A block of class cls from h's spans. pre: the caller owns h. */
+FL_INTERNAL void *_fl_heap_take(fl_heap_t *h, size_t cls);
+/* heapcache.c: count a foreign free toward the mode; a twin's free and
+ * refill; leave the mode (thread exit); check a twin (`empty`: an exited
+ * thread's, which must hold no block). */
+FL_INTERNAL void _fl_cache_note_foreign(fl_heap_t *h);
+FL_INTERNAL void _fl_cache_free(fl_heap_t *twin, fl_span_t *s, fl_block_t *b);
+FL_INTERNAL void *_fl_cache_refill(fl_heap_t *twin, size_t cls);
+FL_INTERNAL void _fl_cache_leave(fl_heap_t *h);
+FL_INTERNAL int _fl_cache_check(const fl_heap_t *twin, bool empty);
 /* Put a span that had no free block back on its heap's list. pre: owner. */
 FL_INTERNAL void _fl_heap_relink(fl_span_t *s);
 FL_INTERNAL void _fl_heap_thread_exit(void *heap);
@@ -99,14 +165,31 @@ FL_INTERNAL void _fl_debug_check_freed(fl_block_t *b, size_t bsize);
 #endif
 FL_INTERNAL _Noreturn void _fl_corrupt_free_list(const fl_span_t *s, const void *b);
 
+/* A twin's stand-in span: how many blocks it holds (its cap is in
+ * carved_end), and putting one more on it. */
+static inline uint32_t _fl_cache_count(const fl_span_t *k) {
+  return FL_CACHE_BASE - k->used;
+}
+static inline void _fl_cache_push(fl_span_t *k, fl_block_t *b) {
+#ifdef FL_DEBUG
+  _fl_debug_fill_freed(b, _fl_class_size[k->cls]);
+#endif
+  _fl_block_mark_free(b);
+  _fl_block_set_next(b, k->free);
+  k->free = b;
+  k->used--;
+}
+
 /* Take the first free block of s. pre: s->free != NULL. */
 static inline fl_block_t *_fl_span_pop(fl_span_t *s) {
   fl_block_t *b = s->free;
   fl_block_t *next = _fl_block_next(b);
-  FL_ASSERT(s->kind == FL_SPAN_SMALL && b != NULL);
-  FL_ASSERT(s->used < s->carved_end / _fl_span_bsize(s));
+  FL_ASSERT((s->kind == FL_SPAN_SMALL || s->kind == FL_SPAN_CACHE) && b != NULL);
+  FL_ASSERT(s->kind == FL_SPAN_CACHE || s->used < s->carved_end / _fl_span_bsize(s));
 #if defined(FL_SECURE) || defined(FL_DEBUG)
-  if (next && (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= s->carved_end)
+  if (next &&
+      (s->kind == FL_SPAN_CACHE ? !_fl_in_arena(next)
+                                : (uintptr_t)next - (uintptr_t)_fl_span_start(s) >= s->carved_end))
     _fl_corrupt_free_list(s, b);
 #endif
 #ifdef FL_DEBUG

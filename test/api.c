@@ -536,39 +536,6 @@ TEST(fork_while_threads_allocate) {
 
 /* --- Invalid frees stop the process with one line --------------------------- */
 
-/* Run fn in a child with stderr captured; true when it died of SIGABRT with a
- * message naming faultless, the call and (when given) the pointer. */
-static int dies_with(void (*fn)(void *), void *arg, const char *call, const char *what) {
-  int fds[2];
-  if (pipe(fds) != 0) return 0;
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    fn(arg);
-    _exit(0);
-  }
-  close(fds[1]);
-  char buf[1024] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while ((n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-    got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  /* Lines of the child's stderr, less qemu-user's own report of the signal
-   * ("qemu: uncaught target signal 6 ...") when the arm64 build runs there. */
-  int lines = 0;
-  for (char *l = buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
-    lines += strncmp(l, "qemu: ", 6) != 0;
-  int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, "faultless") &&
-           strstr(buf, call) && strstr(buf, what) && lines == 1;
-  if (!ok) fprintf(stderr, "  child said: %s", buf);
-  return ok;
-}
-
 static void double_free_small(void *a) {
   void *p = fl_malloc(40);
   fl_free(p);

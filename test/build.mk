@@ -3,7 +3,7 @@
 #   make test        everything: release build, ASan+UBSan, TSan, CLI, real programs
 #   make test-unit   the unit/stress suites of one build (SAN=asan|tsan for those)
 TEST_STEPS := test-unit test-asan test-tsan test-hardened test-override test-valgrind
-TEST_NAMES := api budget classes stress limits snapshot assert footprint ahead
+TEST_NAMES := api budget classes stress limits snapshot assert footprint ahead cache
 TEST_BINS := $(patsubst %,$(B)/test/%,$(TEST_NAMES))
 
 $(B)/test/%: test/%.c test/testhelper.h $(LIB_CORE_A)

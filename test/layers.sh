@@ -23,7 +23,7 @@ layer_of() {
     parse.h | config.h | parse.c | options.c | stats.c | budget.c) echo 1 ;;
     arena.h | arena.c | populate.c | huge.c | warm.c | maps.c | mapknown.c) echo 2 ;;
     span.h | spanfree.h | span.c | spanrelease.c | outside.c | snapshot.c) echo 3 ;;
-    heap.h | heap.c) echo 4 ;;
+    heap.h | heap.c | heapcache.c) echo 4 ;;
     api.h | pages.h | alloc.c | control.c | init.c | override.c | mapcalls.c | system.c) echo 5 ;;
     adapters/*.c | adapters/*.h) echo 6 ;;
   esac
