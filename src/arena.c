@@ -55,9 +55,9 @@ static void log_budget(const fl_budget_t *b) {
 }
 
 /* Reserve the arena and its metadata (a span descriptor and two info bytes
- * per slice, then a state and a progress byte per chunk), halving the size until the kernel
- * agrees (ulimit -v, strict overcommit, a small address space); below 4
- * chunks the arena is not worth having. */
+ * per slice, then a state and a progress byte per chunk), halving the size
+ * until the kernel agrees (ulimit -v, strict overcommit, a small address
+ * space); below 4 chunks the arena is not worth having. */
 static bool reserve(fl_arena_t *a) {
   size_t want = reservation_size(), size = want;
   char *base = NULL, *meta = NULL;

@@ -71,7 +71,7 @@ typedef struct fl_heap_s {
 _Static_assert(sizeof(fl_heap_t) <= FL_TWIN_BIT, "a heap fits below its twin");
 
 static inline bool _fl_heap_is_twin(const fl_heap_t *h) {
-  return ((uint32_t)(uintptr_t)h >> 12) & 1;
+  return (uintptr_t)h & FL_TWIN_BIT;
 }
 static inline fl_heap_t *_fl_heap_twin(fl_heap_t *h) {
   return (fl_heap_t *)((uintptr_t)h | FL_TWIN_BIT);
