@@ -53,6 +53,10 @@ static size_t slab_left;
 /* Each heap takes a block of this alignment: the heap, and its twin above. */
 #define HEAP_BLOCK (2 * FL_TWIN_BIT)
 #define HEAPS_PER_SLAB 16
+/* Every SWEEP_EVERY malloc slow paths, a sweep looks at SWEEP_SPANS listed
+ * spans or more (sweep_empty). */
+#define SWEEP_EVERY 256
+#define SWEEP_SPANS 64
 
 /* Slices of a class's span: at least 8 blocks, at least one slice. */
 static size_t class_slices(size_t cls) {
@@ -369,11 +373,17 @@ static uint32_t held_blocks(const fl_span_t *s) {
 
 /* Give empty spans back to the arena, keeping at most `keep` per class. A
  * held span whose remote list holds every block it handed out is empty too:
- * its list goes with it, unwalked. */
-static void sweep_empty(fl_heap_t *h, int keep) {
-  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+ * its list goes with it, unwalked. The sweep goes through whole classes,
+ * from where the last one stopped, until it has looked at `budget` spans
+ * (SIZE_MAX: every class once): each look may miss on a descriptor, and a
+ * sweep of every list at every turn cost a heap of a thousand spans more
+ * than the slow paths it served (TUNING.md). */
+static void sweep_empty(fl_heap_t *h, int keep, size_t budget) {
+  size_t seen = 0;
+  for (size_t n = 1; n < FL_CLASSES && seen < budget; n++) {
+    size_t cls = 1 + h->sweep_next++ % (FL_CLASSES - 1);
     int kept = 0;
-    for (fl_span_t *s = h->avail[cls], *next; s; s = next) {
+    for (fl_span_t *s = h->avail[cls], *next; s; s = next, seen++) {
       next = s->next;
       if (s->used != held_blocks(s) || ++kept <= keep) continue;
       if (s->flags & FL_SPAN_HELD) {
@@ -396,7 +406,7 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
 
 void *_fl_heap_take(fl_heap_t *h, size_t cls) {
   if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h, false);
-  if ((++h->slow_calls & 255) == 0) sweep_empty(h, 1);
+  if ((++h->slow_calls & (SWEEP_EVERY - 1)) == 0) sweep_empty(h, 1, SWEEP_SPANS);
   fl_span_t *s;
   /* Spans without free blocks leave the list (a free to them puts them
    * back), unless remote frees wait for them or their untouched tail can
@@ -426,7 +436,7 @@ void _fl_heap_thread_exit(void *arg) {
   collect_remote(h, true);
   /* Keep one empty span per class for the thread that adopts this heap:
    * short-lived threads then reuse warm spans instead of cutting new ones. */
-  sweep_empty(h, 1);
+  sweep_empty(h, 1, SIZE_MAX);
   _fl_heap_tl = NULL;
   pthread_mutex_lock(&heaps_lock);
   h->abandoned = true;

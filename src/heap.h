@@ -62,6 +62,7 @@ typedef struct fl_heap_s {
   struct fl_heap_s *next_all;
   bool abandoned;
   uint32_t slow_calls; /* malloc slow paths, to sweep empty spans now and then */
+  uint32_t sweep_next; /* the class the next sweep starts at, modulo the classes */
   /* Caching mode: in a heap, whether its twin is set up and the evidence for
    * entering the mode; in a twin, its stand-in spans. */
   bool has_twin;
