@@ -58,6 +58,12 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
   return p;
 }
 
+void *_fl_malloc_rest(size_t size) {
+  fl_heap_t *h = _fl_heap_tl;
+  if (FL_LIKELY(h != NULL && size <= FL_SMALL_MAX)) return _fl_heap_alloc(h, _fl_size_class(size));
+  return _fl_alloc_aligned(size, FL_ALIGN, false);
+}
+
 void *fl_malloc(size_t size) {
   return _fl_malloc_inline(size);
 }
