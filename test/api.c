@@ -493,7 +493,7 @@ TEST(held_spans_given_back_when_empty) {
   swept_phase = 1;
   pthread_create(&t, NULL, free_swept, NULL); /* the rest: the spans are held */
   pthread_join(t, NULL);
-  /* A sweep every 256 slow paths looks at the spans of a few classes, from
+  /* A sweep every 256 slow paths looks at a few of the 48 size classes, from
    * where the last one stopped: give the sweeps time to go round them all. */
   for (int i = 0; i < 300 * 48 && stats().in_use >= before + 1024 * 1024; i++)
     slow_path();
