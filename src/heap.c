@@ -7,6 +7,7 @@
  * and pending remote frees. */
 #include "heap.h"
 
+#include <errno.h>
 #include <string.h>
 
 _Static_assert(FL_SLICE / 16 <= FL_REMOTE_COUNT / FL_REMOTE_ONE,
@@ -404,6 +405,17 @@ void *_fl_heap_malloc_slow(fl_heap_t *h, size_t cls) {
   return _fl_heap_is_twin(h) ? _fl_cache_refill(h, cls) : _fl_heap_take(h, cls);
 }
 
+/* When the heap has no room (the reservation is full): a block of the
+ * class's size from outside the arena, aligned as a block of the class is,
+ * at a multiple of its size from a slice boundary, so to the size's lowest
+ * set bit up to a slice (what an aligned allocation's class relies on). */
+static void *outside_block(size_t cls) {
+  size_t bsize = _fl_class_size[cls], align = bsize & (0 - bsize);
+  void *p = _fl_outside_alloc(bsize, align < FL_SLICE ? align : FL_SLICE);
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
 void *_fl_heap_take(fl_heap_t *h, size_t cls) {
   if (atomic_load_explicit(&h->remote_spans, memory_order_relaxed)) collect_remote(h, false);
   if ((++h->slow_calls & (SWEEP_EVERY - 1)) == 0) sweep_empty(h, 1, SWEEP_SPANS);
@@ -422,7 +434,7 @@ void *_fl_heap_take(fl_heap_t *h, size_t cls) {
     }
     list_remove(h, s);
   }
-  if (!s && !(s = span_new(h, cls))) return NULL;
+  if (!s && !(s = span_new(h, cls))) return outside_block(cls);
   FL_ASSERT(s->free && s->cls == cls && s->heap == h);
   return _fl_span_pop(s);
 }

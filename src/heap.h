@@ -114,7 +114,8 @@ FL_INTERNAL void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b);
 FL_INTERNAL void _fl_heap_give_back(fl_span_t *s, fl_block_t *b);
 /* Free a block of h's own span. pre: the caller owns h. */
 FL_INTERNAL void _fl_heap_free_local(fl_heap_t *h, fl_span_t *s, fl_block_t *b);
-/* A block of class cls from h's spans. pre: the caller owns h. */
+/* A block of class cls from h's spans; when they have no room, an outside
+ * block (NULL, errno ENOMEM, when the OS has none). pre: the caller owns h. */
 FL_INTERNAL void *_fl_heap_take(fl_heap_t *h, size_t cls);
 /* heapcache.c: count a foreign free toward the mode; a twin's free and
  * refill; leave the mode (thread exit); check a twin (`empty`: an exited

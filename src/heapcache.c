@@ -98,8 +98,11 @@ void *_fl_cache_refill(fl_heap_t *twin, size_t cls) {
   fl_span_t *k = &twin->cache[cls];
   for (uint32_t i = k->carved_end / 2; i > 0; i--) {
     fl_span_t *s = h->avail[cls];
-    fl_block_t *b = s && s->free ? _fl_span_pop(s) : _fl_heap_take(h, cls);
-    if (!b) break;
+    fl_block_t *b;
+    if (s && s->free)
+      b = _fl_span_pop(s);
+    else if (!_fl_in_arena(b = _fl_heap_take(h, cls)))
+      return b; /* the heap has no room: an outside block (or NULL) for this malloc */
     _fl_cache_push(k, b);
   }
   return k->free ? _fl_span_pop(k) : NULL;

@@ -8,6 +8,7 @@
 #include "testhelper.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -32,7 +33,7 @@ static int child_overflow(void) {
   }
   void *small[5000];
   for (int i = 0; i < 5000; i++)
-    small[i] = fl_malloc(200);
+    if (!(small[i] = fl_malloc(200 + (size_t)i % 64 * 256))) return 16;
   fl_stats_t st = stats();
   printf("reserved=%llu outside=%llu\n", (unsigned long long)st.reserved,
          (unsigned long long)st.outside);
@@ -49,6 +50,49 @@ static int child_overflow(void) {
     fl_free(small[i]);
   if (fl_malloc(SIZE_MAX / 4) != NULL || errno != ENOMEM) return 14;
   return fl_heap_check() == 0 ? 0 : 15;
+}
+
+/* Child side: a thread in caching mode (one that frees other threads'
+ * blocks while it mallocs) whose heap runs out of room mallocs from the OS
+ * too. Its cache refills from the heap, so this is a path of its own. */
+enum { FOREIGN = 2048 };
+static void *foreign[FOREIGN];
+
+static void *overflow_in_mode(void *arg) {
+  int *rc = arg;
+  void *own[16];
+  for (int i = 0; i < 16; i++) /* a malloc slow path each: this thread mallocs */
+    own[i] = fl_malloc(16 * (size_t)(i + 1) * 64);
+  for (int i = 0; i < FOREIGN; i++)
+    fl_free(foreign[i]);
+  void *p = fl_malloc(64);
+  if (p != foreign[FOREIGN - 1]) *rc = 20; /* not in the mode: the case tests nothing */
+  fl_free(p);
+  enum { N = 8, SMALL = 2000 };
+  char *big[N];
+  for (int i = 0; i < N; i++) /* 32 MiB: past the 8 MiB reservation */
+    big[i] = fl_malloc(4 * MiB);
+  void *small[SMALL];
+  for (int i = 0; i < SMALL; i++)
+    if (!(small[i] = fl_malloc(200 + (size_t)i % 64 * 256)) && !*rc) *rc = 21;
+  if (stats().outside == 0 && !*rc) *rc = 22;
+  for (int i = 0; i < SMALL; i++)
+    fl_free(small[i]);
+  for (int i = 0; i < N; i++)
+    fl_free(big[i]);
+  for (int i = 0; i < 16; i++)
+    fl_free(own[i]);
+  return NULL;
+}
+
+static int child_overflow_in_mode(void) {
+  for (int i = 0; i < FOREIGN; i++)
+    foreign[i] = fl_malloc(64);
+  int rc = 0;
+  pthread_t t;
+  pthread_create(&t, NULL, overflow_in_mode, &rc);
+  pthread_join(t, NULL);
+  return rc ? rc : fl_heap_check() == 0 ? 0 : 23;
 }
 
 static int child_prefault_budget(void) {
@@ -120,6 +164,7 @@ static int run_child(const char *name) {
   if (!strcmp(name, "huge-edge")) return child_huge_edge();
   if (!strcmp(name, "pressure")) return child_pressure();
   if (!strcmp(name, "overflow")) return child_overflow();
+  if (!strcmp(name, "overflow-in-mode")) return child_overflow_in_mode();
   if (!strcmp(name, "budget")) return child_prefault_budget();
   if (!strcmp(name, "noop")) {
     void *p = fl_malloc(10);
@@ -196,6 +241,12 @@ TEST(small_reservation_overflows_to_the_os) {
   if (p) sscanf(p, "reserved=%llu outside=%llu", &reserved, &outside);
   CHECK(reserved == 8 * MiB);
   CHECK(outside > 0);
+}
+
+TEST(small_reservation_overflows_in_caching_mode) {
+  char *env[] = {"FAULTLESS_RESERVE=8M", "FAULTLESS_PREFAULT=0", NULL};
+  int rc = spawn(self, "overflow-in-mode", env, 0, out, sizeof out);
+  CHECK(rc == 0);
 }
 
 TEST(address_space_limit) {
