@@ -37,16 +37,14 @@ FL_FAST void *_fl_malloc_inline(size_t size) {
   return _fl_malloc_rest(size);
 }
 
-/* The checks of the default build on a free: p starts a block that was handed
- * out and is not already free. CHECKS=0 builds leave them out, to measure what
- * they cost; the slow path still checks. */
-FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b) {
+/* The checks of the default build on a free: b, `off` bytes into SMALL span
+ * s, starts a block that was handed out and is not already free. CHECKS=0 builds leave them out, to
+ * measure what they cost; the slow path still checks. */
+FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
 #ifdef FL_NO_CHECKS
+  (void)s, (void)b, (void)off;
   return true;
 #else
-  /* s is the first slice of its span (SMALL, not INTERIOR), so the span
-   * starts at b's slice boundary. */
-  uint64_t off = (uintptr_t)b & (FL_SLICE - 1);
   return off * s->bsize_magic < s->bsize_magic &&
          off < __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED) && !_fl_block_is_free(b);
 #endif
@@ -73,22 +71,30 @@ FL_FAST bool _fl_cache_free_inline(fl_heap_t *twin, fl_block_t *b) {
   return true;
 }
 
+/* Free b, `off` bytes into SMALL span s, for the thread whose heap (or
+ * twin) is h; false, doing nothing, when a check fails. */
+FL_FAST bool _fl_free_block(fl_heap_t *h, fl_span_t *s, fl_block_t *b, uint64_t off) {
+  if (FL_UNLIKELY(!_fl_local_free_ok(s, b, off))) return false;
+  if (FL_LIKELY(s->heap == h)) {
+    _fl_span_push(s, b);
+    s->used--;
+    if (FL_UNLIKELY(!s->in_list)) _fl_heap_relink(s);
+  } else {
+    _fl_heap_free_remote(s, b);
+  }
+  return true;
+}
+
 FL_FAST void _fl_free_inline(void *p) {
   if (FL_LIKELY(_fl_in_arena(p))) {
     fl_heap_t *h = _fl_heap_tl;
     if (FL_UNLIKELY(_fl_heap_is_twin(h)) && _fl_cache_free_inline(h, p)) return;
+    /* A block in its span's first slice: the span starts at the slice's
+     * boundary. Others take the slow path, which finds their span. */
     fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
-    fl_block_t *b = p;
-    if (FL_LIKELY(s->kind == FL_SPAN_SMALL && _fl_local_free_ok(s, b))) {
-      if (FL_LIKELY(s->heap == h)) {
-        _fl_span_push(s, b);
-        s->used--;
-        if (FL_UNLIKELY(!s->in_list)) _fl_heap_relink(s);
-      } else {
-        _fl_heap_free_remote(s, b);
-      }
+    if (FL_LIKELY(s->kind == FL_SPAN_SMALL) &&
+        FL_LIKELY(_fl_free_block(h, s, p, (uintptr_t)p & (FL_SLICE - 1))))
       return;
-    }
   } else if (p == NULL) {
     return;
   }

@@ -423,19 +423,6 @@ void _fl_span_shrink(fl_span_t *s, size_t slices) {
 
 /* --- Lookup and checking ------------------------------------------------ */
 
-fl_span_t *_fl_span_lookup(const void *p) {
-  fl_arena_t *a = &_fl_arena;
-  size_t i = _fl_slice_of(p);
-  fl_span_t *s = &a->spans[i];
-  if (s->kind == FL_SPAN_INTERIOR) {
-    if (s->slices > i) return NULL;
-    size_t first = i - s->slices;
-    s = &a->spans[first];
-    if (first + s->slices <= i) return NULL;
-  }
-  return s->kind == FL_SPAN_SMALL || s->kind == FL_SPAN_LARGE ? s : NULL;
-}
-
 int _fl_span_check(void) {
   fl_arena_t *a = &_fl_arena;
   if (!a->base) return 0;

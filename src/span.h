@@ -119,8 +119,20 @@ typedef struct fl_snapshot_release_s {
 /* Give back every warm byte no live block holds: free spans and what lies
  * above the frontier. Their chunks turn cold. pre: warmers paused. */
 FL_INTERNAL void _fl_span_snapshot_release(fl_snapshot_release_t *r);
-/* The span owning p (in the arena), or NULL when p is in no live span. */
-FL_INTERNAL fl_span_t *_fl_span_lookup(const void *p);
+/* The span owning p (in the arena), or NULL when p is in no live span.
+ * Inline: a free past its span's first slice (the spans of classes above
+ * 8 KiB cover several) looks its span up on every call. */
+static inline fl_span_t *_fl_span_lookup(const void *p) {
+  size_t i = _fl_slice_of(p);
+  fl_span_t *s = &_fl_arena.spans[i];
+  if (s->kind == FL_SPAN_INTERIOR) {
+    if (s->slices > i) return NULL;
+    size_t first = i - s->slices;
+    s = &_fl_arena.spans[first];
+    if (first + s->slices <= i) return NULL;
+  }
+  return s->kind == FL_SPAN_SMALL || s->kind == FL_SPAN_LARGE ? s : NULL;
+}
 FL_INTERNAL int _fl_span_check(void);
 /* Fork: hold the span lock across fork() (lock), then release it, in the
  * parent and in the child. */

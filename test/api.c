@@ -41,6 +41,20 @@ static fl_stats_t stats(void) {
   return st;
 }
 
+/* 20,000-byte blocks come from spans of three 64 KiB slices, whose first
+ * slice holds the blocks at offsets 0, 20480, 40960 and 61440 from it: a
+ * block at an offset from a 64 KiB boundary that is not a multiple of 20480
+ * lies past its span's first slice, where a free finds the span from the
+ * slice's count back to the first. NULL if none of n blocks does. */
+static char *far_block(char **keep, int n) {
+  char *far = NULL;
+  for (int i = 0; i < n; i++) {
+    keep[i] = fl_malloc(20000);
+    if (!far && ((uintptr_t)keep[i] & 0xffff) % 20480) far = keep[i];
+  }
+  return far;
+}
+
 TEST(malloc_sizes) {
   static const size_t sizes[] = {0,      1,      8,      15,   16,          17,      100,
                                  128,    129,    1000,   4096, 8191,        40000,   65536,
@@ -77,6 +91,31 @@ TEST(distinct_blocks) {
   CHECK(ok);
   for (int i = 0; i < N; i++)
     fl_free(p[i]);
+  CHECK(fl_heap_check() == 0);
+}
+
+TEST(blocks_past_a_spans_first_slice) {
+  /* Freed there, a block goes back to its span: a later malloc of its
+   * class (within a span's worth) takes it again, and every other block
+   * keeps its bytes. */
+  enum { N = 16 };
+  char *keep[N], *more[N], *far = far_block(keep, N);
+  CHECK(far != NULL);
+  for (int i = 0; i < N; i++)
+    fill(keep[i], 20000, (unsigned)i);
+  fl_free(far);
+  int again = 0, ok = 1;
+  for (int i = 0; i < N; i++)
+    again |= (more[i] = fl_malloc(20000)) == far;
+  CHECK(again);
+  for (int i = 0; i < N; i++)
+    ok &= keep[i] == far || verify(keep[i], 20000, (unsigned)i);
+  CHECK(ok);
+  CHECK(fl_heap_check() == 0);
+  for (int i = 0; i < N; i++) {
+    fl_free(more[i]);
+    if (keep[i] != far) fl_free(keep[i]);
+  }
   CHECK(fl_heap_check() == 0);
 }
 
@@ -556,6 +595,17 @@ static void interior_large(void *a) {
   char *p = fl_malloc(MiB);
   fl_free(p + 4096);
 }
+static void double_free_far(void *a) {
+  char *keep[16], *p = far_block(keep, 16);
+  if (!p) _exit(3);
+  fl_free(p);
+  fl_free(p);
+}
+static void interior_far(void *a) {
+  char *keep[16], *p = far_block(keep, 16);
+  if (!p) _exit(3);
+  fl_free(p + 16);
+}
 static void foreign_pointer(void *a) {
   int local;
   fl_free(&local);
@@ -633,6 +683,8 @@ TEST(invalid_frees_abort) {
   CHECK(dies_with(double_free_large, NULL, "free", "already freed"));
   CHECK(dies_with(interior_small, NULL, "free", "inside a block"));
   CHECK(dies_with(interior_large, NULL, "free", "inside a block"));
+  CHECK(dies_with(double_free_far, NULL, "free", "double free"));
+  CHECK(dies_with(interior_far, NULL, "free", "inside a block"));
   CHECK(dies_with(foreign_pointer, NULL, "free", "never handed out"));
   CHECK(dies_with(realloc_freed, NULL, "realloc", "double free"));
   CHECK(dies_with(remote_double_free, NULL, "free", "double free"));
@@ -644,6 +696,7 @@ int main(void) {
   RUN(realloc_in_place_and_moving);
   RUN(malloc_sizes);
   RUN(distinct_blocks);
+  RUN(blocks_past_a_spans_first_slice);
   RUN(bad_sizes);
   RUN(calloc_zeroes_reused_memory);
   RUN(alignment);
