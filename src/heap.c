@@ -199,8 +199,11 @@ static void carve(fl_span_t *s) {
   }
 }
 
+/* carved_end is a multiple of the block size: another block fits whole
+ * below the usable end (the same as carved_end < blocks_end, without its
+ * division, on every look at an exhausted span). */
 static bool can_carve(const fl_span_t *s) {
-  return s->carved_end < blocks_end(s);
+  return (size_t)s->carved_end + _fl_span_bsize(s) <= _fl_span_usable(s);
 }
 
 static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
