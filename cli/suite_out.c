@@ -143,11 +143,54 @@ static void print_worst(const suite_t *s, FILE *out, int a, int b, bool memory, 
   print_target(out, what, worst, target, true);
 }
 
+/* The peer (an allocator that is not faultless) with the lowest median time
+ * on case c (memory: the lowest peak RSS); -1 when none ran it. */
+static int best_peer(const suite_t *s, int c, bool memory) {
+  int best = -1;
+  for (int b = 0; b < s->nalloc; b++) {
+    const cell_t *x = cell(s, c, b);
+    if (s->alloc[b].faultless || !x->n) continue;
+    if (best < 0 ||
+        (memory ? x->rss_mib < cell(s, c, best)->rss_mib : x->ms < cell(s, c, best)->ms))
+      best = b;
+  }
+  return best;
+}
+
+/* Against the best peer of each case: time (the median of per-round ratios
+ * to the fastest peer), worst case and geomean; and peak RSS against 1.3x
+ * the leanest peer's + 2 MiB, worst case. */
+static void print_best_peer(const suite_t *s, FILE *out, int a) {
+  double worst = NAN, worst_rss = NAN, sum = 0;
+  int wc = -1, wr = -1, n = 0;
+  for (int c = 0; c < s->ncases; c++) {
+    int f = best_peer(s, c, false), l = best_peer(s, c, true);
+    if (f < 0 || !cell(s, c, a)->n) continue;
+    double t = ratio(s, c, a, f)->median;
+    double m = cell(s, c, a)->rss_mib / (1.3 * cell(s, c, l)->rss_mib + 2);
+    if (isfinite(t) && t > 0) sum += log(t), n++;
+    if (!(t <= worst)) worst = t, wc = c;
+    if (!(m <= worst_rss)) worst_rss = m, wr = c;
+  }
+  char name[48] = "-", what[160];
+  if (wc >= 0) case_name(s, wc, name);
+  snprintf(what, sizeof what, "%s time / fastest peer, worst (%s)", s->alloc[a].label, name);
+  print_target(out, what, worst, 1.05, true);
+  snprintf(what, sizeof what, "%s time / fastest peer, geomean", s->alloc[a].label);
+  print_target(out, what, n ? exp(sum / n) : NAN, 0.95, true);
+  strcpy(name, "-");
+  if (wr >= 0) case_name(s, wr, name);
+  snprintf(what, sizeof what, "%s RSS / (1.3 x leanest + 2 MiB), worst (%s)", s->alloc[a].label,
+           name);
+  print_target(out, what, worst_rss, 1.0, true);
+}
+
 static void print_targets(const suite_t *s, FILE *out) {
   int mi = find_alloc(s, "mimalloc"), gl = find_alloc(s, "glibc");
   fprintf(out, "\ntime and memory targets:\n");
   for (int a = 0; a < s->nalloc; a++) {
     if (!s->alloc[a].faultless) continue;
+    print_best_peer(s, out, a);
     if (mi >= 0) {
       char what[160];
       snprintf(what, sizeof what, "%s time / mimalloc, geomean", s->alloc[a].label);

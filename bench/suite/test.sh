@@ -43,6 +43,24 @@ check "runner: exit 0 (every run ok, checks agree)" test $? -eq 0
 check "runner: time table" grep -q '^time, ms: median' "$T/table"
 check "runner: geomean row" grep -qE '^geomean +[0-9.]+' "$T/table"
 check "runner: targets" grep -q 'faultless time / glibc, worst' "$T/table"
+# With glibc the only peer, it is every case's fastest and leanest: the
+# geomean against the fastest peer is the geomean row's, and the RSS line is
+# the worst of the cases' peak RSS over 1.3x glibc's + 2 MiB.
+check "runner: targets against the fastest and leanest peer" python3 - "$T/table" "$T/out/results.json" <<'PY'
+import json, re, sys
+t = open(sys.argv[1]).read()
+d = json.load(open(sys.argv[2]))
+row = float(re.search(r"^geomean +([0-9.]+)", t, re.M).group(1))
+worst = re.search(r"faultless time / fastest peer, worst \(([a-z]+(/[12])?)\) +([0-9.]+)  target <= 1.05: (met|NOT met)$", t, re.M)
+geo = float(re.search(r"faultless time / fastest peer, geomean +([0-9.]+)  target <= 0.95: (met|NOT met)$", t, re.M).group(1))
+rss = re.search(r"faultless RSS / \(1.3 x leanest \+ 2 MiB\), worst \((\S+)\) +([0-9.]+)  target <= 1.00: (met|NOT met)$", t, re.M)
+assert worst and rss, t
+assert abs(geo - row) < 0.006, (geo, row)
+m = {(x["case"], x["allocator"]): x["peak_rss_mib_median"] for x in d["summary"]}
+r = {c: m[c, "faultless"] / (1.3 * m[c, "glibc"] + 2) for c, a in m if a == "glibc"}
+top = max(r, key=r.get)
+assert abs(float(rss.group(2)) - r[top]) < 0.006 and rss.group(1) == top, (rss.groups(), top, r[top])
+PY
 check "runner: results.json parses" python3 -c "
 import json, sys
 d = json.load(open('$T/out/results.json'))
