@@ -38,8 +38,9 @@ FL_FAST void *_fl_malloc_inline(size_t size) {
 }
 
 /* The checks of the default build on a free: b, `off` bytes into SMALL span
- * s, starts a block that was handed out and is not already free. CHECKS=0 builds leave them out, to
- * measure what they cost; the slow path still checks. */
+ * s, starts a block that was handed out and is not already free. CHECKS=0
+ * builds leave them out, to measure what they cost; the slow path still
+ * checks. */
 FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
 #ifdef FL_NO_CHECKS
   (void)s, (void)b, (void)off;

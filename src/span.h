@@ -120,8 +120,8 @@ typedef struct fl_snapshot_release_s {
  * above the frontier. Their chunks turn cold. pre: warmers paused. */
 FL_INTERNAL void _fl_span_snapshot_release(fl_snapshot_release_t *r);
 /* The span owning p (in the arena), or NULL when p is in no live span.
- * Inline: a free past its span's first slice (the spans of classes above
- * 8 KiB cover several) looks its span up on every call. */
+ * Inline: a thread in caching mode looks up every block it hands back to
+ * its span (heapcache.c). */
 static inline fl_span_t *_fl_span_lookup(const void *p) {
   size_t i = _fl_slice_of(p);
   fl_span_t *s = &_fl_arena.spans[i];
