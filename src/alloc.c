@@ -43,7 +43,7 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
   if (size <= FL_SMALL_MAX && align <= FL_SLICE) {
     size_t cls = align <= FL_ALIGN ? _fl_size_class(size) : aligned_class(size, align);
     if (cls < FL_CLASSES) {
-      fl_heap_t *h = _fl_heap_tl ? _fl_heap_tl : ready ? _fl_heap_get() : NULL;
+      fl_heap_t *h = _fl_heap_tl != &_fl_heap_none ? _fl_heap_tl : ready ? _fl_heap_get() : NULL;
       void *p = h ? _fl_heap_alloc(h, cls) : NULL;
       if (!p)
         p = _fl_outside_alloc(size, align);
@@ -60,8 +60,15 @@ void *_fl_alloc_aligned(size_t size, size_t align, bool zero) {
 
 void *_fl_malloc_rest(size_t size) {
   fl_heap_t *h = _fl_heap_tl;
-  if (FL_LIKELY(h != NULL && size <= FL_SMALL_MAX)) return _fl_heap_alloc(h, _fl_size_class(size));
+  if (FL_LIKELY(h != &_fl_heap_none && size <= FL_SMALL_MAX))
+    return _fl_heap_alloc(h, _fl_size_class(size));
   return _fl_alloc_aligned(size, FL_ALIGN, false);
+}
+
+void *_fl_malloc_slow(size_t size, size_t cls) {
+  fl_heap_t *h = _fl_heap_tl;
+  if (FL_UNLIKELY(h == &_fl_heap_none)) return _fl_alloc_aligned(size, FL_ALIGN, false);
+  return _fl_heap_malloc_slow(h, cls);
 }
 
 void *fl_malloc(size_t size) {

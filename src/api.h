@@ -13,6 +13,8 @@ FL_INTERNAL void *_fl_alloc_aligned(size_t size, size_t align, bool zero);
 /* malloc's path for what the inline one leaves: a thread without a heap yet,
  * sizes past the class table. */
 FL_INTERNAL void *_fl_malloc_rest(size_t size);
+/* malloc's slow path for a size of class cls in the class table. */
+FL_INTERNAL void *_fl_malloc_slow(size_t size, size_t cls);
 FL_INTERNAL void _fl_free_slow(void *p, const char *call);
 FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
 
@@ -21,7 +23,7 @@ FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
  * that only jumped to fl_malloc cost `small` about 12% (bench/RESULTS.md). */
 #define FL_FAST static inline __attribute__((always_inline))
 
-/* Pop a block of class cls from the heap's current span. */
+/* Pop a block of class cls from heap h's current span (h a real heap). */
 FL_FAST void *_fl_heap_alloc(fl_heap_t *h, size_t cls) {
   fl_span_t *s = h->avail[cls];
   if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
@@ -29,11 +31,16 @@ FL_FAST void *_fl_heap_alloc(fl_heap_t *h, size_t cls) {
 }
 
 /* Sizes past the class table (16 KiB..FL_SMALL_MAX, rarer) take their class
- * by arithmetic in _fl_malloc_rest: one compare less on every other malloc. */
+ * by arithmetic in _fl_malloc_rest: one compare less on every other malloc.
+ * A thread without a heap has _fl_heap_none's empty lists, and takes the
+ * slow path. */
 FL_FAST void *_fl_malloc_inline(size_t size) {
-  fl_heap_t *h = _fl_heap_tl;
-  if (FL_LIKELY(h != NULL && size <= FL_CLASS_TABLE_MAX))
-    return _fl_heap_alloc(h, _fl_class_of_small[(size + 15) >> 4]);
+  if (FL_LIKELY(size <= FL_CLASS_TABLE_MAX)) {
+    size_t cls = _fl_class_of_small[(size + 15) >> 4];
+    fl_span_t *s = _fl_heap_tl->avail[cls];
+    if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
+    return _fl_malloc_slow(size, cls);
+  }
   return _fl_malloc_rest(size);
 }
 

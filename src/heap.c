@@ -15,7 +15,8 @@ _Static_assert(FL_SLICE / 16 <= FL_REMOTE_COUNT / FL_REMOTE_ONE,
 _Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD_MAX) / 16 < FL_REMOTE_HEAD,
                "a span's remote head holds the offset / 16 of any block");
 
-__thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
+_Alignas(2 * FL_TWIN_BIT) fl_heap_t _fl_heap_none;
+__thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec"))) = &_fl_heap_none;
 uintptr_t _fl_free_key;
 uint64_t _fl_class_magic[FL_CLASSES];
 
@@ -94,7 +95,7 @@ static fl_heap_t *heap_new(void) {
 
 /* pre: the library is initialised (the API layer makes sure). */
 fl_heap_t *_fl_heap_get(void) {
-  if (_fl_heap_tl) return _fl_heap_tl;
+  if (_fl_heap_tl != &_fl_heap_none) return _fl_heap_tl;
   pthread_mutex_lock(&heaps_lock);
   fl_heap_t *h = abandoned;
   if (h) {
@@ -272,7 +273,7 @@ void _fl_heap_free_remote(fl_span_t *s, fl_block_t *b) {
     return;
   }
   _fl_heap_give_back(s, b);
-  if (me) _fl_cache_note_foreign(me);
+  if (me != &_fl_heap_none) _fl_cache_note_foreign(me);
 }
 
 /* Hand back: mark the block free (double frees are caught the same way)
@@ -452,7 +453,7 @@ void _fl_heap_thread_exit(void *arg) {
   /* Keep one empty span per class for the thread that adopts this heap:
    * short-lived threads then reuse warm spans instead of cutting new ones. */
   sweep_empty(h, 1, SIZE_MAX);
-  _fl_heap_tl = NULL;
+  _fl_heap_tl = &_fl_heap_none;
   pthread_mutex_lock(&heaps_lock);
   h->abandoned = true;
   h->next_abandoned = abandoned;

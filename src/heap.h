@@ -85,10 +85,17 @@ static inline fl_heap_t *_fl_heap_behind(fl_heap_t *h) {
 FL_INTERNAL extern uint64_t _fl_class_magic[FL_CLASSES];
 
 FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
+/* What `_fl_heap_tl` points at in a thread without a heap (before its first
+ * malloc, after its exit): a heap with no spans, never a twin and owning no
+ * span, so malloc's fast path needs no test for a missing heap and falls to
+ * the slow path, and a free goes as a free from another thread. */
+FL_INTERNAL extern fl_heap_t _fl_heap_none;
 FL_INTERNAL extern uintptr_t _fl_free_key;
-/* The calling thread's heap, behind its twin in caching mode. */
+/* The calling thread's heap, behind its twin in caching mode; NULL when it
+ * has none. */
 static inline fl_heap_t *_fl_heap_own(void) {
-  return _fl_heap_behind(_fl_heap_tl);
+  fl_heap_t *h = _fl_heap_behind(_fl_heap_tl);
+  return h == &_fl_heap_none ? NULL : h;
 }
 /* Sizes up to this get their class from a table (1 KiB of it); above, by
  * arithmetic. The branch between them mispredicted on about a third of the
