@@ -108,19 +108,13 @@ static fl_span_t *checked_span(const void *p, const char *call) {
 }
 
 void _fl_free_slow(void *p, const char *call) {
-  /* Past a span's first slice (spans of classes above 8 KiB cover several),
-   * the descriptor counts the slices back to the first: a block there is
-   * freed here as the inline path frees the others. The back count never
-   * reaches below the arena, and the carved_end check rejects a stale one
-   * whose span no longer covers p. */
-  if (_fl_in_arena(p)) {
-    fl_span_t *d = &_fl_arena.spans[_fl_slice_of(p)];
-    if (d->kind == FL_SPAN_INTERIOR) {
-      uint64_t off = ((uintptr_t)p & (FL_SLICE - 1)) + ((uint64_t)d->slices << FL_SLICE_SHIFT);
-      d -= d->slices;
-      if (d->kind == FL_SPAN_SMALL && _fl_free_block(_fl_heap_tl, d, p, off)) return;
-    }
-  }
+  /* A block past its span's first slice (the spans of classes above 8 KiB
+   * cover several) is freed here as the inline path frees the others, once
+   * the lookup has found its span; what fails a check goes on below. */
+  fl_span_t *d = _fl_in_arena(p) ? _fl_span_lookup(p) : NULL;
+  if (d && d->kind == FL_SPAN_SMALL &&
+      _fl_free_block(_fl_heap_tl, d, p, (uint64_t)((char *)p - (char *)_fl_span_start(d))))
+    return;
   fl_span_t *s = checked_span(p, call);
   if (!s) {
     if (_fl_passthrough) {

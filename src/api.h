@@ -23,11 +23,16 @@ FL_INTERNAL size_t _fl_usable(const void *p, const char *call);
  * that only jumped to fl_malloc cost `small` about 12% (bench/RESULTS.md). */
 #define FL_FAST static inline __attribute__((always_inline))
 
-/* Pop a block of class cls from heap h's current span (h a real heap). */
-FL_FAST void *_fl_heap_alloc(fl_heap_t *h, size_t cls) {
+/* A block of class cls from h's current span; NULL when it has none. */
+FL_FAST fl_block_t *_fl_heap_pop(fl_heap_t *h, size_t cls) {
   fl_span_t *s = h->avail[cls];
-  if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
-  return _fl_heap_malloc_slow(h, cls);
+  return FL_LIKELY(s != NULL && s->free != NULL) ? _fl_span_pop(s) : NULL;
+}
+
+/* A block of class cls from heap h (a real heap, not _fl_heap_none). */
+FL_FAST void *_fl_heap_alloc(fl_heap_t *h, size_t cls) {
+  fl_block_t *b = _fl_heap_pop(h, cls);
+  return FL_LIKELY(b != NULL) ? b : _fl_heap_malloc_slow(h, cls);
 }
 
 /* Sizes past the class table (16 KiB..FL_SMALL_MAX, rarer) take their class
@@ -37,9 +42,8 @@ FL_FAST void *_fl_heap_alloc(fl_heap_t *h, size_t cls) {
 FL_FAST void *_fl_malloc_inline(size_t size) {
   if (FL_LIKELY(size <= FL_CLASS_TABLE_MAX)) {
     size_t cls = _fl_class_of_small[(size + 15) >> 4];
-    fl_span_t *s = _fl_heap_tl->avail[cls];
-    if (FL_LIKELY(s != NULL && s->free != NULL)) return _fl_span_pop(s);
-    return _fl_malloc_slow(size, cls);
+    fl_block_t *b = _fl_heap_pop(_fl_heap_tl, cls);
+    return FL_LIKELY(b != NULL) ? b : _fl_malloc_slow(size, cls);
   }
   return _fl_malloc_rest(size);
 }
