@@ -113,8 +113,10 @@ void _fl_free_slow(void *p, const char *call) {
    * the lookup has found its span; what fails a check goes on below. */
   fl_span_t *d = _fl_in_arena(p) ? _fl_span_lookup(p) : NULL;
   if (d && d->kind == FL_SPAN_SMALL &&
-      _fl_free_block(_fl_heap_tl, d, p, (uint64_t)((char *)p - (char *)_fl_span_start(d))))
+      _fl_local_free_ok(d, p, (uint64_t)((char *)p - (char *)_fl_span_start(d)))) {
+    _fl_free_block(_fl_heap_tl, d, p);
     return;
+  }
   fl_span_t *s = checked_span(p, call);
   if (!s) {
     if (_fl_passthrough) {

@@ -62,6 +62,19 @@ FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t
 #endif
 }
 
+/* The same for b, `off` bytes into its slice, whose descriptor s may be of
+ * any kind: true when s is SMALL and b a block of its first slice that may
+ * be freed. first_lim (span.h) makes the kind, start and carved checks
+ * one. */
+FL_FAST bool _fl_first_slice_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
+#ifdef FL_NO_CHECKS
+  (void)b, (void)off;
+  return s->kind == FL_SPAN_SMALL;
+#else
+  return _fl_first_slice_block(s, off) && !_fl_block_is_free(b);
+#endif
+}
+
 /* A free in caching mode (heap.h): onto the thread's cache, from the
  * slice's info word and not the span's descriptor, with the same checks.
  * False when the block is not for the inline path or fails a check: the
@@ -83,10 +96,9 @@ FL_FAST bool _fl_cache_free_inline(fl_heap_t *twin, fl_block_t *b) {
   return true;
 }
 
-/* Free b, `off` bytes into SMALL span s, for the thread whose heap (or
- * twin) is h; false, doing nothing, when a check fails. */
-FL_FAST bool _fl_free_block(fl_heap_t *h, fl_span_t *s, fl_block_t *b, uint64_t off) {
-  if (FL_UNLIKELY(!_fl_local_free_ok(s, b, off))) return false;
+/* Free b, a block of SMALL span s that passed the checks, for the thread
+ * whose heap (or twin) is h. */
+FL_FAST void _fl_free_block(fl_heap_t *h, fl_span_t *s, fl_block_t *b) {
   if (FL_LIKELY(s->heap == h)) {
     _fl_span_push(s, b);
     s->used--;
@@ -94,7 +106,6 @@ FL_FAST bool _fl_free_block(fl_heap_t *h, fl_span_t *s, fl_block_t *b, uint64_t 
   } else {
     _fl_heap_free_remote(s, b);
   }
-  return true;
 }
 
 FL_FAST void _fl_free_inline(void *p) {
@@ -104,9 +115,10 @@ FL_FAST void _fl_free_inline(void *p) {
     /* A block in its span's first slice: the span starts at the slice's
      * boundary. Others take the slow path, which finds their span. */
     fl_span_t *s = &_fl_arena.spans[_fl_slice_of(p)];
-    if (FL_LIKELY(s->kind == FL_SPAN_SMALL) &&
-        FL_LIKELY(_fl_free_block(h, s, p, (uintptr_t)p & (FL_SLICE - 1))))
+    if (FL_LIKELY(_fl_first_slice_free_ok(s, p, (uintptr_t)p & (FL_SLICE - 1)))) {
+      _fl_free_block(h, s, p);
       return;
+    }
   } else if (p == NULL) {
     return;
   }

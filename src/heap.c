@@ -14,6 +14,8 @@ _Static_assert(FL_SLICE / 16 <= FL_REMOTE_COUNT / FL_REMOTE_ONE,
                "a span's remote count holds every block of a one-slice span");
 _Static_assert((8 * FL_SMALL_MAX + FL_SLICE + FL_GUARD_MAX) / 16 < FL_REMOTE_HEAD,
                "a span's remote head holds the offset / 16 of any block");
+/* A span of more than one slice has fewer than 16 blocks (class_slices). */
+_Static_assert(FL_SLICE / 16 <= UINT16_MAX, "a span's used count holds every block");
 
 _Alignas(2 * FL_TWIN_BIT) fl_heap_t _fl_heap_none;
 __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec"))) = &_fl_heap_none;
@@ -70,8 +72,10 @@ static size_t class_slices(size_t cls) {
 void _fl_heap_init(void) {
   pthread_key_create(&heap_key, _fl_heap_thread_exit);
   _fl_free_key = (uintptr_t)_fl_prim_random() | 1;
-  for (size_t cls = 1; cls < FL_CLASSES; cls++)
-    _fl_class_magic[cls] = UINT64_MAX / _fl_class_size[cls] + 1;
+  for (size_t cls = 1; cls < FL_CLASSES; cls++) {
+    uint64_t b = _fl_class_size[cls]; /* floor(2^64 / b) + 1, b a power of two or not */
+    _fl_class_magic[cls] = UINT64_MAX / b + 1 + (UINT64_MAX % b == b - 1);
+  }
 }
 
 /* --- Heap life ---------------------------------------------------------- */
@@ -192,8 +196,10 @@ static void carve(fl_span_t *s) {
 #endif
     s->free = b;
   }
-  /* Relaxed atomic: a thread freeing a block of s reads it (checked_span). */
+  /* Relaxed atomics: a thread freeing a block of s reads them (checked_span,
+   * free's fast path). */
   __atomic_store_n(&s->carved_end, stop, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->first_lim, _fl_span_first_lim(s), __ATOMIC_RELAXED);
   if (s->cls < FL_CACHE_CLASSES) {
     uint32_t kib = stop >> 10 < FL_INFO_KIB_MAX ? stop >> 10 : FL_INFO_KIB_MAX;
     set_info(s, (uint16_t)(s->cls | kib << FL_INFO_SHIFT));
@@ -228,6 +234,7 @@ static void span_retire(fl_heap_t *h, fl_span_t *s) {
   FL_ASSERT(s->heap == h && !(s->flags & FL_SPAN_HELD));
   if (s->in_list) list_remove(h, s);
   if (s->cls < FL_CACHE_CLASSES) set_info(s, 0);
+  __atomic_store_n(&s->first_lim, 0, __ATOMIC_RELAXED); /* 0 unless SMALL */
   s->heap = NULL;
   _fl_span_guard(s, false);
   _fl_span_free(s);
@@ -547,6 +554,11 @@ static int check_heap(fl_heap_t *h) {
         }
       }
       if ((s->flags & FL_SPAN_HELD) && check_held(h, s)) return 1;
+      if (s->first_lim != _fl_span_first_lim(s)) {
+        _fl_message("heap check: span %p: first-slice limit %u, not %u", (void *)start,
+                    s->first_lim, _fl_span_first_lim(s));
+        return 1;
+      }
       if (nfree + s->used != s->carved_end / _fl_span_bsize(s)) {
         _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
                     s->used, s->carved_end / _fl_span_bsize(s));

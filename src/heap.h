@@ -38,8 +38,8 @@ static inline uint32_t _fl_span_bsize(const fl_span_t *s) {
  * free. A stand-in's `used` counts down from FL_CACHE_BASE as blocks enter,
  * and its carved_end holds its cap. */
 enum { FL_SPAN_CACHE = FL_SPAN_INTERIOR + 1 };
-#define FL_CACHE_CLASSES 37 /* classes up to 16 KiB */
-#define FL_CACHE_BASE (1u << 30)
+#define FL_CACHE_CLASSES 37      /* classes up to 16 KiB */
+#define FL_CACHE_BASE (1u << 15) /* above any cap (cache_cap), within `used` */
 /* A heap and its twin share an aligned block of 2 * FL_TWIN_BIT bytes. */
 #define FL_TWIN_BIT ((uintptr_t)4096)
 /* A size-class span's info, at its first slice (0 at the others, and for
@@ -81,7 +81,22 @@ static inline fl_heap_t *_fl_heap_twin(fl_heap_t *h) {
 static inline fl_heap_t *_fl_heap_behind(fl_heap_t *h) {
   return (fl_heap_t *)((uintptr_t)h & ~FL_TWIN_BIT);
 }
-/* ceil(2^64 / size) of each class, as in a span's bsize_magic. */
+/* s's first_lim (span.h) for its carved_end. Past 0xFFFF it stays there:
+ * block k starting in the first slice has k * bsize <= 0xFFF0, so its
+ * k * (bsize * magic mod 2^64) <= k * bsize still passes, and a block not
+ * carved has a product of at least the uncapped limit, over 0xFFFF. */
+static inline uint16_t _fl_span_first_lim(const fl_span_t *s) {
+  uint32_t bsize = _fl_span_bsize(s);
+  uint64_t lim = (uint64_t)(s->carved_end / bsize) * (uint64_t)(bsize * s->bsize_magic);
+  return lim < 0xFFFF ? (uint16_t)lim : 0xFFFF;
+}
+/* Whether `off` bytes into the first slice of the span whose descriptor is
+ * s is the start of a block carved from it; false for a descriptor that is
+ * not a SMALL span's first. */
+static inline bool _fl_first_slice_block(const fl_span_t *s, uint64_t off) {
+  return off * s->bsize_magic < __atomic_load_n(&s->first_lim, __ATOMIC_RELAXED);
+}
+/* floor(2^64 / size) + 1 of each class, as in a span's bsize_magic. */
 FL_INTERNAL extern uint64_t _fl_class_magic[FL_CLASSES];
 
 FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));

@@ -439,6 +439,12 @@ int _fl_span_check(void) {
       rc = 1;
       break;
     }
+    /* Free's fast path takes a descriptor with a first_lim for SMALL. */
+    for (size_t j = i; j < i + s->slices && rc == 0; j++)
+      if (a->spans[j].first_lim != 0 && (j > i || s->kind != FL_SPAN_SMALL)) {
+        _fl_message("heap check: slice %zu has a first-slice limit but is not a small span's", j);
+        rc = 1;
+      }
     if (s->kind == FL_SPAN_FREE) {
       if (prev_free) {
         _fl_message("heap check: free span at slice %zu was not coalesced", i);

@@ -24,11 +24,18 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags;       /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
-  uint8_t in_list;     /* SMALL: linked in its heap's class list */
-  uint8_t cls;         /* SMALL: size class */
-  uint32_t slices;     /* length; for INTERIOR: distance back to the first slice */
-  uint32_t used;       /* SMALL: blocks handed out and not yet freed to the owner */
+  uint8_t flags;   /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
+  uint8_t in_list; /* SMALL: linked in its heap's class list */
+  uint8_t cls;     /* SMALL: size class */
+  uint32_t slices; /* length; for INTERIOR: distance back to the first slice */
+  uint16_t used;   /* SMALL: blocks handed out and not yet freed to the owner */
+  /* SMALL: min(carved blocks * (bsize * bsize_magic mod 2^64), 0xFFFF); 0 in
+   * every other descriptor. An offset `off` in a span's first slice starts a
+   * carved block exactly when off * bsize_magic (mod 2^64) < first_lim: the
+   * product is k * (bsize * bsize_magic mod 2^64) at the start of block k and
+   * at least bsize_magic elsewhere. Free's fast path checks the kind, the
+   * block start and the carving with that one multiply and compare. */
+  uint16_t first_lim;
   uint32_t carved_end; /* SMALL: blocks below this offset exist; above, untouched */
   /* SMALL: blocks freed by other threads, a list through the blocks: the
    * last one's offset / 16 + 1 (0: none) and how many there are, packed
@@ -37,8 +44,10 @@ typedef struct fl_span_s {
    * every step is a miss on a line the freeing thread wrote. */
   _Atomic uint32_t remote_head;
   uint32_t remote_link; /* SMALL: slice + 1 of the next span on that stack */
-  /* SMALL: ceil(2^64 / bsize). An offset below 2^32 is a multiple of bsize
-   * exactly when offset * magic (mod 2^64) < magic: one multiply, no divide. */
+  /* SMALL: floor(2^64 / bsize) + 1. An offset below 2^32 is a multiple of
+   * bsize exactly when offset * magic (mod 2^64) < magic: one multiply, no
+   * divide. bsize * magic mod 2^64 is in [1, bsize]: never 0, which lets
+   * first_lim tell blocks apart for a power-of-two bsize too. */
   uint64_t bsize_magic;
   struct fl_span_s *next, *prev; /* heap class list, or free bin */
   union {

@@ -10,6 +10,25 @@ static size_t by_arithmetic(size_t size) {
   return 9 + (b - 7) * 4 + (((size - 1) >> (b - 2)) & 3);
 }
 
+/* Every byte offset below `end` of a span of class c whose first `carved`
+ * blocks are carved: the slow free's check (offset * magic < magic) holds
+ * exactly at block starts, and the fast one (_fl_first_slice_block, for the
+ * first slice) exactly at the starts of carved blocks. Returns the misses. */
+static int check_offsets(size_t c, uint32_t carved, uint32_t end) {
+  uint32_t b = _fl_class_size[c];
+  fl_span_t s = {.kind = FL_SPAN_SMALL, .cls = (uint8_t)c, .bsize_magic = _fl_class_magic[c]};
+  s.carved_end = carved * b;
+  s.first_lim = _fl_span_first_lim(&s);
+  int bad = 0;
+  for (uint32_t off = 0, r = 0, k = 0; off < end; off++) {
+    bool start = r == 0;
+    bad += ((uint64_t)off * s.bsize_magic < s.bsize_magic) != start;
+    if (off < FL_SLICE) bad += _fl_first_slice_block(&s, off) != (start && k < carved);
+    if (++r == b) r = 0, k++;
+  }
+  return bad;
+}
+
 int main(void) {
   int table_bad = 0, holds_bad = 0, tight_bad = 0;
   for (size_t size = 0; size <= FL_SMALL_MAX; size++) {
@@ -26,5 +45,21 @@ int main(void) {
     CHECK(_fl_class_size[c] > _fl_class_size[c - 1]);
   for (size_t c = 1; c < FL_CLASSES; c++)
     CHECK(_fl_class_size[c] % FL_ALIGN == 0);
+  /* The block-start arithmetic, for counts of carved blocks around where
+   * the first slice ends and the limit's cap (0xFFFF) begins. */
+  if (!_fl_class_magic[1]) _fl_heap_init();
+  int start_bad = 0, descriptor_bad = 0;
+  for (size_t c = 1; c < FL_CLASSES; c++) {
+    uint32_t b = _fl_class_size[c], first = (FL_SLICE + b - 1) / b; /* blocks starting there */
+    uint32_t counts[] = {0, 1, 2, 3, first / 2, first - 1, first, first + 1, 2 * first + 3};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+      start_bad += check_offsets(c, counts[i], i == 0 ? 8 * b + FL_SLICE : FL_SLICE + 2 * b);
+    /* A descriptor of another kind has first_lim 0: no offset passes. */
+    fl_span_t other = {.kind = FL_SPAN_LARGE, .bsize_magic = _fl_class_magic[c]};
+    for (uint32_t off = 0; off < FL_SLICE; off += 16)
+      descriptor_bad += _fl_first_slice_block(&other, off);
+  }
+  CHECK(start_bad == 0);
+  CHECK(descriptor_bad == 0);
   return test_report("classes");
 }
