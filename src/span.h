@@ -24,11 +24,15 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags;   /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
+  uint8_t flags; /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
+  /* SMALL: blocks handed out and not yet freed to the owner. malloc's and
+   * free's fast paths write it just before free reads first_lim and in_list:
+   * it shares no 4-byte word with them, so those loads need not wait on the
+   * stores (TUNING.md). */
+  uint16_t used;
+  uint32_t slices; /* length; for INTERIOR: distance back to the first slice */
   uint8_t in_list; /* SMALL: linked in its heap's class list */
   uint8_t cls;     /* SMALL: size class */
-  uint32_t slices; /* length; for INTERIOR: distance back to the first slice */
-  uint16_t used;   /* SMALL: blocks handed out and not yet freed to the owner */
   /* SMALL: min(carved blocks * (bsize * bsize_magic mod 2^64), 0xFFFF); 0 in
    * every other descriptor. An offset `off` in a span's first slice starts a
    * carved block exactly when off * bsize_magic (mod 2^64) < first_lim: the
