@@ -99,9 +99,10 @@ static fl_span_t *checked_span(const void *p, const char *call) {
     return s;
   }
   uint64_t off = (uint64_t)((const char *)p - start);
-  if (off * s->bsize_magic >= s->bsize_magic ||
-      off >= __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED))
+  if (off * s->bsize_magic >= s->bsize_magic)
     _fl_fatal(call, p, "pointer inside a block, not at its start");
+  if (off >= __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED))
+    _fl_fatal(call, p, "pointer was never handed out by faultless");
   const fl_block_t *b = p;
   if (_fl_block_is_free(b)) _fl_fatal(call, p, "double free");
   return s;

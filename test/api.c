@@ -606,6 +606,27 @@ static void interior_far(void *a) {
   if (!p) _exit(3);
   fl_free(p + 16);
 }
+/* 7,000 bytes: blocks of 7 KiB, nine to a one-slice span. A malloc that
+ * makes a new span carves a page's worth of blocks there (at least one) and
+ * hands out the first: the block after them was never handed out. The page
+ * is the test builds' pretended one when FAULTLESS_TEST_PAGE_SIZE sets it. */
+static void uncarved_small(void *a) {
+  char *p;
+  uint64_t spans;
+  do {
+    spans = stats().spans_small;
+    p = fl_malloc(7000);
+  } while (p && stats().spans_small == spans);
+  if (!p) _exit(3);
+  const char *pretend = getenv("FAULTLESS_TEST_PAGE_SIZE");
+  size_t page = pretend ? strtoul(pretend, NULL, 0) : (size_t)sysconf(_SC_PAGESIZE);
+  size_t bsize = fl_usable_size(p), carved = page > bsize ? page / bsize : 1;
+  /* Clear what a block's tag would be: a stale one, left by a free block
+   * of an earlier span there, would stop the free as a double free. */
+  char *next = p + carved * bsize;
+  memset(next, 0, 16);
+  fl_free(next);
+}
 static void foreign_pointer(void *a) {
   int local;
   fl_free(&local);
@@ -685,6 +706,7 @@ TEST(invalid_frees_abort) {
   CHECK(dies_with(interior_large, NULL, "free", "inside a block"));
   CHECK(dies_with(double_free_far, NULL, "free", "double free"));
   CHECK(dies_with(interior_far, NULL, "free", "inside a block"));
+  CHECK(dies_with(uncarved_small, NULL, "free", "never handed out"));
   CHECK(dies_with(foreign_pointer, NULL, "free", "never handed out"));
   CHECK(dies_with(realloc_freed, NULL, "realloc", "double free"));
   CHECK(dies_with(remote_double_free, NULL, "free", "double free"));
