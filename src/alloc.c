@@ -108,13 +108,26 @@ static fl_span_t *checked_span(const void *p, const char *call) {
   return s;
 }
 
+/* free's checks for b, `off` bytes into SMALL span s (any of its slices):
+ * b starts a block that was handed out and is not already free. CHECKS=0
+ * builds leave them out here too; checked_span still makes them. */
+static bool span_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
+#ifdef FL_NO_CHECKS
+  (void)s, (void)b, (void)off;
+  return true;
+#else
+  return off * s->bsize_magic < s->bsize_magic &&
+         off < __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED) && !_fl_block_is_free(b);
+#endif
+}
+
 void _fl_free_slow(void *p, const char *call) {
   /* A block past its span's first slice (the spans of classes above 8 KiB
    * cover several) is freed here as the inline path frees the others, once
    * the lookup has found its span; what fails a check goes on below. */
   fl_span_t *d = _fl_in_arena(p) ? _fl_span_lookup(p) : NULL;
   if (d && d->kind == FL_SPAN_SMALL &&
-      _fl_local_free_ok(d, p, (uint64_t)((char *)p - (char *)_fl_span_start(d)))) {
+      span_free_ok(d, p, (uint64_t)((char *)p - (char *)_fl_span_start(d)))) {
     _fl_free_block(_fl_heap_tl, d, p);
     return;
   }

@@ -48,24 +48,12 @@ FL_FAST void *_fl_malloc_inline(size_t size) {
   return _fl_malloc_rest(size);
 }
 
-/* The checks of the default build on a free: b, `off` bytes into SMALL span
- * s, starts a block that was handed out and is not already free. CHECKS=0
- * builds leave them out, to measure what they cost; the slow path still
- * checks. */
-FL_FAST bool _fl_local_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
-#ifdef FL_NO_CHECKS
-  (void)s, (void)b, (void)off;
-  return true;
-#else
-  return off * s->bsize_magic < s->bsize_magic &&
-         off < __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED) && !_fl_block_is_free(b);
-#endif
-}
-
-/* The same for b, `off` bytes into its slice, whose descriptor s may be of
- * any kind: true when s is SMALL and b a block of its first slice that may
- * be freed. first_lim (span.h) makes the kind, start and carved checks
- * one. */
+/* The checks of the default build on a free of b, `off` bytes into its
+ * slice, whose descriptor s may be of any kind: true when s is SMALL and b
+ * starts a block of its first slice that was handed out and is not already
+ * free. first_lim (span.h) makes the kind, start and carved checks one.
+ * CHECKS=0 builds leave the checks out, to measure what they cost; the slow
+ * path still checks. */
 FL_FAST bool _fl_first_slice_free_ok(const fl_span_t *s, const fl_block_t *b, uint64_t off) {
 #ifdef FL_NO_CHECKS
   (void)b, (void)off;
