@@ -104,7 +104,10 @@ static fl_span_t *checked_span(const void *p, const char *call) {
   if (off >= __atomic_load_n(&s->carved_end, __ATOMIC_RELAXED))
     _fl_fatal(call, p, "pointer was never handed out by faultless");
   const fl_block_t *b = p;
-  if (_fl_block_is_free(b)) _fl_fatal(call, p, "double free");
+  if (_fl_block_is_free(b))
+    _fl_fatal(call, p,
+              _fl_span_held_back(s, off) ? "pointer was never handed out by faultless"
+                                         : "double free");
   return s;
 }
 

@@ -21,6 +21,7 @@ _Alignas(2 * FL_TWIN_BIT) fl_heap_t _fl_heap_none;
 __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec"))) = &_fl_heap_none;
 uintptr_t _fl_free_key;
 uint64_t _fl_class_magic[FL_CLASSES];
+uint16_t _fl_class_color[FL_CLASSES];
 
 /* Block size of each class: 16-byte steps to 128, then four classes per
  * doubling up to 128 KiB. Matches _fl_size_class(). */
@@ -69,6 +70,22 @@ static size_t class_slices(size_t cls) {
   return _fl_align_up(bytes, FL_SLICE) >> FL_SLICE_SHIFT;
 }
 
+/* The classes' colors (heap.h). The classes with the fewest choices (the
+ * largest blocks) choose first; each takes the start whose 64-byte line
+ * (its L1 set, for a cache of 64 sets) the fewest classes have taken, the
+ * lowest such start on a tie. Classes up to 512 bytes each get a set of
+ * their own (test/classes.c). */
+static void choose_colors(void) {
+  uint8_t taken[FL_COLOR_RANGE / 64] = {0};
+  for (size_t cls = FL_CLASSES - 1; cls > 0; cls--) {
+    uint32_t b = _fl_class_size[cls], best = 0;
+    for (uint32_t c = b; c + b <= FL_COLOR_RANGE; c += b)
+      if (taken[c / 64] < taken[best / 64]) best = c;
+    taken[best / 64]++;
+    _fl_class_color[cls] = (uint16_t)best;
+  }
+}
+
 void _fl_heap_init(void) {
   pthread_key_create(&heap_key, _fl_heap_thread_exit);
   _fl_free_key = (uintptr_t)_fl_prim_random() | 1;
@@ -76,6 +93,7 @@ void _fl_heap_init(void) {
     uint64_t b = _fl_class_size[cls]; /* floor(2^64 / b) + 1, b a power of two or not */
     _fl_class_magic[cls] = UINT64_MAX / b + 1 + (UINT64_MAX % b == b - 1);
   }
+  choose_colors();
 }
 
 /* --- Heap life ---------------------------------------------------------- */
@@ -176,26 +194,43 @@ static void set_info(fl_span_t *s, uint16_t info) {
   atomic_store_explicit(&_fl_arena.slice_info[_fl_span_index(s)], info, memory_order_relaxed);
 }
 
-/* Carve the next blocks of s's untouched tail onto its free list: up to a
- * page's worth, in address order. Carving as the span fills, not all at
- * once, keeps a span that holds a few blocks from touching all its pages. */
-static void carve(fl_span_t *s) {
-  uint32_t bsize = _fl_span_bsize(s), end = blocks_end(s);
-  uint32_t page = (uint32_t)_fl_prim_page_size();
-  uint32_t n = bsize >= page ? 1 : page / bsize;
-  uint32_t stop = s->carved_end + n * bsize < end ? s->carved_end + n * bsize : end;
-  FL_ASSERT(s->kind == FL_SPAN_SMALL && s->carved_end < stop && stop <= end);
+/* Put the blocks of s in [from, stop) on its free list, in address order,
+ * each with the free tag: a free of one not yet handed out fails the
+ * checks. */
+static void push_carved(fl_span_t *s, uint32_t from, uint32_t stop) {
+  uint32_t bsize = _fl_span_bsize(s);
   char *start = _fl_span_start(s);
-  for (uint32_t off = stop; off > s->carved_end;) {
+  for (uint32_t off = stop; off > from;) {
     off -= bsize;
     fl_block_t *b = (fl_block_t *)(start + off);
     _fl_block_set_next(b, s->free);
-    b->freed_tag = 0;
+    _fl_block_mark_free(b);
 #ifdef FL_DEBUG
     _fl_debug_fill_freed(b, bsize);
 #endif
     s->free = b;
   }
+}
+
+/* Carve the next blocks of s's untouched tail onto its free list: up to a
+ * page's worth, the first time only to the end of the first page (it starts
+ * at the color); or, once the tail is all carved, the blocks the color held
+ * back. Carving as the span fills, not all at once, keeps a span that holds
+ * a few blocks from touching all its pages. pre: _fl_span_can_carve(s). */
+static void carve(fl_span_t *s) {
+  uint32_t bsize = _fl_span_bsize(s), end = blocks_end(s), from = s->carved_end;
+  if (from == end) {
+    FL_ASSERT(s->flags & FL_SPAN_HOLDING);
+    push_carved(s, 0, _fl_class_color[s->cls]);
+    s->flags &= (uint8_t)~FL_SPAN_HOLDING;
+    return;
+  }
+  uint32_t page = (uint32_t)_fl_prim_page_size();
+  uint32_t room = from < page ? page - from : page;
+  uint32_t n = bsize >= room ? 1 : room / bsize;
+  uint32_t stop = from + n * bsize < end ? from + n * bsize : end;
+  FL_ASSERT(s->kind == FL_SPAN_SMALL && from < stop && stop <= end);
+  push_carved(s, from, stop);
   /* Relaxed atomics: a thread freeing a block of s reads them (checked_span,
    * free's fast path). */
   __atomic_store_n(&s->carved_end, stop, __ATOMIC_RELAXED);
@@ -204,13 +239,6 @@ static void carve(fl_span_t *s) {
     uint32_t kib = stop >> 10 < FL_INFO_KIB_MAX ? stop >> 10 : FL_INFO_KIB_MAX;
     set_info(s, (uint16_t)(s->cls | kib << FL_INFO_SHIFT));
   }
-}
-
-/* carved_end is a multiple of the block size: another block fits whole
- * below the usable end (the same as carved_end < blocks_end, without its
- * division, on every look at an exhausted span). */
-static bool can_carve(const fl_span_t *s) {
-  return (size_t)s->carved_end + _fl_span_bsize(s) <= _fl_span_usable(s);
 }
 
 static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
@@ -224,7 +252,11 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   s->used = 0;
   s->heap = h;
   s->free = NULL;
-  __atomic_store_n(&s->carved_end, 0, __ATOMIC_RELAXED);
+  uint32_t color = _fl_class_color[cls], bsize = _fl_span_bsize(s);
+  for (uint32_t off = 0; off < color; off += bsize)
+    _fl_block_mark_free((fl_block_t *)((char *)_fl_span_start(s) + off));
+  if (color) s->flags |= FL_SPAN_HOLDING;
+  __atomic_store_n(&s->carved_end, color, __ATOMIC_RELAXED);
   carve(s);
   list_push(h, s);
   return s;
@@ -439,7 +471,7 @@ void *_fl_heap_take(fl_heap_t *h, size_t cls) {
       take_announced(h, s);
       break;
     }
-    if (can_carve(s)) {
+    if (_fl_span_can_carve(s)) {
       carve(s);
       break;
     }
@@ -547,7 +579,7 @@ static int check_heap(fl_heap_t *h) {
       for (fl_block_t *b = s->free; b; b = _fl_block_next(b)) {
         size_t off = (size_t)((char *)b - start);
         if ((char *)b < start || off >= s->carved_end || off % _fl_span_bsize(s) ||
-            ++nfree > s->carved_end / _fl_span_bsize(s)) {
+            !_fl_block_is_free(b) || ++nfree > s->carved_end / _fl_span_bsize(s)) {
           _fl_message("heap check: free list of span %p (class %zu) has a bad entry %p",
                       (void *)start, cls, (void *)b);
           return 1;
@@ -559,9 +591,16 @@ static int check_heap(fl_heap_t *h) {
                     s->first_lim, _fl_span_first_lim(s));
         return 1;
       }
-      if (nfree + s->used != s->carved_end / _fl_span_bsize(s)) {
-        _fl_message("heap check: span %p: %u free + %u used != %u blocks", (void *)start, nfree,
-                    s->used, s->carved_end / _fl_span_bsize(s));
+      uint32_t held = 0, bsize = _fl_span_bsize(s);
+      for (uint32_t off = 0; _fl_span_held_back(s, off); off += bsize, held++)
+        if (!_fl_block_is_free((fl_block_t *)(start + off))) {
+          _fl_message("heap check: span %p: block %p, held back by its color, lost its tag",
+                      (void *)start, (void *)(start + off));
+          return 1;
+        }
+      if (nfree + held + s->used != s->carved_end / bsize) {
+        _fl_message("heap check: span %p: %u free + %u held back + %u used != %u blocks",
+                    (void *)start, nfree, held, s->used, s->carved_end / bsize);
         return 1;
       }
     }

@@ -99,6 +99,32 @@ static inline bool _fl_first_slice_block(const fl_span_t *s, uint64_t off) {
 /* floor(2^64 / size) + 1 of each class, as in a span's bsize_magic. */
 FL_INTERNAL extern uint64_t _fl_class_magic[FL_CLASSES];
 
+/* A SMALL span's color: the bytes at its start whose blocks it hands out
+ * last. Spans start at slice boundaries, so without it the first block of
+ * every class would fall in the same set of the L1 cache, and a program
+ * that takes and gives back a few blocks of many sizes would evict its own
+ * hot blocks (TUNING.md). Each class's color is a multiple of its block
+ * size that leaves the block after it within FL_COLOR_RANGE, the smallest
+ * page, so the first carve touches no page it would not touch without one.
+ * While the span is FL_SPAN_HOLDING, the blocks below the color carry the
+ * free tag and are on no list: free's checks turn them away, and they are
+ * carved once every other block of the span is out. */
+#define FL_COLOR_RANGE 4096u
+FL_INTERNAL extern uint16_t _fl_class_color[FL_CLASSES];
+/* Whether s has blocks left to carve: another one below its usable end
+ * (carved_end is a multiple of the block size, so this is carved_end <
+ * blocks_end without its division, on every look at an exhausted span),
+ * or the ones its color holds back. */
+static inline bool _fl_span_can_carve(const fl_span_t *s) {
+  return (size_t)s->carved_end + _fl_span_bsize(s) <= _fl_span_usable(s) ||
+         (s->flags & FL_SPAN_HOLDING);
+}
+/* Whether the block `off` bytes into SMALL span s is one its color holds
+ * back: never handed out yet. */
+static inline bool _fl_span_held_back(const fl_span_t *s, uint64_t off) {
+  return (s->flags & FL_SPAN_HOLDING) && off < _fl_class_color[s->cls];
+}
+
 FL_INTERNAL extern __thread fl_heap_t *_fl_heap_tl __attribute__((tls_model("initial-exec")));
 /* What `_fl_heap_tl` points at in a thread without a heap (before its first
  * malloc, after its exit): a heap with no spans, never a twin and owning no

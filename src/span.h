@@ -13,8 +13,9 @@
  * a span holds the span's state, the others are INTERIOR and point back. */
 enum { FL_SPAN_NONE = 0, FL_SPAN_FREE, FL_SPAN_SMALL, FL_SPAN_LARGE, FL_SPAN_INTERIOR };
 /* HELD (SMALL): the span's remote list stays announced and untaken until
- * its free list runs out (collect_remote in heap.c). */
-enum { FL_SPAN_WARM = 1, FL_SPAN_FRESH = 2, FL_SPAN_HELD = 4 };
+ * its free list runs out (collect_remote in heap.c). HOLDING (SMALL): the
+ * blocks below its class's color are held back (heap.h). */
+enum { FL_SPAN_WARM = 1, FL_SPAN_FRESH = 2, FL_SPAN_HELD = 4, FL_SPAN_HOLDING = 8 };
 
 typedef struct fl_block_s {
   struct fl_block_s *next;
@@ -24,7 +25,7 @@ typedef struct fl_block_s {
 struct fl_heap_s;
 typedef struct fl_span_s {
   uint8_t kind;
-  uint8_t flags; /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD */
+  uint8_t flags; /* FL_SPAN_WARM, FL_SPAN_FRESH, FL_SPAN_HELD, FL_SPAN_HOLDING */
   /* SMALL: blocks handed out and not yet freed to the owner. malloc's and
    * free's fast paths write it just before free reads first_lim and in_list:
    * it shares no 4-byte word with them, so those loads need not wait on the

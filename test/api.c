@@ -46,6 +46,18 @@ static fl_stats_t stats(void) {
  * block at an offset from a 64 KiB boundary that is not a multiple of 20480
  * lies past its span's first slice, where a free finds the span from the
  * slice's count back to the first. NULL if none of n blocks does. */
+/* A block of `size` bytes from a span that its malloc made. The blocks
+ * taken before it go to keep[0..max) (NULL past what was taken), or are
+ * left live when keep is NULL. NULL when malloc failed or `max` ran out. */
+static char *new_span_block(size_t size, char **keep, int max) {
+  for (int i = 0; !keep || i < max; i++) {
+    uint64_t spans = stats().spans_small;
+    char *p = fl_malloc(size);
+    if (!p || stats().spans_small != spans) return p;
+    if (keep) keep[i] = p;
+  }
+  return NULL;
+}
 static char *far_block(char **keep, int n) {
   char *far = NULL;
   for (int i = 0; i < n; i++) {
@@ -90,6 +102,40 @@ TEST(distinct_blocks) {
       ok &= (unsigned char)p[i][j] == (i & 0xff);
   CHECK(ok);
   for (int i = 0; i < N; i++)
+    fl_free(p[i]);
+  CHECK(fl_heap_check() == 0);
+}
+
+TEST(a_colored_span_hands_out_every_block) {
+  /* A new span hands out blocks from its class's color on (the class of
+   * 64 bytes has one), and the blocks below the color once every other
+   * block is out: each block of the span once, the held-back ones last,
+   * then blocks of another span. */
+  enum { SIZE = 64, PER_SLICE = 0x10000 / SIZE };
+  static char *p[4 * PER_SLICE]; /* what came before the new span, then its blocks */
+  char *first = new_span_block(SIZE, p, 3 * PER_SLICE);
+  CHECK(first != NULL);
+  if (!first) return;
+  char *start = (char *)((uintptr_t)first & ~(uintptr_t)0xffff), *q = first;
+  size_t color = (size_t)(first - start), last = 0;
+  CHECK(color > 0);
+  static unsigned char seen[PER_SLICE];
+  memset(seen, 0, sizeof seen);
+  int inside = 0, twice = 0;
+  for (int n = 0; n < PER_SLICE + 1 && q >= start && q < start + 0x10000; n++) {
+    last = (size_t)(q - start) / SIZE;
+    inside++, twice += seen[last]++;
+    if (n == PER_SLICE / 2) CHECK(fl_heap_check() == 0);
+    p[3 * PER_SLICE + n] = q = fl_malloc(SIZE);
+  }
+  int gaps = 0;
+  for (int i = 0; i < inside && i < PER_SLICE; i++)
+    gaps += !seen[i];
+  CHECK(inside > PER_SLICE / 2);
+  CHECK(twice == 0 && gaps == 0);
+  CHECK(last < color / SIZE);
+  CHECK(fl_heap_check() == 0);
+  for (int i = 0; i < 4 * PER_SLICE; i++)
     fl_free(p[i]);
   CHECK(fl_heap_check() == 0);
 }
@@ -611,12 +657,7 @@ static void interior_far(void *a) {
  * hands out the first: the block after them was never handed out. The page
  * is the test builds' pretended one when FAULTLESS_TEST_PAGE_SIZE sets it. */
 static void uncarved_small(void *a) {
-  char *p;
-  uint64_t spans;
-  do {
-    spans = stats().spans_small;
-    p = fl_malloc(7000);
-  } while (p && stats().spans_small == spans);
+  char *p = new_span_block(7000, NULL, 0);
   if (!p) _exit(3);
   const char *pretend = getenv("FAULTLESS_TEST_PAGE_SIZE");
   size_t page = pretend ? strtoul(pretend, NULL, 0) : (size_t)sysconf(_SC_PAGESIZE);
@@ -626,6 +667,20 @@ static void uncarved_small(void *a) {
   char *next = p + carved * bsize;
   memset(next, 0, 16);
   fl_free(next);
+}
+/* The block at the start of a new span of 64-byte blocks: held back by the
+ * class's color, it carries the free tag until the span is carved. */
+static void held_back_small(void *a) {
+  char *p = new_span_block(64, NULL, 0);
+  if (!p) _exit(3);
+  fl_free((void *)((uintptr_t)p & ~(uintptr_t)0xffff));
+}
+/* The block after a new span's first one (64-byte blocks): carved with
+ * it, never handed out, it carries the free tag. */
+static void carved_unused_small(void *a) {
+  char *p = new_span_block(64, NULL, 0);
+  if (!p || ((uintptr_t)p & 0xffff) + 2 * 64 > 4096) _exit(3); /* the first carve: to 4 KiB */
+  fl_free(p + 64);
 }
 static void foreign_pointer(void *a) {
   int local;
@@ -707,6 +762,8 @@ TEST(invalid_frees_abort) {
   CHECK(dies_with(double_free_far, NULL, "free", "double free"));
   CHECK(dies_with(interior_far, NULL, "free", "inside a block"));
   CHECK(dies_with(uncarved_small, NULL, "free", "never handed out"));
+  CHECK(dies_with(held_back_small, NULL, "free", "never handed out"));
+  CHECK(dies_with(carved_unused_small, NULL, "free", "double free"));
   CHECK(dies_with(foreign_pointer, NULL, "free", "never handed out"));
   CHECK(dies_with(realloc_freed, NULL, "realloc", "double free"));
   CHECK(dies_with(remote_double_free, NULL, "free", "double free"));
@@ -718,6 +775,7 @@ int main(void) {
   RUN(realloc_in_place_and_moving);
   RUN(malloc_sizes);
   RUN(distinct_blocks);
+  RUN(a_colored_span_hands_out_every_block);
   RUN(blocks_past_a_spans_first_slice);
   RUN(bad_sizes);
   RUN(calloc_zeroes_reused_memory);

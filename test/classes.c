@@ -61,5 +61,17 @@ int main(void) {
   }
   CHECK(start_bad == 0);
   CHECK(descriptor_bad == 0);
+  /* Colors: a multiple of the block size, leaving the block after it within
+   * the range (or 0), and a set of the L1 cache (a 64-byte line within the
+   * range) for each class up to 512 bytes that no other class takes. */
+  int color_bad = 0, set_shared = 0;
+  for (size_t c = 1; c < FL_CLASSES; c++) {
+    uint32_t b = _fl_class_size[c], color = _fl_class_color[c];
+    color_bad += color % b != 0 || (color != 0 && color + b > FL_COLOR_RANGE);
+    for (size_t d = 1; d < FL_CLASSES && b <= 512; d++)
+      set_shared += d != c && _fl_class_color[d] / 64 == color / 64;
+  }
+  CHECK(color_bad == 0);
+  CHECK(set_shared == 0);
   return test_report("classes");
 }
