@@ -194,6 +194,15 @@ static void set_info(fl_span_t *s, uint16_t info) {
   atomic_store_explicit(&_fl_arena.slice_info[_fl_span_index(s)], info, memory_order_relaxed);
 }
 
+/* Whether s has blocks left to carve: another one below its usable end
+ * (carved_end is a multiple of the block size, so this is carved_end <
+ * blocks_end without its division, on every look at an exhausted span),
+ * or the ones its color holds back. */
+static bool can_carve(const fl_span_t *s) {
+  return (size_t)s->carved_end + _fl_span_bsize(s) <= _fl_span_usable(s) ||
+         (s->flags & FL_SPAN_HOLDING);
+}
+
 /* Put the blocks of s in [from, stop) on its free list, in address order,
  * each with the free tag: a free of one not yet handed out fails the
  * checks. */
@@ -216,7 +225,7 @@ static void push_carved(fl_span_t *s, uint32_t from, uint32_t stop) {
  * page's worth, the first time only to the end of the first page (it starts
  * at the color); or, once the tail is all carved, the blocks the color held
  * back. Carving as the span fills, not all at once, keeps a span that holds
- * a few blocks from touching all its pages. pre: _fl_span_can_carve(s). */
+ * a few blocks from touching all its pages. pre: can_carve(s). */
 static void carve(fl_span_t *s) {
   uint32_t bsize = _fl_span_bsize(s), end = blocks_end(s), from = s->carved_end;
   if (from == end) {
@@ -253,8 +262,9 @@ static fl_span_t *span_new(fl_heap_t *h, size_t cls) {
   s->heap = h;
   s->free = NULL;
   uint32_t color = _fl_class_color[cls], bsize = _fl_span_bsize(s);
+  char *start = _fl_span_start(s);
   for (uint32_t off = 0; off < color; off += bsize)
-    _fl_block_mark_free((fl_block_t *)((char *)_fl_span_start(s) + off));
+    _fl_block_mark_free((fl_block_t *)(start + off));
   if (color) s->flags |= FL_SPAN_HOLDING;
   __atomic_store_n(&s->carved_end, color, __ATOMIC_RELAXED);
   carve(s);
@@ -471,7 +481,7 @@ void *_fl_heap_take(fl_heap_t *h, size_t cls) {
       take_announced(h, s);
       break;
     }
-    if (_fl_span_can_carve(s)) {
+    if (can_carve(s)) {
       carve(s);
       break;
     }

@@ -111,14 +111,6 @@ FL_INTERNAL extern uint64_t _fl_class_magic[FL_CLASSES];
  * carved once every other block of the span is out. */
 #define FL_COLOR_RANGE 4096u
 FL_INTERNAL extern uint16_t _fl_class_color[FL_CLASSES];
-/* Whether s has blocks left to carve: another one below its usable end
- * (carved_end is a multiple of the block size, so this is carved_end <
- * blocks_end without its division, on every look at an exhausted span),
- * or the ones its color holds back. */
-static inline bool _fl_span_can_carve(const fl_span_t *s) {
-  return (size_t)s->carved_end + _fl_span_bsize(s) <= _fl_span_usable(s) ||
-         (s->flags & FL_SPAN_HOLDING);
-}
 /* Whether the block `off` bytes into SMALL span s is one its color holds
  * back: never handed out yet. */
 static inline bool _fl_span_held_back(const fl_span_t *s, uint64_t off) {
